@@ -1,0 +1,227 @@
+/*
+** child.c: the spawner's child, from clone to exec.
+**
+** It runs in the parent's memory (CLONE_VM) on its own stack, while the
+** parent waits on the report pipe.  Only system calls here: no Lua, no
+** malloc, no stdio, nothing that takes a lock -- the host may have other
+** threads.  It reads the plan, writes plan->progress and the report pipe,
+** and touches nothing else of the parent's.
+**
+**   1. close the parent's pipe ends; reset every signal disposition
+**      (the parent blocked all signals around clone, so no host handler
+**      can run here first); arm the parent-death signal
+**   2. wait for the parent's "go" (uid/gid maps written); EOF means the
+**      parent died before we armed it: exit
+**   3. apply the steps in order: the user's, then "fds" (stdio and passed
+**      fds at their numbers, everything else close-on-exec), then "exec"
+**      (the payload, or lunajail-init with the payload as its argument)
+**   a failed step writes {LJ_REP_FATAL, index, errno} and exits 127.
+*/
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+
+#include "spawn.h"
+
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+
+static void report (ljPlan *P, int kind, int index, int err) {
+  int rec[3];
+  rec[0] = kind;
+  rec[1] = index;
+  rec[2] = err;
+  while (write(P->reportfd, rec, sizeof rec) < 0 && errno == EINTR) {}
+}
+
+/* the parent holds the report pipe's read end until we exec */
+static int parent_gone (ljPlan *P) {
+  struct pollfd p = { P->reportfd, POLLOUT, 0 };
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+
+/* {====== The fds step ======}
+** Every source first moves above every target (so a swap of 3 and 4, or
+** a source that is another pair's target, cannot clobber), then lands on
+** its target; the report fd and the init memfd land at base and base+1.
+** Then everything is close-on-exec except the targets (and, for init,
+** the report fd, which init passes on to the payload).
+*/
+
+static int closegaps (ljPlan *P) {
+  unsigned next = 0;
+  int i;
+  for (i = 0; i < P->nfds; i++) {
+    unsigned t = (unsigned)P->fds[i].target;
+    if (t > next && syscall(SYS_close_range, next, t - 1, 0) != 0)
+      return errno;
+    next = t + 1;
+  }
+  if ((unsigned)P->base > next)
+    syscall(SYS_close_range, next, (unsigned)P->base - 1, 0);
+  return syscall(SYS_close_range, (unsigned)P->base + 2, ~0U, 0) == 0
+         ? 0 : errno;
+}
+
+static int fds_apply (const ljStep *s, ljCtx *c) {
+  ljPlan *P = (ljPlan *)c->plan;
+  int i, low = P->base + 2, rep, init = -1;
+  (void)s;
+  if ((rep = fcntl(P->reportfd, F_DUPFD_CLOEXEC, low)) < 0) return errno;
+  if (P->initfd >= 0 && (init = fcntl(P->initfd, F_DUPFD_CLOEXEC, low)) < 0)
+    return errno;
+  for (i = 0; i < P->nfds; i++)
+    if ((P->fds[i].tmp = fcntl(P->fds[i].source, F_DUPFD_CLOEXEC, low)) < 0)
+      return errno;
+  for (i = 0; i < P->nfds; i++)
+    if (dup3(P->fds[i].tmp, P->fds[i].target, 0) < 0) return errno;
+  if (dup3(rep, P->base, O_CLOEXEC) < 0) return errno;
+  P->reportfd = P->base;
+  if (init >= 0) {
+    if (dup3(init, P->base + 1, O_CLOEXEC) < 0) return errno;
+    P->initfd = P->base + 1;
+  }
+  if (syscall(SYS_close_range, 0, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
+    for (i = 0; i < P->nfds; i++)
+      if (fcntl(P->fds[i].target, F_SETFD, 0) != 0) return errno;
+  }
+  else {                           /* before Linux 5.11: close the rest */
+    int err = closegaps(P);
+    if (err) return err;
+  }
+  if (P->initfd >= 0 && fcntl(P->base, F_SETFD, 0) != 0) return errno;
+  return 0;
+}
+
+static void fds_describe (const ljStep *s, ljBuf *b) {
+  ljPlan *P = (ljPlan *)s->p;
+  int i;
+  for (i = 0; i < P->nfds && i < 16; i++) {
+    if (i) lj_bufadd(b, ", ");
+    lj_bufaddint(b, P->fds[i].target);
+    lj_bufadd(b, "<-");
+    lj_bufaddint(b, P->fds[i].source);
+  }
+  if (P->nfds > 16) lj_bufadd(b, ", ...");
+}
+
+const ljOp lj_op_fds = {
+  "fds", "", NULL, fds_apply, fds_describe, 0
+};
+
+/* }====== */
+
+
+/* {====== The exec step ======} */
+
+/* P->path in $PATH, like execvp, into P->resolved */
+static int search (ljPlan *P) {
+  const char *dir = P->pathenv ? P->pathenv : "/usr/local/bin:/usr/bin:/bin";
+  size_t flen = strlen(P->path);
+  int eacces = 0;
+  while (1) {
+    size_t dlen = strcspn(dir, ":");
+    char *out = P->resolved;
+    struct stat st;
+    if (dlen == 0) out[dlen++] = '.';
+    else memcpy(out, dir, dlen);
+    if (dlen + flen + 2 <= sizeof P->resolved) {
+      out[dlen] = '/';
+      memcpy(out + dlen + 1, P->path, flen + 1);
+      if (access(out, X_OK) == 0 && stat(out, &st) == 0
+          && S_ISREG(st.st_mode))
+        return 0;
+      if (errno == EACCES) eacces = 1;
+    }
+    if (dir[strcspn(dir, ":")] == '\0') break;
+    dir += strcspn(dir, ":") + 1;
+  }
+  return eacces ? EACCES : ENOENT;
+}
+
+static int exec_apply (const ljStep *s, ljCtx *c) {
+  ljPlan *P = (ljPlan *)c->plan;
+  const char *path = P->path;
+  sigset_t none;
+  int err;
+  (void)s;
+  if (P->search) {
+    if ((err = search(P)) != 0) return err;
+    path = P->resolved;
+  }
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (P->initfd >= 0) {
+    P->initargv[3] = path;
+    syscall(SYS_execveat, P->initfd, "", (char *const *)P->initargv,
+            (char *const *)P->envp, AT_EMPTY_PATH);
+  }
+  else
+    execve(path, (char *const *)P->argv, (char *const *)P->envp);
+  err = errno;
+  sigfillset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  return err;
+}
+
+static void exec_describe (const ljStep *s, ljBuf *b) {
+  const ljPlan *P = (const ljPlan *)s->p;
+  lj_bufaddq(b, P->path);
+}
+
+const ljOp lj_op_exec = {
+  "exec", "", NULL, exec_apply, exec_describe, 0
+};
+
+/* }====== */
+
+
+int lj_child_main (void *arg) {
+  ljPlan *P = (ljPlan *)arg;
+  ljCtx c;
+  struct sigaction dfl;
+  char go = 0;
+  int i;
+  close(P->parentfds[0]);
+  close(P->parentfds[1]);
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (i = 1; i < NSIG; i++)
+    sigaction(i, &dfl, NULL);      /* EINVAL for KILL, STOP, libc's own */
+  if (P->pdeathsig && prctl(PR_SET_PDEATHSIG, P->pdeathsig, 0, 0, 0) != 0)
+    _exit(127);
+  while (read(P->syncfd, &go, 1) < 0 && errno == EINTR) {}
+  if (go != 'g') _exit(127);       /* the parent died or gave up */
+  close(P->syncfd);
+  memset(&c, 0, sizeof c);
+  c.pdeathsig = P->pdeathsig;
+  c.plan = P;
+  for (i = 0; i < P->nsteps; i++) {
+    const ljStep *s = &P->steps[i];
+    int err;
+    P->progress = i + 1;
+    err = s->op->apply(s, &c);
+    if ((s->op->flags & LJ_OPF_CREDS) && c.pdeathsig) {
+      prctl(PR_SET_PDEATHSIG, c.pdeathsig, 0, 0, 0);  /* cleared by ids */
+      if (parent_gone(P)) _exit(127);
+    }
+    if (err && !s->optional) {
+      report(P, LJ_REP_FATAL, i + 1, err);
+      _exit(127);
+    }
+    if (err || P->trace)
+      report(P, err ? LJ_REP_OPTIONAL : LJ_REP_TRACE, i + 1, err);
+  }
+  _exit(127);                      /* not reached: exec is the last step */
+}

@@ -1,0 +1,194 @@
+/*
+** landlock.c: Landlock filesystem rulesets.
+**
+**   core.landlock_abi() -> 1, 2, ... (or nil, msg, errno without Landlock)
+**   core.landlock{ {"/usr", "ro"}, {"/tmp", "rw"},
+**                  {"/bin", {"execute", "read_file"}}, handled = "all" }
+**
+** The step builds the ruleset, opens each path with O_PATH, adds it and
+** restricts the calling thread -- all system calls, so in a spawn plan it
+** runs in the child after pivot_root and the paths are the sandbox's own.
+** Access: "ro" (execute, read_file, read_dir), "rw" (every right the
+** kernel knows), or a list of names.  handled (default "all") is the set
+** of rights the ruleset restricts; rights the running kernel's ABI lacks
+** are left out, so one recipe works from ABI 1 up.  Restricting needs
+** no_new_privs (or CAP_SYS_ADMIN).
+*/
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/landlock.h>
+
+#include "lj.h"
+
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER     (1ULL << 13)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE  (1ULL << 14)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
+#endif
+
+#define FS(x)  LANDLOCK_ACCESS_FS_##x
+
+static const ljName fsrights[] = {
+  { "execute", FS(EXECUTE), NULL }, { "write_file", FS(WRITE_FILE), NULL },
+  { "read_file", FS(READ_FILE), NULL }, { "read_dir", FS(READ_DIR), NULL },
+  { "remove_dir", FS(REMOVE_DIR), NULL },
+  { "remove_file", FS(REMOVE_FILE), NULL },
+  { "make_char", FS(MAKE_CHAR), NULL }, { "make_dir", FS(MAKE_DIR), NULL },
+  { "make_reg", FS(MAKE_REG), NULL }, { "make_sock", FS(MAKE_SOCK), NULL },
+  { "make_fifo", FS(MAKE_FIFO), NULL },
+  { "make_block", FS(MAKE_BLOCK), NULL }, { "make_sym", FS(MAKE_SYM), NULL },
+  { "refer", FS(REFER), NULL }, { "truncate", FS(TRUNCATE), NULL },
+  { "ioctl_dev", FS(IOCTL_DEV), NULL }, { NULL, 0, NULL }
+};
+
+const ljNames lj_landlock_fs = { "landlock right", "LANDLOCK_ACCESS_FS_",
+                                 fsrights };
+
+#define RO      (FS(EXECUTE) | FS(READ_FILE) | FS(READ_DIR))
+#define ALL     ((FS(IOCTL_DEV) << 1) - 1)
+#define FILEONLY (FS(EXECUTE) | FS(WRITE_FILE) | FS(READ_FILE) \
+                  | FS(TRUNCATE) | FS(IOCTL_DEV))
+
+typedef struct Rule {
+  const char *path;
+  uint64_t access;
+} Rule;
+
+/* the rights each ABI version knows */
+static uint64_t abirights (int abi) {
+  if (abi <= 0) return 0;
+  if (abi == 1) return FS(MAKE_SYM) * 2 - 1;
+  if (abi == 2) return FS(REFER) * 2 - 1;
+  if (abi <= 4) return FS(TRUNCATE) * 2 - 1;
+  return ALL;
+}
+
+static int abi (void) {
+  return (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
+                      LANDLOCK_CREATE_RULESET_VERSION);
+}
+
+
+/* {====== The step ======} */
+
+static uint64_t argaccess (ljArgs *A, int n, int idx, lua_Integer rule) {
+  lua_State *L = A->L;
+  const char *s = lua_tostring(L, idx);
+  if (lua_type(L, idx) == LUA_TSTRING && strcmp(s, "ro") == 0) return RO;
+  if (lua_type(L, idx) == LUA_TSTRING && strcmp(s, "rw") == 0) return ALL;
+  if (lua_type(L, idx) == LUA_TSTRING && strcmp(s, "all") == 0) return ALL;
+  if (lua_istable(L, idx)) {
+    ljArgs B = *A;                       /* reuse the flag parser on it */
+    B.base = idx;
+    B.n = 1;
+    return (uint64_t)lj_argflags(&B, 1, &lj_landlock_fs);
+  }
+  return (uint64_t)lj_argerror(A, n, "rule %I: access \"ro\", \"rw\" or a "
+                               "list of rights expected", rule);
+}
+
+static void landlock_decode (ljArgs *A, ljStep *s) {
+  lua_State *L = A->L;
+  int idx = lj_argtable(A, 1);
+  lua_Integer i, len = (lua_Integer)lua_rawlen(L, idx);
+  Rule *r;
+  if (len > 4096) lj_argerror(A, 1, "more than 4096 rules");
+  r = (Rule *)lj_alloc(L, A->arena, sizeof(Rule) * (size_t)(len + 1));
+  for (i = 1; i <= len; i++) {
+    size_t plen;
+    const char *p;
+    if (lua_rawgeti(L, idx, i) != LUA_TTABLE)
+      lj_argerror(A, 1, "rule %I: {path, access} expected", i);
+    lua_rawgeti(L, -1, 1);
+    p = lua_tolstring(L, -1, &plen);
+    if (lua_type(L, -1) != LUA_TSTRING || plen == 0 || p[0] != '/'
+        || memchr(p, '\0', plen))
+      lj_argerror(A, 1, "rule %I: absolute path expected", i);
+    r[i - 1].path = lj_strdup(L, A->arena, p, plen);
+    lua_rawgeti(L, -2, 2);
+    r[i - 1].access = argaccess(A, 1, lua_gettop(L), i);
+    lua_pop(L, 3);
+  }
+  lua_getfield(L, idx, "handled");
+  s->i[1] = lua_isnil(L, -1) ? (int64_t)ALL
+            : (int64_t)argaccess(A, 1, lua_gettop(L), 0);
+  lua_pop(L, 1);
+  s->i[0] = len;
+  s->p = r;
+}
+
+static int landlock_apply (const ljStep *s, ljCtx *c) {
+  const Rule *r = (const Rule *)s->p;
+  struct landlock_ruleset_attr ra;
+  int rs, err = 0, v = abi();
+  int64_t i;
+  (void)c;
+  if (v < 0) return errno;
+  memset(&ra, 0, sizeof ra);
+  ra.handled_access_fs = (uint64_t)s->i[1] & abirights(v);
+  rs = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof ra, 0);
+  if (rs < 0) return errno;
+  for (i = 0; i < s->i[0] && !err; i++) {
+    struct landlock_path_beneath_attr pb;
+    struct stat st;
+    int fd = open(r[i].path, O_PATH | O_CLOEXEC);
+    if (fd < 0) { err = errno; break; }
+    pb.parent_fd = fd;
+    pb.allowed_access = r[i].access & ra.handled_access_fs;
+    if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+      pb.allowed_access &= FILEONLY;
+    if (pb.allowed_access
+        && syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH,
+                   &pb, 0) != 0)
+      err = errno;
+    close(fd);
+  }
+  if (!err && syscall(SYS_landlock_restrict_self, rs, 0) != 0) err = errno;
+  close(rs);
+  return err;
+}
+
+static void landlock_describe (const ljStep *s, ljBuf *b) {
+  const Rule *r = (const Rule *)s->p;
+  int64_t i;
+  lj_bufadd(b, "{");
+  for (i = 0; i < s->i[0] && i < 6; i++) {
+    if (i) lj_bufadd(b, ", ");
+    lj_bufaddq(b, r[i].path);
+  }
+  lj_bufadd(b, s->i[0] > 6 ? ", ...}" : "}");
+}
+
+static const ljOp op_landlock = {
+  "landlock", "rules", landlock_decode, landlock_apply, landlock_describe, 0
+};
+
+/* }====== */
+
+
+static int landlock_abi (lua_State *L) {
+  int v = abi();
+  if (v < 0) return lj_pushfail(L, "landlock_create_ruleset", errno);
+  lua_pushinteger(L, v);
+  return 1;
+}
+
+const ljOp *const lj_ops_landlock[] = { &op_landlock, NULL };
+
+void lj_open_landlock (lua_State *L) {
+  lua_pushcfunction(L, landlock_abi);
+  lua_setfield(L, -2, "landlock_abi");
+  lj_pushnames(L, &lj_landlock_fs);
+  lua_setfield(L, -2, "LANDLOCK");
+}

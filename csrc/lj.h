@@ -1,0 +1,204 @@
+/*
+** lj.h: shared definitions of lunajail.core.
+**
+** The core's one mechanism is the *step*.  Every primitive that acts on
+** the calling process (mount, setresuid, seccomp, ...) is an ljOp with
+**   decode    Lua arguments -> ljStep (raises on misuse; parent only)
+**   apply     ljStep -> 0 or an errno (async-signal-safe: syscalls only)
+**   describe  ljStep -> "mount(\"/usr\", \"/r/usr\")" for error messages
+** core.X(args) decodes, applies and reports in the calling process; a
+** spawn plan's {"X", args} is decoded by the parent into the same ljStep
+** and applied in the child by the same apply function, between clone and
+** exec.  One vocabulary, two places to run it.
+**
+** Memory a step needs beyond its fixed fields (strings, lists, BPF) lives
+** in an ljArena, a Lua userdata freed by __gc/__close, so a raise midway
+** through decoding leaks nothing.
+*/
+
+#ifndef lj_h
+#define lj_h
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#define LJ_EXPORT  __attribute__((visibility("default")))
+
+#define LJ_ARENA   "lunajail.Arena"
+#define LJ_STEPERR "lunajail.StepError"
+
+#define lj_countof(a)  (sizeof(a) / sizeof((a)[0]))
+
+
+/* {====== Arena ======} */
+
+typedef struct ljArena ljArena;
+
+ljArena *lj_newarena (lua_State *L);           /* pushes it; to-be-closed */
+void *lj_alloc (lua_State *L, ljArena *a, size_t n);  /* zeroed; raises */
+const char *lj_strdup (lua_State *L, ljArena *a, const char *s, size_t n);
+
+/* }====== */
+
+
+/* {====== Arguments: raise on misuse, naming the argument ======}
+**
+** Every checked argument goes through an ljArgs cursor, so a direct call
+** says "mount: bad argument #2 (target): ..." and the same decoder inside
+** a plan says "steps[3] mount: bad argument #2 (target): ...".
+*/
+
+typedef struct ljArgs {
+  lua_State *L;
+  int base;                        /* stack index of argument 1 */
+  int n;                           /* number of arguments present */
+  const char *where;               /* "mount" or "steps[3] mount" */
+  const char *names;               /* "source,target,...": for messages */
+  ljArena *arena;                  /* for lists and blocks a step needs */
+  int copy;                        /* copy strings into the arena (plans) */
+} ljArgs;
+
+void lj_args (ljArgs *A, lua_State *L, const char *where, const char *names);
+int lj_argerror (ljArgs *A, int n, const char *fmt, ...);   /* raises */
+int lj_isnone (ljArgs *A, int n);          /* absent or nil */
+int lj_isstring (ljArgs *A, int n);        /* a real string (not a number) */
+int lj_argidx (ljArgs *A, int n);          /* stack index of argument n */
+lua_Integer lj_argint (ljArgs *A, int n, lua_Integer min, lua_Integer max);
+lua_Integer lj_optint (ljArgs *A, int n, lua_Integer min, lua_Integer max,
+                       lua_Integer def);
+int lj_argbool (ljArgs *A, int n);         /* booleans only: 0 is true! */
+int lj_optbool (ljArgs *A, int n, int def);
+const char *lj_argstr (ljArgs *A, int n, size_t *len);   /* no NUL */
+const char *lj_optstr (ljArgs *A, int n, const char *def);
+const char *lj_argbytes (ljArgs *A, int n, size_t *len);  /* NULs allowed */
+const char *lj_argpath (ljArgs *A, int n);  /* non-empty, no NUL */
+const char *lj_argabs (ljArgs *A, int n);   /* and absolute */
+unsigned lj_argmode (ljArgs *A, int n, unsigned def);  /* "0755" */
+int lj_argfd (ljArgs *A, int n);
+int lj_argtable (ljArgs *A, int n);        /* checks; returns stack index */
+/* a table of strings -> NULL-terminated array in the arena */
+const char **lj_argstrlist (ljArgs *A, int n, size_t *count);
+
+/* }====== */
+
+
+/* {====== Names: flags, signals, resources by name or number ======} */
+
+typedef struct ljName {
+  const char *name;                /* short, lower case: "bind", "term" */
+  lua_Integer value;
+  const char *cname;               /* C spelling if not prefix+NAME */
+} ljName;
+
+typedef struct ljNames {
+  const char *what;                /* "mount flag": used in messages */
+  const char *prefix;              /* "MS_": the C spelling is prefix+NAME */
+  const ljName *list;              /* ends with {NULL, 0} */
+} ljNames;
+
+extern const ljNames lj_signals, lj_errnos, lj_nsflags, lj_mountflags,
+  lj_umountflags, lj_rlimits, lj_securebits, lj_landlock_fs;
+
+/* one name or an integer -> value */
+lua_Integer lj_argname (ljArgs *A, int n, const ljNames *t);
+/* a list of names, a comma-separated string, or an integer -> OR;
+** absent -> 0 */
+lua_Integer lj_argflags (ljArgs *A, int n, const ljNames *t);
+int lj_argsignal (ljArgs *A, int n);       /* by name or 1.._NSIG-1 */
+const char *lj_nameof (const ljNames *t, lua_Integer v);  /* or NULL */
+/* the C spelling of v ("ENOENT") into buf; NULL if v has no name */
+const char *lj_cname (const ljNames *t, lua_Integer v, char *buf,
+                      size_t size);
+int lj_findname (const ljNames *t, const char *s, size_t len,
+                 lua_Integer *v);
+void lj_pushnames (lua_State *L, const ljNames *t);  /* both ways */
+void lj_pushflagnames (lua_State *L, const ljNames *t, lua_Integer v);
+
+/* }====== */
+
+
+/* {====== Steps ======} */
+
+#define LJ_NSTR  4
+#define LJ_NINT  4
+
+typedef struct ljStep {
+  const struct ljOp *op;
+  int optional;                    /* a failure is reported, not fatal */
+  const char *s[LJ_NSTR];          /* string arguments (NULL: absent) */
+  int64_t i[LJ_NINT];              /* integer arguments */
+  const void *p;                   /* op-specific data in the arena */
+} ljStep;
+
+/* what apply may need beyond its step (child side) */
+typedef struct ljCtx {
+  int pdeathsig;                   /* re-armed after credential changes */
+  void *plan;                      /* the spawn plan, in a child */
+} ljCtx;
+
+typedef struct ljBuf { char *b; size_t n, size; } ljBuf;
+
+typedef struct ljOp {
+  const char *name;
+  const char *args;                /* "source,target,...": for messages */
+  void (*decode) (ljArgs *A, ljStep *s);
+  int (*apply) (const ljStep *s, ljCtx *c);    /* returns 0 or errno */
+  void (*describe) (const ljStep *s, ljBuf *b);  /* NULL: quoted s[] */
+  int flags;                       /* LJ_OPF_* */
+} ljOp;
+
+#define LJ_OPF_CREDS   1           /* changes ids: re-arm pdeathsig */
+
+const ljOp *lj_findop (const char *name);
+void lj_pushopnames (lua_State *L);             /* "mount, umount, ..." */
+void lj_describe (const ljStep *s, ljBuf *b);   /* op(args) */
+void lj_bufadd (ljBuf *b, const char *s);
+void lj_bufaddq (ljBuf *b, const char *s);      /* "quoted" */
+void lj_bufaddint (ljBuf *b, int64_t v);
+void lj_bufaddflags (ljBuf *b, const ljNames *t, int64_t v);  /* "a,b" */
+void lj_pusherrtext (lua_State *L, int err);    /* "No such file (ENOENT)" */
+int lj_pushfail (lua_State *L, const char *what, int err);  /* nil,msg,e */
+int lj_pushsteperr (lua_State *L, const ljStep *s, int index, int err);
+
+/* }====== */
+
+
+/* {====== Shared by several concerns ======} */
+
+struct rusage;
+void lj_pushstatus (lua_State *L, int status, const struct rusage *ru);
+const char **lj_argenv (ljArgs *A, int n);     /* nil: environ */
+const char **lj_argargv (ljArgs *A, int n);    /* non-empty */
+int lj_writeproc (int pid, const char *file, const char *text);
+int lj_hascap (int cap);
+void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b);
+
+/* }====== */
+
+
+/* {====== Per-concern registration ======} */
+
+extern const ljOp *const lj_ops_ns[], *const lj_ops_mount[],
+  *const lj_ops_ids[], *const lj_ops_prctl[], *const lj_ops_rlimit[],
+  *const lj_ops_caps[], *const lj_ops_seccomp[], *const lj_ops_landlock[],
+  *const lj_ops_net[];
+
+void lj_open_steps (lua_State *L);
+void lj_pushsteperr_meta (lua_State *L);
+void lj_open_ns (lua_State *L);
+void lj_open_mount (lua_State *L);
+void lj_open_ids (lua_State *L);
+void lj_open_rlimit (lua_State *L);
+void lj_open_prctl (lua_State *L);
+void lj_open_caps (lua_State *L);
+void lj_open_seccomp (lua_State *L);
+void lj_open_landlock (lua_State *L);
+void lj_open_proc (lua_State *L);
+void lj_open_spawn (lua_State *L);
+
+/* }====== */
+
+#endif

@@ -1,0 +1,322 @@
+/*
+** mount.c: mount, umount, pivot_root, chroot, chdir and the small file
+** helpers recipes need (mkdir_p, symlink, write_file, touch).
+** Every apply function here is async-signal-safe.
+*/
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "lj.h"
+
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
+
+#ifndef MOUNT_ATTR_RDONLY              /* <linux/mount.h> clashes with glibc */
+#define MOUNT_ATTR_RDONLY   0x00000001
+#define MOUNT_ATTR_NOSUID   0x00000002
+#define MOUNT_ATTR_NODEV    0x00000004
+#define MOUNT_ATTR_NOEXEC   0x00000008
+struct mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+
+#define N(name, value)  { name, value, NULL }
+
+static const ljName mountflags[] = {
+  N("rdonly", MS_RDONLY), N("nosuid", MS_NOSUID), N("nodev", MS_NODEV),
+  N("noexec", MS_NOEXEC), N("synchronous", MS_SYNCHRONOUS),
+  N("remount", MS_REMOUNT), N("mandlock", MS_MANDLOCK),
+  N("dirsync", MS_DIRSYNC), N("nosymfollow", MS_NOSYMFOLLOW),
+  N("noatime", MS_NOATIME), N("nodiratime", MS_NODIRATIME),
+  N("bind", MS_BIND), N("move", MS_MOVE), N("rec", MS_REC),
+  N("silent", MS_SILENT), N("posixacl", MS_POSIXACL),
+  N("unbindable", MS_UNBINDABLE), N("private", MS_PRIVATE),
+  N("slave", MS_SLAVE), N("shared", MS_SHARED), N("relatime", MS_RELATIME),
+  N("strictatime", MS_STRICTATIME), N("lazytime", MS_LAZYTIME),
+  { NULL, 0, NULL }
+};
+
+const ljNames lj_mountflags = { "mount flag", "MS_", mountflags };
+
+static const ljName umountflags[] = {
+  N("force", MNT_FORCE), N("detach", MNT_DETACH), N("expire", MNT_EXPIRE),
+  { "nofollow", UMOUNT_NOFOLLOW, "UMOUNT_NOFOLLOW" }, { NULL, 0, NULL }
+};
+
+const ljNames lj_umountflags = { "umount flag", "MNT_", umountflags };
+
+
+/* {====== mount ======}
+** A bind mount ignores rdonly, nosuid, nodev and noexec: like mount(8),
+** core.mount then remounts the bind with them, keeping the flags the
+** kernel has locked on the source (in a user namespace a remount that
+** drops a locked flag fails with EPERM).  With "rec", every mount of the
+** tree gets them, through mount_setattr(2) where the kernel has it.
+*/
+
+#define BINDATTRS  (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+static void mount_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_optstr(A, 1, NULL);
+  s->s[1] = lj_argpath(A, 2);
+  s->s[2] = lj_optstr(A, 3, NULL);
+  s->i[0] = lj_argflags(A, 4, &lj_mountflags);
+  s->s[3] = lj_optstr(A, 5, NULL);
+}
+
+static unsigned long lockedflags (const char *target, int *err) {
+  struct statfs sf;
+  unsigned long f = 0;
+  if (statfs(target, &sf) != 0) { *err = errno; return 0; }
+  if (sf.f_flags & ST_RDONLY) f |= MS_RDONLY;
+  if (sf.f_flags & ST_NOSUID) f |= MS_NOSUID;
+  if (sf.f_flags & ST_NODEV) f |= MS_NODEV;
+  if (sf.f_flags & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sf.f_flags & ST_NOATIME) f |= MS_NOATIME;
+  if (sf.f_flags & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sf.f_flags & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+static int setattr_rec (const char *target, unsigned long fl) {
+  struct mount_attr ma;
+  memset(&ma, 0, sizeof ma);
+  if (fl & MS_RDONLY) ma.attr_set |= MOUNT_ATTR_RDONLY;
+  if (fl & MS_NOSUID) ma.attr_set |= MOUNT_ATTR_NOSUID;
+  if (fl & MS_NODEV) ma.attr_set |= MOUNT_ATTR_NODEV;
+  if (fl & MS_NOEXEC) ma.attr_set |= MOUNT_ATTR_NOEXEC;
+  if (syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &ma,
+              sizeof ma) != 0)
+    return errno;
+  return 0;
+}
+
+static int mount_apply (const ljStep *s, ljCtx *c) {
+  unsigned long fl = (unsigned long)s->i[0];
+  const char *target = s->s[1];
+  int err = 0;
+  (void)c;
+  if (mount(s->s[0], target, s->s[2], fl, s->s[3]) != 0) return errno;
+  if ((fl & MS_BIND) && (fl & BINDATTRS) && !(fl & MS_REMOUNT)) {
+    unsigned long keep;
+    if ((fl & MS_REC) && (err = setattr_rec(target, fl)) != ENOSYS)
+      return err;
+    keep = lockedflags(target, &err);
+    if (err) return err;
+    if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | keep |
+              (fl & BINDATTRS), NULL) != 0)
+      return errno;
+  }
+  return 0;
+}
+
+static void mount_describe (const ljStep *s, ljBuf *b) {
+  lj_bufaddq(b, s->s[0] ? s->s[0] : "none");
+  lj_bufadd(b, ", ");
+  lj_bufaddq(b, s->s[1]);
+  if (s->s[2]) { lj_bufadd(b, ", "); lj_bufaddq(b, s->s[2]); }
+  if (s->i[0]) { lj_bufadd(b, ", "); lj_bufaddflags(b, &lj_mountflags, s->i[0]); }
+}
+
+static const ljOp op_mount = {
+  "mount", "source,target,fstype,flags,data", mount_decode, mount_apply,
+  mount_describe, 0
+};
+
+/* }====== */
+
+
+/* {====== umount, pivot_root, chroot, chdir ======} */
+
+static void umount_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_argpath(A, 1);
+  s->i[0] = lj_argflags(A, 2, &lj_umountflags);
+}
+
+static int umount_apply (const ljStep *s, ljCtx *c) {
+  (void)c;
+  return umount2(s->s[0], (int)s->i[0]) == 0 ? 0 : errno;
+}
+
+static const ljOp op_umount = {
+  "umount", "target,flags", umount_decode, umount_apply, NULL, 0
+};
+
+static void pivot_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_argpath(A, 1);
+  s->s[1] = lj_argpath(A, 2);
+}
+
+static int pivot_apply (const ljStep *s, ljCtx *c) {
+  (void)c;
+  return syscall(SYS_pivot_root, s->s[0], s->s[1]) == 0 ? 0 : errno;
+}
+
+static const ljOp op_pivot_root = {
+  "pivot_root", "new_root,put_old", pivot_decode, pivot_apply, NULL, 0
+};
+
+static void path_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_argpath(A, 1);
+}
+
+static int chroot_apply (const ljStep *s, ljCtx *c) {
+  (void)c;
+  return chroot(s->s[0]) == 0 ? 0 : errno;
+}
+
+static int chdir_apply (const ljStep *s, ljCtx *c) {
+  (void)c;
+  return chdir(s->s[0]) == 0 ? 0 : errno;
+}
+
+static const ljOp op_chroot = {
+  "chroot", "path", path_decode, chroot_apply, NULL, 0
+};
+
+static const ljOp op_chdir = {
+  "chdir", "path", path_decode, chdir_apply, NULL, 0
+};
+
+/* }====== */
+
+
+/* {====== File helpers ======}
+** mkdir_p(path, mode): mkdir -p; the last directory gets exactly mode
+** (the umask does not apply), parents 0755.  An existing directory is
+** fine, an existing non-directory is EEXIST.
+** symlink(target, linkpath): an existing identical link is fine.
+** write_file(path, content, mode): create or truncate, exactly mode.
+** touch(path, mode): create an empty file if missing (a mount point).
+*/
+
+static void mkdir_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_argpath(A, 1);
+  s->i[0] = lj_argmode(A, 2, 0755);
+}
+
+static int isdir (const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int mkdir_apply (const ljStep *s, ljCtx *c) {
+  char p[4096];
+  size_t len = strlen(s->s[0]), i;
+  (void)c;
+  if (len >= sizeof p) return ENAMETOOLONG;
+  memcpy(p, s->s[0], len + 1);
+  while (len > 1 && p[len - 1] == '/') p[--len] = '\0';
+  for (i = 1; i <= len; i++) {
+    if (p[i] != '/' && p[i] != '\0') continue;
+    p[i] = '\0';
+    if (mkdir(p, i == len ? (mode_t)s->i[0] : 0755) == 0) {
+      if (i == len && chmod(p, (mode_t)s->i[0]) != 0) return errno;
+    }
+    else if (errno != EEXIST) return errno;
+    else if (!isdir(p)) return i == len ? EEXIST : ENOTDIR;
+    if (i < len) p[i] = '/';
+  }
+  return 0;
+}
+
+static const ljOp op_mkdir_p = {
+  "mkdir_p", "path,mode", mkdir_decode, mkdir_apply, NULL, 0
+};
+
+static void symlink_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_argpath(A, 1);
+  s->s[1] = lj_argpath(A, 2);
+}
+
+static int symlink_apply (const ljStep *s, ljCtx *c) {
+  char buf[4096];
+  ssize_t n;
+  (void)c;
+  if (symlink(s->s[0], s->s[1]) == 0) return 0;
+  if (errno != EEXIST) return errno;
+  n = readlink(s->s[1], buf, sizeof buf);
+  if (n < 0 || (size_t)n != strlen(s->s[0]) || memcmp(buf, s->s[0], n) != 0)
+    return EEXIST;
+  return 0;
+}
+
+static const ljOp op_symlink = {
+  "symlink", "target,linkpath", symlink_decode, symlink_apply, NULL, 0
+};
+
+static void write_decode (ljArgs *A, ljStep *s) {
+  size_t len;
+  s->s[0] = lj_argpath(A, 1);
+  s->p = lj_argbytes(A, 2, &len);
+  s->i[0] = (int64_t)len;
+  s->i[1] = lj_argmode(A, 3, 0644);
+}
+
+static int write_apply (const ljStep *s, ljCtx *c) {
+  const char *p = (const char *)s->p;
+  size_t left = (size_t)s->i[0];
+  int err = 0;
+  int fd = open(s->s[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+                O_NOFOLLOW, (mode_t)s->i[1]);
+  (void)c;
+  if (fd < 0) return errno;
+  while (left > 0 && !err) {
+    ssize_t w = write(fd, p, left);
+    if (w > 0) { p += w; left -= (size_t)w; }
+    else if (w < 0 && errno != EINTR) err = errno;
+  }
+  if (!err && fchmod(fd, (mode_t)s->i[1]) != 0) err = errno;
+  close(fd);
+  return err;
+}
+
+static const ljOp op_write_file = {
+  "write_file", "path,content,mode", write_decode, write_apply, NULL, 0
+};
+
+static void touch_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_argpath(A, 1);
+  s->i[0] = lj_argmode(A, 2, 0644);
+}
+
+static int touch_apply (const ljStep *s, ljCtx *c) {
+  int fd = open(s->s[0], O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                (mode_t)s->i[0]);
+  (void)c;
+  if (fd < 0) return errno;
+  close(fd);
+  return 0;
+}
+
+static const ljOp op_touch = {
+  "touch", "path,mode", touch_decode, touch_apply, NULL, 0
+};
+
+/* }====== */
+
+
+const ljOp *const lj_ops_mount[] = {
+  &op_mount, &op_umount, &op_pivot_root, &op_chroot, &op_chdir,
+  &op_mkdir_p, &op_symlink, &op_write_file, &op_touch, NULL
+};
+
+void lj_open_mount (lua_State *L) {
+  lj_pushnames(L, &lj_mountflags);
+  lua_setfield(L, -2, "MS");
+  lj_pushnames(L, &lj_umountflags);
+  lua_setfield(L, -2, "MNT");
+}

@@ -1,0 +1,388 @@
+/*
+** seccomp.c: seccomp filters built with libseccomp from a rule table.
+**
+**   local f = core.seccomp_filter{
+**     default = "allow",                   -- the action for other calls
+**     arch = {"native", "x86"},            -- default: native only
+**     badarch = "kill_process",            -- calls of other arches
+**     rules = {
+**       {"errno:EPERM", "keyctl"},
+**       {"errno:EPERM", "ioctl", {"a1", "&=", 0xffffffff, 0x5412}},
+**       {"kill_process", "ptrace"},
+**     },
+**   }
+**   f:load()     f:export() -> BPF bytes     f:pfc() -> readable text
+**   core.seccomp(f)  -- the step: load into the calling thread
+**
+** Actions: allow, kill (the thread), kill_process, trap, log,
+** "errno:NAME" or "errno:N" (1..4095), "trace:N".  A comparison is
+** {"a0".."a5", op, value} with op ==, !=, <, <=, >, >=, or
+** {"aN", "&=", mask, value}.  Loading needs no_new_privs (or
+** CAP_SYS_ADMIN), as the kernel requires: the filter never sets it
+** itself.  Rules whose action is the default action are redundant and
+** skipped.  The parent exports BPF; the child loads those bytes with a
+** raw seccomp(2), so nothing of libseccomp runs between clone and exec.
+*/
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+
+#include "lj.h"
+
+#define LJ_FILTER "lunajail.SeccompFilter"
+
+typedef struct Filter {
+  scmp_filter_ctx ctx;             /* NULL once closed */
+} Filter;
+
+
+/* {====== Actions and comparisons ======} */
+
+static uint32_t argaction (ljArgs *A, int n, int idx) {
+  lua_State *L = A->L;
+  const char *s;
+  lua_Integer v;
+  if (lua_type(L, idx) != LUA_TSTRING)
+    lj_argerror(A, n, "seccomp action expected, got %s",
+                luaL_typename(L, idx));
+  s = lua_tostring(L, idx);
+  if (strcmp(s, "allow") == 0) return SCMP_ACT_ALLOW;
+  if (strcmp(s, "kill") == 0) return SCMP_ACT_KILL;
+  if (strcmp(s, "kill_process") == 0) return SCMP_ACT_KILL_PROCESS;
+  if (strcmp(s, "trap") == 0) return SCMP_ACT_TRAP;
+  if (strcmp(s, "log") == 0) return SCMP_ACT_LOG;
+  if (strncmp(s, "errno:", 6) == 0 || strncmp(s, "trace:", 6) == 0) {
+    const char *arg = s + 6;
+    char *end;
+    if (lj_findname(&lj_errnos, arg, strlen(arg), &v)) end = (char *)"";
+    else v = strtol(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0' || v < (s[0] == 'e') || v > 4095)
+      lj_argerror(A, n, "bad action \"%s\" (errno 1..4095 by name or number)",
+                  s);
+    return s[0] == 'e' ? SCMP_ACT_ERRNO((uint32_t)v)
+                       : SCMP_ACT_TRACE((uint32_t)v);
+  }
+  return (uint32_t)lj_argerror(A, n, "unknown seccomp action \"%s\" (valid: "
+    "allow, kill, kill_process, trap, log, errno:NAME, trace:N)", s);
+}
+
+static const struct { const char *name; enum scmp_compare op; } cmpops[] = {
+  { "==", SCMP_CMP_EQ }, { "!=", SCMP_CMP_NE }, { "<", SCMP_CMP_LT },
+  { "<=", SCMP_CMP_LE }, { ">", SCMP_CMP_GT }, { ">=", SCMP_CMP_GE },
+  { "&=", SCMP_CMP_MASKED_EQ }
+};
+
+/* the comparison table at the top of the stack */
+static struct scmp_arg_cmp argcmp (ljArgs *A, int n, lua_Integer rule,
+                                   int k) {
+  lua_State *L = A->L;
+  struct scmp_arg_cmp c;
+  const char *arg, *op;
+  size_t i;
+  int nvals, isint, j;
+  memset(&c, 0, sizeof c);
+  if (!lua_istable(L, -1))
+    lj_argerror(A, n, "rules[%I] comparison %d: table expected", rule, k);
+  lua_rawgeti(L, -1, 1);
+  lua_rawgeti(L, -2, 2);
+  arg = lua_tostring(L, -2);
+  op = lua_tostring(L, -1);
+  if (!arg || lua_type(L, -2) != LUA_TSTRING || arg[0] != 'a'
+      || arg[1] < '0' || arg[1] > '5' || arg[2])
+    lj_argerror(A, n, "rules[%I] comparison %d: argument \"a0\"..\"a5\" "
+                "expected", rule, k);
+  c.arg = (unsigned)(arg[1] - '0');
+  for (i = 0; op && i < lj_countof(cmpops); i++)
+    if (strcmp(op, cmpops[i].name) == 0) break;
+  if (!op || lua_type(L, -1) != LUA_TSTRING || i == lj_countof(cmpops))
+    lj_argerror(A, n, "rules[%I] comparison %d: operator ==, !=, <, <=, >, "
+                ">= or &= expected", rule, k);
+  c.op = cmpops[i].op;
+  lua_pop(L, 2);
+  nvals = c.op == SCMP_CMP_MASKED_EQ ? 2 : 1;
+  for (j = 0; j < nvals; j++) {
+    lua_Integer v;
+    lua_rawgeti(L, -1, 3 + j);
+    v = lua_tointegerx(L, -1, &isint);
+    if (!isint || lua_type(L, -1) != LUA_TNUMBER)
+      lj_argerror(A, n, "rules[%I] comparison %d: integer value expected",
+                  rule, k);
+    if (j == 0) c.datum_a = (scmp_datum_t)v;
+    else c.datum_b = (scmp_datum_t)v;
+    lua_pop(L, 1);
+  }
+  return c;
+}
+
+/* }====== */
+
+
+/* {====== The filter object ======} */
+
+static Filter *tofilter (lua_State *L) {
+  Filter *f = (Filter *)luaL_checkudata(L, 1, LJ_FILTER);
+  if (f->ctx == NULL) luaL_error(L, "seccomp filter is closed");
+  return f;
+}
+
+static int filter_close (lua_State *L) {
+  Filter *f = (Filter *)luaL_checkudata(L, 1, LJ_FILTER);
+  if (f->ctx) seccomp_release(f->ctx);
+  f->ctx = NULL;
+  return 0;
+}
+
+static int filter_tostring (lua_State *L) {
+  Filter *f = (Filter *)luaL_checkudata(L, 1, LJ_FILTER);
+  lua_pushfstring(L, "lunajail.SeccompFilter (%s)",
+                  f->ctx ? "open" : "closed");
+  return 1;
+}
+
+static void addarches (ljArgs *A, int n, Filter *f, int idx) {
+  lua_State *L = A->L;
+  lua_Integer i, len;
+  lua_getfield(L, idx, "arch");
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
+  if (!lua_istable(L, -1)) lj_argerror(A, n, "arch: list of names expected");
+  len = (lua_Integer)lua_rawlen(L, -1);
+  for (i = 1; i <= len; i++) {
+    const char *name;
+    uint32_t token;
+    int err;
+    lua_rawgeti(L, -1, i);
+    name = lua_tostring(L, -1);
+    if (!name || lua_type(L, -1) != LUA_TSTRING)
+      lj_argerror(A, n, "arch[%I]: name expected", i);
+    token = strcmp(name, "native") == 0 ? seccomp_arch_native()
+                                        : seccomp_arch_resolve_name(name);
+    if (token == 0) lj_argerror(A, n, "arch[%I]: unknown \"%s\"", i, name);
+    err = seccomp_arch_add(f->ctx, token);
+    if (err != 0 && err != -EEXIST)
+      lj_argerror(A, n, "arch[%I] \"%s\": %s", i, name, strerror(-err));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+static void addrules (ljArgs *A, int n, Filter *f, int idx, uint32_t def) {
+  lua_State *L = A->L;
+  lua_Integer i, len;
+  lua_getfield(L, idx, "rules");
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return; }
+  if (!lua_istable(L, -1)) lj_argerror(A, n, "rules: list expected");
+  len = (lua_Integer)lua_rawlen(L, -1);
+  for (i = 1; i <= len; i++) {
+    struct scmp_arg_cmp cmp[6];
+    int ncmp, k, nr, err;
+    uint32_t action;
+    const char *name;
+    if (lua_rawgeti(L, -1, i) != LUA_TTABLE)
+      lj_argerror(A, n, "rules[%I]: {action, syscall, ...} expected", i);
+    lua_rawgeti(L, -1, 1);
+    action = argaction(A, n, lua_gettop(L));
+    lua_rawgeti(L, -2, 2);
+    name = lua_tostring(L, -1);
+    if (!name || lua_type(L, -1) != LUA_TSTRING)
+      lj_argerror(A, n, "rules[%I]: syscall name expected", i);
+    nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR)
+      lj_argerror(A, n, "rules[%I]: unknown syscall \"%s\"", i, name);
+    ncmp = (int)lua_rawlen(L, -3) - 2;
+    if (ncmp > 6) lj_argerror(A, n, "rules[%I]: more than 6 comparisons", i);
+    for (k = 0; k < ncmp; k++) {
+      lua_rawgeti(L, -3, 3 + k);
+      cmp[k] = argcmp(A, n, i, k + 1);
+      lua_pop(L, 1);
+    }
+    if (action != def) {
+      err = seccomp_rule_add_array(f->ctx, action, nr, (unsigned)ncmp, cmp);
+      if (err != 0)
+        lj_argerror(A, n, "rules[%I] (%s): %s", i, name, strerror(-err));
+    }
+    lua_pop(L, 3);
+  }
+  lua_pop(L, 1);
+}
+
+/* builds a filter from the spec table at argument n; pushes the object */
+static Filter *newfilter (ljArgs *A, int n) {
+  lua_State *L = A->L;
+  int idx = lj_argtable(A, n);
+  uint32_t def = SCMP_ACT_ALLOW;
+  Filter *f = (Filter *)lua_newuserdatauv(L, sizeof(Filter), 0);
+  f->ctx = NULL;                          /* closed state first */
+  luaL_setmetatable(L, LJ_FILTER);
+  lua_getfield(L, idx, "default");
+  if (!lua_isnil(L, -1)) def = argaction(A, n, lua_gettop(L));
+  lua_pop(L, 1);
+  if ((f->ctx = seccomp_init(def)) == NULL)
+    luaL_error(L, "seccomp_init failed");
+  seccomp_attr_set(f->ctx, SCMP_FLTATR_CTL_NNP, 0);
+  lua_getfield(L, idx, "badarch");
+  if (!lua_isnil(L, -1))
+    seccomp_attr_set(f->ctx, SCMP_FLTATR_ACT_BADARCH,
+                     argaction(A, n, lua_gettop(L)));
+  lua_pop(L, 1);
+  addarches(A, n, f, idx);
+  addrules(A, n, f, idx, def);
+  return f;
+}
+
+static int seccomp_filter (lua_State *L) {
+  ljArgs A;
+  lj_args(&A, L, "seccomp_filter", "spec");
+  newfilter(&A, 1);
+  return 1;
+}
+
+/* writes f's BPF into a memfd and returns it in a Lua string */
+static int exportbpf (lua_State *L, Filter *f) {
+  int fd = memfd_create("lunajail-bpf", MFD_CLOEXEC), err;
+  off_t size;
+  luaL_Buffer b;
+  char *p;
+  if (fd < 0) return errno;
+  if ((err = -seccomp_export_bpf(f->ctx, fd)) != 0
+      || (size = lseek(fd, 0, SEEK_END)) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+    err = err ? err : errno;
+    close(fd);
+    return err;
+  }
+  p = luaL_buffinitsize(L, &b, (size_t)size);
+  if (read(fd, p, (size_t)size) != size) {
+    err = errno ? errno : EIO;
+    close(fd);
+    return err;
+  }
+  close(fd);
+  luaL_pushresultsize(&b, (size_t)size);
+  return 0;
+}
+
+static int filter_export (lua_State *L) {
+  int err = exportbpf(L, tofilter(L));
+  return err ? lj_pushfail(L, "seccomp_export_bpf", err) : 1;
+}
+
+static int filter_pfc (lua_State *L) {
+  Filter *f = tofilter(L);
+  int fd = memfd_create("lunajail-pfc", MFD_CLOEXEC), err;
+  off_t size;
+  luaL_Buffer b;
+  char *p;
+  if (fd < 0) return lj_pushfail(L, "memfd_create", errno);
+  err = -seccomp_export_pfc(f->ctx, fd);
+  size = lseek(fd, 0, SEEK_END);
+  if (err || size < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+    close(fd);
+    return lj_pushfail(L, "seccomp_export_pfc", err ? err : errno);
+  }
+  p = luaL_buffinitsize(L, &b, (size_t)size);
+  size = read(fd, p, (size_t)size);
+  close(fd);
+  luaL_pushresultsize(&b, size > 0 ? (size_t)size : 0);
+  return 1;
+}
+
+/* }====== */
+
+
+/* {====== The step: seccomp(filter or spec) ======} */
+
+static void seccomp_decode (ljArgs *A, ljStep *s) {
+  lua_State *L = A->L;
+  int idx = lj_argidx(A, 1), err;
+  Filter *f = (Filter *)luaL_testudata(L, idx, LJ_FILTER);
+  size_t len;
+  const char *bpf;
+  if (f == NULL) {
+    if (lj_isnone(A, 1) || !lua_istable(L, idx))
+      lj_argerror(A, 1, "seccomp filter or spec table expected");
+    f = newfilter(A, 1);
+  }
+  if (f->ctx == NULL) lj_argerror(A, 1, "seccomp filter is closed");
+  if ((err = exportbpf(L, f)) != 0)
+    lj_argerror(A, 1, "cannot export the filter: %s", strerror(err));
+  bpf = lua_tolstring(L, -1, &len);
+  if (len == 0 || len % sizeof(struct sock_filter) != 0 || len > 65536 * 8)
+    lj_argerror(A, 1, "the filter compiles to %d bytes", (int)len);
+  s->p = lj_strdup(L, A->arena, bpf, len);
+  s->i[0] = (int64_t)(len / sizeof(struct sock_filter));
+  lua_pop(L, 1);
+}
+
+static int seccomp_apply (const ljStep *s, ljCtx *c) {
+  struct sock_fprog prog;
+  (void)c;
+  prog.len = (unsigned short)s->i[0];
+  prog.filter = (struct sock_filter *)s->p;
+  if (s->i[0] > 4096) return E2BIG;      /* BPF_MAXINSNS */
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0) return 0;
+  if (errno != ENOSYS) return errno;
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0
+         ? 0 : errno;
+}
+
+static void seccomp_describe (const ljStep *s, ljBuf *b) {
+  lj_bufaddint(b, s->i[0]);
+  lj_bufadd(b, " BPF instructions");
+}
+
+static const ljOp op_seccomp = {
+  "seccomp", "filter", seccomp_decode, seccomp_apply, seccomp_describe, 0
+};
+
+/* filter:load(): the same step, in the calling thread */
+static int filter_load (lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "lunajail.seccomp_step");
+  lua_pushvalue(L, 1);
+  tofilter(L);
+  lua_call(L, 1, 3);
+  return 3;
+}
+
+/* }====== */
+
+
+/* seccomp_resolve(name) -> number on the native arch (or nil) */
+static int seccomp_resolve (lua_State *L) {
+  int nr = seccomp_syscall_resolve_name(luaL_checkstring(L, 1));
+  if (nr == __NR_SCMP_ERROR) luaL_pushfail(L);
+  else lua_pushinteger(L, nr);
+  return 1;
+}
+
+const ljOp *const lj_ops_seccomp[] = { &op_seccomp, NULL };
+
+void lj_open_seccomp (lua_State *L) {
+  static const luaL_Reg meth[] = {
+    { "load", filter_load }, { "export", filter_export },
+    { "pfc", filter_pfc }, { "close", filter_close }, { NULL, NULL }
+  };
+  static const luaL_Reg meta[] = {
+    { "__index", NULL }, { "__gc", filter_close }, { "__close", filter_close },
+    { "__tostring", filter_tostring }, { NULL, NULL }
+  };
+  if (luaL_newmetatable(L, LJ_FILTER)) {
+    luaL_setfuncs(L, meta, 0);
+    luaL_newlib(L, meth);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "seccomp");          /* registered by lj_open_steps */
+  lua_setfield(L, LUA_REGISTRYINDEX, "lunajail.seccomp_step");
+  lua_pushcfunction(L, seccomp_filter);
+  lua_setfield(L, -2, "seccomp_filter");
+  lua_pushcfunction(L, seccomp_resolve);
+  lua_setfield(L, -2, "seccomp_resolve");
+}

@@ -1,0 +1,704 @@
+/*
+** spawn.c: core.spawn(plan), the parent side.
+**
+**   core.spawn{
+**     argv = {"sh", "-c", "echo hi"},  path = "/bin/sh" (default argv[1],
+**       looked up in env's PATH when it has no "/"),
+**     env = {"PATH=/usr/bin"} or {PATH = "/usr/bin"} (default: empty),
+**     namespaces = {"user", "mount", "pid", "net", "uts", "ipc"},
+**     uidmap = {{0, 1000, 1}}, gidmap = {{0, 1000, 1}},
+**     steps = { {"mount", "tmpfs", "/tmp", "tmpfs"}, {"chdir", "/"}, ... },
+**     cwd = "/", stdio = {"pipe", "pipe", "inherit"}, fds = {[3] = fd},
+**     pid1 = true, die_with_parent = true, new_session = true,
+**     trace = false,
+**   }  -> child object | nil, err (err.step, err.op, err.errno, ...)
+**
+** Decoding raises on misuse and happens before anything is acquired; from
+** the first fd on nothing raises until the child has exec'd or been
+** reaped, and every failure path closes what it opened.  The child shares
+** our memory (CLONE_VM, no copy of a large heap) and runs child.c; we wait
+** on the report pipe until it execs (EOF) or reports a failed step.
+*/
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include "spawn.h"
+
+#define STACKSIZE  (256 * 1024)
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+extern const char lj_initbin[], lj_initbin_end[];
+
+
+/* {====== The init binary, a sealed memfd per Lua state ======} */
+
+typedef struct InitFd { int fd; } InitFd;
+
+static int initfd_gc (lua_State *L) {
+  InitFd *p = (InitFd *)lua_touserdata(L, 1);
+  if (p->fd >= 0) close(p->fd);
+  p->fd = -1;
+  return 0;
+}
+
+static int makeinitfd (void) {
+  size_t len = (size_t)(lj_initbin_end - lj_initbin), off = 0;
+  int fd = memfd_create("lunajail-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
+  while (off < len) {
+    ssize_t w = write(fd, lj_initbin + off, len - off);
+    if (w <= 0) { close(fd); return -1; }
+    off += (size_t)w;
+  }
+  /* sealed: the payload may reach it through /proc/1/exe (CVE-2019-5736) */
+  if (fchmod(fd, 0555) != 0
+      || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
+               | F_SEAL_SEAL) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int getinitfd (lua_State *L) {
+  InitFd *p;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "lunajail.initfd") == LUA_TUSERDATA) {
+    p = (InitFd *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return p->fd;
+  }
+  lua_pop(L, 1);
+  p = (InitFd *)lua_newuserdatauv(L, sizeof *p, 0);
+  p->fd = -1;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, initfd_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  if ((p->fd = makeinitfd()) < 0)
+    luaL_error(L, "spawn: cannot create the init memfd: %s", strerror(errno));
+  lua_setfield(L, LUA_REGISTRYINDEX, "lunajail.initfd");
+  return p->fd;
+}
+
+/* }====== */
+
+
+/* {====== Decoding the plan (raises on misuse) ======} */
+
+static const char *const planfields[] = {
+  "argv", "path", "env", "cwd", "namespaces", "uidmap", "gidmap",
+  "setgroups", "steps", "stdio", "fds", "pid1", "die_with_parent",
+  "new_session", "trace", NULL
+};
+
+/* a field of the plan as argument #1 of an ljArgs named "plan.FIELD" */
+typedef struct Field {
+  ljArgs A;
+  char where[48];
+} Field;
+
+static ljArgs *field (lua_State *L, Field *f, ljArena *a, const char *name) {
+  snprintf(f->where, sizeof f->where, "spawn: plan.%s", name);
+  lua_getfield(L, 1, name);
+  f->A.L = L;
+  f->A.base = lua_gettop(L);
+  f->A.n = 1;
+  f->A.where = f->where;
+  f->A.names = NULL;
+  f->A.arena = a;
+  f->A.copy = 1;
+  return &f->A;
+}
+
+static void checkfields (lua_State *L) {
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    const char *const *f;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    for (f = planfields; *f; f++)
+      if (strcmp(*f, k) == 0) break;
+    if (*f == NULL) {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (f = planfields; *f; f++) {
+        if (f != planfields) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, *f);
+      }
+      luaL_pushresult(&b);
+      lua_pushvalue(L, -3);
+      luaL_error(L, "spawn: unknown plan field '%s' (valid: %s)",
+                 luaL_tolstring(L, -1, NULL), lua_tostring(L, -2));
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* the largest positive integer key of table t (nil holes allowed) */
+static int maxindex (lua_State *L, int t) {
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    if (lua_isinteger(L, -2) && lua_tointeger(L, -2) > n
+        && lua_tointeger(L, -2) <= 64)
+      n = (int)lua_tointeger(L, -2);
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* steps[k] = {"name", args..., optional = bool} */
+static void decodestep (lua_State *L, ljArena *a, int k, ljStep *s) {
+  int t = lua_gettop(L), n, j;
+  const char *name;
+  ljArgs A;
+  if (!lua_istable(L, t))
+    luaL_error(L, "spawn: plan.steps[%d]: {\"name\", args...} expected, "
+               "got %s", k, luaL_typename(L, t));
+  lua_rawgeti(L, t, 1);
+  name = lua_tostring(L, -1);
+  if (lua_type(L, -1) != LUA_TSTRING || (s->op = lj_findop(name)) == NULL) {
+    lj_pushopnames(L);
+    luaL_error(L, "spawn: plan.steps[%d]: unknown step '%s' (valid: %s)", k,
+               luaL_tolstring(L, -2, NULL), lua_tostring(L, -2));
+  }
+  lua_getfield(L, t, "optional");
+  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+    luaL_error(L, "spawn: plan.steps[%d].optional: boolean expected", k);
+  s->optional = lua_toboolean(L, -1);
+  lua_pushfstring(L, "spawn: plan.steps[%d] %s", k, name);
+  n = maxindex(L, t) - 1;
+  luaL_checkstack(L, n + 4, "too many step arguments");
+  for (j = 2; j <= n + 1; j++) lua_rawgeti(L, t, j);
+  A.L = L;
+  A.base = lua_gettop(L) - n + 1;
+  A.n = n;
+  A.where = lua_tostring(L, A.base - 1);
+  A.names = s->op->args;
+  A.arena = a;
+  A.copy = 1;
+  s->op->decode(&A, s);
+  lua_settop(L, t);
+}
+
+static int cmppair (const void *x, const void *y) {
+  return ((const ljFdPair *)x)->target - ((const ljFdPair *)y)->target;
+}
+
+/* stdio and fds, decoded into pairs; "pipe" and "null" are marked with
+** source -1 / -2 and opened later, in prepare() */
+enum { SRC_PIPE = -1, SRC_NULL = -2 };
+
+static void decodefds (lua_State *L, ljPlan *P, ljArena *a) {
+  static const char *const stdnames[] = { "stdin", "stdout", "stderr" };
+  Field f;
+  ljArgs *A = field(L, &f, a, "stdio");
+  int k, n = 3, idx = A->base;
+  ljFdPair *p = (ljFdPair *)lj_alloc(L, a, sizeof(ljFdPair) * (LJ_MAXFDS + 3));
+  if (!lj_isnone(A, 1)) lj_argtable(A, 1);
+  for (k = 0; k < 3; k++) {
+    p[k].target = k;
+    p[k].source = SRC_PIPE;
+    if (lj_isnone(A, 1) || lua_rawgeti(L, idx, k + 1) == LUA_TNIL) {
+      if (!lj_isnone(A, 1)) lua_pop(L, 1);
+      continue;
+    }
+    if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0
+        && lua_tointeger(L, -1) < (1 << 30))
+      p[k].source = (int)lua_tointeger(L, -1);
+    else if (lua_type(L, -1) == LUA_TSTRING) {
+      const char *s = lua_tostring(L, -1);
+      if (strcmp(s, "pipe") == 0) p[k].source = SRC_PIPE;
+      else if (strcmp(s, "null") == 0) p[k].source = SRC_NULL;
+      else if (strcmp(s, "inherit") == 0) p[k].source = k;
+      else if (k == 2 && strcmp(s, "stdout") == 0) p[k].source = -3;
+      else lj_argerror(A, 1, "%s: \"pipe\", \"null\", \"inherit\"%s or an fd "
+                       "expected, got \"%s\"", stdnames[k],
+                       k == 2 ? ", \"stdout\"" : "", s);
+    }
+    else lj_argerror(A, 1, "%s: \"pipe\", \"null\", \"inherit\" or an fd "
+                     "expected", stdnames[k]);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  A = field(L, &f, a, "fds");
+  idx = A->base;
+  if (!lj_isnone(A, 1)) {
+    lj_argtable(A, 1);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 3
+          || lua_tointeger(L, -2) >= (1 << 20))
+        lj_argerror(A, 1, "target fds 3 and up expected as keys");
+      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0
+          || lua_tointeger(L, -1) >= (1 << 30))
+        lj_argerror(A, 1, "fd %I: source fd expected", lua_tointeger(L, -2));
+      if (n >= LJ_MAXFDS) lj_argerror(A, 1, "more than %d fds", LJ_MAXFDS);
+      p[n].target = (int)lua_tointeger(L, -2);
+      p[n].source = (int)lua_tointeger(L, -1);
+      n++;
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  qsort(p, (size_t)n, sizeof *p, cmppair);
+  P->fds = p;
+  P->nfds = n;
+  P->base = p[n - 1].target + 1;
+}
+
+static const char *pathof (const char **envp) {
+  for (; *envp; envp++)
+    if (strncmp(*envp, "PATH=", 5) == 0) return *envp + 5;
+  return NULL;
+}
+
+typedef struct Maps {
+  const char *uid, *gid;           /* "inside outside count\n..." or NULL */
+  int setgroups;                   /* 1 deny, 2 allow, 0 default */
+} Maps;
+
+static const char *decodemap (lua_State *L, ljArena *a, const char *name) {
+  Field f;
+  ljArgs *A = field(L, &f, a, name);
+  const char *text = NULL;
+  if (!lj_isnone(A, 1)) {
+    luaL_Buffer b;
+    size_t len;
+    luaL_buffinit(L, &b);
+    lj_argidmap(A, 1, &b);
+    luaL_pushresult(&b);
+    text = lua_tolstring(L, -1, &len);
+    text = lj_strdup(L, a, text, len);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return text;
+}
+
+static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Maps *M) {
+  Field f;
+  ljArgs *A;
+  int nsteps = 0, k, extra, pid1;
+  checkfields(L);
+  A = field(L, &f, a, "argv");
+  P->argv = lj_argargv(A, 1);
+  lua_pop(L, 1);
+  A = field(L, &f, a, "path");
+  P->path = lj_isnone(A, 1) ? P->argv[0] : lj_argpath(A, 1);
+  P->search = strchr(P->path, '/') == NULL;
+  lua_pop(L, 1);
+  A = field(L, &f, a, "env");
+  if (lj_isnone(A, 1)) {
+    P->envp = (const char **)lj_alloc(L, a, sizeof(char *));
+  }
+  else P->envp = lj_argenv(A, 1);
+  P->pathenv = pathof(P->envp);
+  lua_pop(L, 1);
+  A = field(L, &f, a, "namespaces");
+  P->cloneflags = (int)lj_argflags(A, 1, &lj_nsflags);
+  lua_pop(L, 1);
+  M->uid = decodemap(L, a, "uidmap");
+  M->gid = decodemap(L, a, "gidmap");
+  A = field(L, &f, a, "setgroups");
+  if (!lj_isnone(A, 1)) {
+    const char *s = lj_argstr(A, 1, NULL);
+    if (strcmp(s, "deny") == 0) M->setgroups = 1;
+    else if (strcmp(s, "allow") == 0) M->setgroups = 2;
+    else lj_argerror(A, 1, "\"deny\" or \"allow\" expected");
+  }
+  lua_pop(L, 1);
+  if ((M->uid || M->gid) && !(P->cloneflags & CLONE_NEWUSER))
+    luaL_error(L, "spawn: plan.uidmap/gidmap need the \"user\" namespace");
+  A = field(L, &f, a, "pid1");
+  pid1 = lj_optbool(A, 1, (P->cloneflags & CLONE_NEWPID) != 0);
+  if (pid1 && !(P->cloneflags & CLONE_NEWPID))
+    lj_argerror(A, 1, "pid1 needs the \"pid\" namespace");
+  lua_pop(L, 1);
+  A = field(L, &f, a, "die_with_parent");
+  P->pdeathsig = lj_optbool(A, 1, 1) ? SIGKILL : 0;
+  lua_pop(L, 1);
+  A = field(L, &f, a, "trace");
+  P->trace = lj_optbool(A, 1, 0);
+  lua_pop(L, 1);
+  A = field(L, &f, a, "new_session");
+  extra = lj_optbool(A, 1, 1);         /* a setsid step first */
+  lua_pop(L, 1);
+  A = field(L, &f, a, "steps");
+  if (!lj_isnone(A, 1)) {
+    lj_argtable(A, 1);
+    nsteps = (int)lua_rawlen(L, A->base);
+    if (nsteps > 100000) lj_argerror(A, 1, "more than 100000 steps");
+  }
+  P->steps = (ljStep *)lj_alloc(L, a, sizeof(ljStep) * (size_t)(nsteps + 4));
+  if (extra) P->steps[P->nsteps++].op = lj_findop("setsid");
+  for (k = 1; k <= nsteps; k++) {
+    lua_rawgeti(L, A->base, k);
+    decodestep(L, a, k, &P->steps[P->nsteps++]);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  A = field(L, &f, a, "cwd");
+  if (!lj_isnone(A, 1)) {
+    ljStep *s = &P->steps[P->nsteps++];
+    s->op = lj_findop("chdir");
+    s->s[0] = lj_argpath(A, 1);
+  }
+  lua_pop(L, 1);
+  decodefds(L, P, a);
+  P->steps[P->nsteps].op = &lj_op_fds;
+  P->steps[P->nsteps++].p = P;
+  P->steps[P->nsteps].op = &lj_op_exec;
+  P->steps[P->nsteps++].p = P;
+  P->initfd = -1;
+  if (pid1) {
+    size_t n = 0, i;
+    char *num = (char *)lj_alloc(L, a, 32);
+    while (P->argv[n]) n++;
+    P->initfd = getinitfd(L);
+    P->initargv = (const char **)lj_alloc(L, a, sizeof(char *) * (n + 5));
+    snprintf(num, 16, "%d", P->base);
+    snprintf(num + 16, 16, "%d", P->nsteps);
+    P->initargv[0] = "lunajail-init";
+    P->initargv[1] = num;
+    P->initargv[2] = num + 16;
+    P->initargv[3] = P->path;
+    for (i = 0; i <= n; i++) P->initargv[4 + i] = P->argv[i];
+  }
+}
+
+/* }====== */
+
+
+/* {====== Starting the child (nothing raises from here on) ======} */
+
+typedef struct Run {
+  int rep[2], syn[2];              /* report and sync pipes */
+  int ours[3];                     /* our ends of stdio pipes */
+  int opened[3];                   /* fds we opened for the child */
+  int pidfd, pid;
+  void *stack;
+  int recs[LJ_MAXRECS][3];         /* what the child reported */
+  int nrecs, fatal;                /* fatal: index of the fatal record */
+  int err;                         /* a failure before the first step */
+  const char *what;                /* ... and what failed */
+  int waitstatus;
+} Run;
+
+static void closefd (int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+/* pipes and /dev/null for stdio; the child's ends replace the markers */
+static int prepare (ljPlan *P, Run *R) {
+  int k, mergeout = -1;
+  for (k = 0; k < 3; k++) {
+    ljFdPair *p = &P->fds[k];
+    if (p->source == SRC_PIPE) {
+      int fds[2];
+      if (pipe2(fds, O_CLOEXEC) != 0) { R->what = "pipe2"; return errno; }
+      R->ours[k] = fds[k == 0 ? 1 : 0];
+      R->opened[k] = fds[k == 0 ? 0 : 1];
+      if (fcntl(R->ours[k], F_SETFL, O_NONBLOCK) != 0) {
+        R->what = "fcntl";
+        return errno;
+      }
+      p->source = R->opened[k];
+    }
+    else if (p->source == SRC_NULL) {
+      if ((R->opened[k] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+        R->what = "open(\"/dev/null\")";
+        return errno;
+      }
+      p->source = R->opened[k];
+    }
+    else if (p->source == -3) p->source = mergeout;
+    if (k == 1) mergeout = p->source;
+  }
+  return 0;
+}
+
+static void reap (Run *R) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  while (waitid((idtype_t)P_PIDFD, (id_t)R->pidfd, &si, WEXITED) != 0
+         && errno == EINTR) {}
+  R->waitstatus = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+                                           : (si.si_status & 0x7f);
+}
+
+/* writes the user namespace's maps, as root or through newuidmap */
+static int runhelper (const char *prog, int pid, const char *map) {
+  char *argv[1 + 1 + 3 * 340 + 1], buf[8192], pidstr[16];
+  int argc = 0, status;
+  pid_t h;
+  char *save = NULL, *tok;
+  snprintf(pidstr, sizeof pidstr, "%d", pid);
+  snprintf(buf, sizeof buf, "%s", map);
+  argv[argc++] = (char *)prog;
+  argv[argc++] = pidstr;
+  for (tok = strtok_r(buf, " \n", &save); tok && argc < 1 + 1 + 3 * 340;
+       tok = strtok_r(NULL, " \n", &save))
+    argv[argc++] = tok;
+  argv[argc] = NULL;
+  if ((errno = posix_spawnp(&h, prog, NULL, NULL, argv, environ)) != 0)
+    return errno == ENOENT ? EPERM : errno;
+  while (waitpid(h, &status, 0) < 0)
+    if (errno != EINTR) return errno;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : EPERM;
+}
+
+/* single line mapping our own euid/egid: a user may write it himself */
+static int ownmap (const char *map, unsigned id) {
+  unsigned in, out, count;
+  char tail;
+  return sscanf(map, "%u %u %u\n%c", &in, &out, &count, &tail) == 3
+         && out == id && count == 1;
+}
+
+static int writemaps (int pid, const Maps *M, Run *R) {
+  int err;
+  if (M->setgroups || (M->gid && !lj_hascap(CAP_SETGID)
+                       && ownmap(M->gid, getegid()))) {
+    R->what = "setgroups";
+    if ((err = lj_writeproc(pid, "setgroups",
+                            M->setgroups == 2 ? "allow" : "deny")) != 0)
+      return err;
+  }
+  if (M->uid) {
+    R->what = "uid_map";
+    err = lj_hascap(CAP_SETUID) || ownmap(M->uid, geteuid())
+          ? lj_writeproc(pid, "uid_map", M->uid)
+          : runhelper("newuidmap", pid, M->uid);
+    if (err) return err;
+  }
+  if (M->gid) {
+    R->what = "gid_map";
+    err = lj_hascap(CAP_SETGID) || ownmap(M->gid, getegid())
+          ? lj_writeproc(pid, "gid_map", M->gid)
+          : runhelper("newgidmap", pid, M->gid);
+    if (err) return err;
+  }
+  return 0;
+}
+
+/* reads the report pipe until EOF (the child exec'd or died) */
+static void collect (Run *R) {
+  int rec[3];
+  size_t got = 0;
+  for (;;) {
+    ssize_t r = read(R->rep[0], (char *)rec + got, sizeof rec - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+    if (got < sizeof rec) continue;
+    got = 0;
+    if (R->nrecs < LJ_MAXRECS) {
+      memcpy(R->recs[R->nrecs], rec, sizeof rec);
+      if (rec[0] == LJ_REP_FATAL && R->fatal < 0) R->fatal = R->nrecs;
+      R->nrecs++;
+    }
+  }
+}
+
+static int start (ljPlan *P, const Maps *M, Run *R) {
+  sigset_t all, old;
+  int err, k;
+  if (pipe2(R->rep, O_CLOEXEC) != 0 || pipe2(R->syn, O_CLOEXEC) != 0) {
+    R->what = "pipe2";
+    return errno;
+  }
+  if ((err = prepare(P, R)) != 0) return err;
+  P->reportfd = R->rep[1];
+  P->syncfd = R->syn[0];
+  P->parentfds[0] = R->rep[0];
+  P->parentfds[1] = R->syn[1];
+  R->stack = mmap(NULL, STACKSIZE, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (R->stack == MAP_FAILED) {
+    R->stack = NULL;
+    R->what = "mmap";
+    return errno;
+  }
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  R->pid = clone(lj_child_main, (char *)R->stack + STACKSIZE,
+                 CLONE_VM | CLONE_PIDFD | P->cloneflags | SIGCHLD, P,
+                 &R->pidfd);
+  err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  closefd(&R->rep[1]);
+  closefd(&R->syn[0]);
+  for (k = 0; k < 3; k++) closefd(&R->opened[k]);
+  if (R->pid < 0) {
+    R->pid = 0;
+    R->what = "clone";
+    return err;
+  }
+  if ((P->cloneflags & CLONE_NEWUSER) && (err = writemaps(R->pid, M, R))) {
+    closefd(&R->syn[1]);           /* the child reads EOF and exits */
+    reap(R);
+    return err;
+  }
+  while (write(R->syn[1], "g", 1) < 0 && errno == EINTR) {}
+  closefd(&R->syn[1]);
+  collect(R);
+  if (R->fatal >= 0) reap(R);
+  else if (P->progress < P->nsteps) {    /* died before its exec */
+    reap(R);
+    if (R->nrecs < LJ_MAXRECS) {
+      R->recs[R->nrecs][0] = LJ_REP_FATAL;
+      R->recs[R->nrecs][1] = P->progress;
+      R->recs[R->nrecs][2] = -(WIFSIGNALED(R->waitstatus)
+                               ? WTERMSIG(R->waitstatus) : SIGKILL);
+      R->fatal = R->nrecs++;
+    }
+  }
+  return 0;
+}
+
+static void cleanup (Run *R) {
+  int k;
+  closefd(&R->rep[0]);
+  closefd(&R->rep[1]);
+  closefd(&R->syn[0]);
+  closefd(&R->syn[1]);
+  for (k = 0; k < 3; k++) closefd(&R->opened[k]);
+  if (R->stack) munmap(R->stack, STACKSIZE);
+  R->stack = NULL;
+}
+
+/* }====== */
+
+
+/* {====== Results ======} */
+
+static const char *userns_hint (int err) {
+  if (err == EPERM || err == EACCES)
+    return " (user namespaces refused: check sysctl "
+           "kernel.unprivileged_userns_clone, "
+           "kernel.apparmor_restrict_unprivileged_userns, or run as root)";
+  if (err == ENOSPC)
+    return " (user namespace limit reached: check sysctl "
+           "user.max_user_namespaces)";
+  if (err == EINVAL)
+    return " (user namespaces unavailable in this kernel or container)";
+  return "";
+}
+
+/* an error before the first step: step 0, the op that failed */
+static int pushearly (lua_State *L, ljPlan *P, Run *R, int err) {
+  ljOp op;
+  ljStep s;
+  memset(&op, 0, sizeof op);
+  memset(&s, 0, sizeof s);
+  op.name = R->what;
+  s.op = &op;
+  luaL_pushfail(L);
+  lj_pushsteperr(L, &s, 0, err);
+  if ((strcmp(R->what, "clone") == 0 && (P->cloneflags & CLONE_NEWUSER))
+      || strstr(R->what, "map") || strcmp(R->what, "setgroups") == 0) {
+    const char *hint = strcmp(R->what, "clone") == 0 ? userns_hint(err)
+      : " (without CAP_SETUID only your own id maps; install newuidmap "
+        "and newgidmap (Debian package uidmap) for ranges)";
+    lua_getfield(L, -1, "message");
+    lua_pushstring(L, hint);
+    lua_concat(L, 2);
+    lua_setfield(L, -2, "message");
+    lua_pushstring(L, hint + 2);
+    lua_setfield(L, -2, "hint");
+  }
+  return 2;
+}
+
+/* the records other than the fatal one: optional failures and trace */
+static void pushrecords (lua_State *L, ljPlan *P, Run *R) {
+  int i, n = 0;
+  lua_createtable(L, R->nrecs, 0);
+  for (i = 0; i < R->nrecs; i++) {
+    int idx = R->recs[i][1];
+    if (i == R->fatal || idx < 1 || idx > P->nsteps) continue;
+    lj_pushsteperr(L, &P->steps[idx - 1], idx, R->recs[i][2]);
+    if (R->recs[i][2] == 0) {
+      char buf[1024];
+      ljBuf b = { buf, 0, sizeof buf };
+      lj_describe(&P->steps[idx - 1], &b);
+      lua_pushfstring(L, "step %d %s: ok", idx, buf);
+      lua_setfield(L, -2, "message");
+    }
+    lua_seti(L, -2, ++n);
+  }
+}
+
+static int l_spawn (lua_State *L) {
+  ljArena *a;
+  ljPlan *P;
+  ljChild *ch;
+  Maps M = { NULL, NULL, 0 };
+  Run *R;
+  int err, k;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lj_reaper_sweep(L);
+  a = lj_newarena(L);                                  /* 2 */
+  P = (ljPlan *)lj_alloc(L, a, sizeof *P);
+  decodeplan(L, a, P, &M);
+  R = (Run *)lj_alloc(L, a, sizeof *R);
+  R->rep[0] = R->rep[1] = R->syn[0] = R->syn[1] = R->pidfd = -1;
+  for (k = 0; k < 3; k++) R->ours[k] = R->opened[k] = -1;
+  R->fatal = -1;
+  ch = lj_newchild(L);                                 /* 3 */
+  err = start(P, &M, R);
+  cleanup(R);
+  if (err || R->fatal >= 0) {
+    for (k = 0; k < 3; k++) closefd(&R->ours[k]);
+    closefd(&R->pidfd);
+    if (err) return pushearly(L, P, R, err);
+    k = R->recs[R->fatal][1];
+    if (k < 1) {                   /* killed before its first step */
+      R->what = "start";
+      return pushearly(L, P, R, R->recs[R->fatal][2]);
+    }
+    luaL_pushfail(L);
+    lj_pushsteperr(L, &P->steps[k - 1], k, R->recs[R->fatal][2]);
+    pushrecords(L, P, R);
+    lua_setfield(L, -2, "reports");
+    return 2;
+  }
+  ch->pid = R->pid;
+  ch->pidfd = R->pidfd;
+  for (k = 0; k < 3; k++) ch->fd[k] = R->ours[k];
+  pushrecords(L, P, R);
+  lua_setiuservalue(L, 3, 1);           /* child:reports() */
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* }====== */
+
+
+void lj_open_spawn (lua_State *L) {
+  lua_pushcfunction(L, l_spawn);
+  lua_setfield(L, -2, "spawn");
+  lj_open_process(L);
+}
