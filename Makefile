@@ -20,7 +20,8 @@ DEP_LIBS    ?= $(shell $(PKG_CONFIG) --libs libseccomp libcap 2>/dev/null)
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-WARN      = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-align \
+WERROR   ?= -Werror
+WARN      = -Wall -Wextra $(WERROR) -Wshadow -Wpointer-arith -Wcast-align \
             -Wwrite-strings -Wstrict-prototypes -Wmissing-prototypes \
             -Wmissing-declarations -Wredundant-decls -Wundef
 LJ_CFLAGS = -std=gnu11 -fPIC -fvisibility=hidden \
@@ -61,19 +62,22 @@ export LUA_CPATH := $(CURDIR)/$(B)/?.so;;
 
 all: $(SO)
 
-$(B)/obj/%.o: csrc/%.c csrc/lj.h | $(B)/obj
-	$(CC) $(CFLAGS) $(LJ_CFLAGS) -c $< -o $@
+$(B)/obj/%.o: csrc/%.c csrc/lj.h csrc/spawn.h | $(B)/obj
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) $(LJ_CFLAGS) -c $< -o $@
 
 $(INIT): csrc/init.c csrc/sys.h | $(B)/obj
-	$(CC) $(INIT_CFLAGS) -Wall -Wextra -Werror -o $@ csrc/init.c
-	strip $@ 2>/dev/null || true
+	@echo "CC $< (PID 1 init)"
+	@$(CC) $(INIT_CFLAGS) -Wall -Wextra -Werror -o $@ csrc/init.c
+	@strip $@ 2>/dev/null || true
 
 # the init binary, embedded in core.so as bytes (see csrc/initbin.S)
 $(B)/obj/initbin.o: csrc/initbin.S $(INIT) | $(B)/obj
-	$(CC) -c -DINITBIN='"$(INIT)"' $< -o $@
+	@$(CC) -c -DINITBIN='"$(INIT)"' $< -o $@
 
 $(SO): $(OBJS) | $(B)/lunajail
-	$(CC) $(CFLAGS) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(DEP_LIBS)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(DEP_LIBS)
 
 $(B)/obj $(B)/lunajail:
 	mkdir -p $@
@@ -133,10 +137,10 @@ fuzz: all
 # ---- install ---------------------------------------------------------------
 
 install: all
-	install -d $(DESTDIR)$(INST_LIBDIR)/lunajail $(DESTDIR)$(INST_LUADIR)/lunajail/loop
+	install -d $(DESTDIR)$(INST_LIBDIR)/lunajail
 	install -m 755 $(SO) $(DESTDIR)$(INST_LIBDIR)/lunajail/core.so
-	install -m 644 lua/lunajail/*.lua $(DESTDIR)$(INST_LUADIR)/lunajail/
-	install -m 644 lua/lunajail/loop/*.lua $(DESTDIR)$(INST_LUADIR)/lunajail/loop/
+	cd lua && find lunajail -name '*.lua' | while read -r f; do \
+	  install -D -m 644 "$$f" "$(DESTDIR)$(INST_LUADIR)/$$f" || exit 1; done
 
 uninstall:
 	rm -rf $(DESTDIR)$(INST_LIBDIR)/lunajail $(DESTDIR)$(INST_LUADIR)/lunajail

@@ -108,8 +108,9 @@ static const ljOp op_setdomainname = {
 /* {====== uid/gid maps ======}
 ** core.write_idmap(pid, "uid"|"gid", {{inside, outside, count}, ...})
 ** writes /proc/PID/uid_map or gid_map.  For a gid map written without
-** CAP_SETGID, the kernel requires /proc/PID/setgroups to say "deny"
-** first: write_idmap does that.  core.write_setgroups(pid, "deny"|"allow").
+** CAP_SETGID in the parent namespace, the kernel requires
+** /proc/PID/setgroups to say "deny" first: write_idmap does that when the
+** kernel refuses the map.  core.write_setgroups(pid, "deny"|"allow").
 ** These run in the parent (the spawner writes a child's maps with them).
 */
 
@@ -159,7 +160,7 @@ static int write_idmap (lua_State *L) {
   ljArgs A;
   luaL_Buffer b;
   int pid, err;
-  const char *kind, *what;
+  const char *kind, *what, *text;
   lj_args(&A, L, "write_idmap", "pid,kind,maps");
   pid = (int)lj_argint(&A, 1, 1, INT32_MAX);
   kind = lj_argstr(&A, 2, NULL);
@@ -168,12 +169,15 @@ static int write_idmap (lua_State *L) {
   luaL_buffinit(L, &b);
   lj_argidmap(&A, 3, &b);
   luaL_pushresult(&b);
+  text = lua_tostring(L, -1);
   what = kind[0] == 'u' ? "uid_map" : "gid_map";
-  if (kind[0] == 'g' && !lj_hascap(CAP_SETGID)
-      && (err = lj_writeproc(pid, "setgroups", "deny")) != 0)
-    return lj_pushfail(L, lua_pushfstring(L, "write /proc/%d/setgroups",
-                                          pid), err);
-  if ((err = lj_writeproc(pid, what, lua_tostring(L, -1))) != 0)
+  err = lj_writeproc(pid, what, text);
+  /* without CAP_SETGID in the parent namespace the kernel wants
+  ** setgroups denied first */
+  if (err == EPERM && kind[0] == 'g'
+      && lj_writeproc(pid, "setgroups", "deny") == 0)
+    err = lj_writeproc(pid, what, text);
+  if (err)
     return lj_pushfail(L, lua_pushfstring(L, "write /proc/%d/%s", pid, what),
                        err);
   lua_pushboolean(L, 1);
