@@ -98,10 +98,7 @@ test check: test-deps
 	@$(MAKE) --no-print-directory all spec-helpers
 	@sh spec/run
 
-spec-helpers: $(B)/probe
-
-$(B)/probe: spec/helpers/probe.c | $(B)/obj
-	$(CC) -O2 -Wall -Wextra -Werror -static -o $@ $<
+spec-helpers:
 
 # ---- variants of the spec run ----------------------------------------------
 

@@ -29,7 +29,7 @@ local function view (title)
   print("    ids:       " .. sh("id"))
   print("    processes: " .. sh("ls /proc | grep -c '^[0-9]'"))
   print("    /:         " .. sh("ls / | tr '\\n' ' '"))
-  print("    network:   " ..
+  print("    network:   " .. -- the interfaces
         sh("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' '"))
   print("    caps:      " .. sh("grep CapEff /proc/self/status"))
   print("    write /usr: " .. sh("touch /usr/lunajail-demo && echo allowed && rm /usr/lunajail-demo"))
