@@ -36,7 +36,8 @@ INST_LUADIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 B       = build
 SRCS    = $(wildcard csrc/*.c)
 LIBSRCS = $(filter-out csrc/init.c,$(SRCS))
-OBJS    = $(LIBSRCS:csrc/%.c=$(B)/obj/%.o) $(B)/obj/initbin.o
+OBJS    = $(LIBSRCS:csrc/%.c=$(B)/obj/%.o) $(B)/obj/initbin.o \
+          $(B)/obj/clone3.o
 SO      = $(B)/lunajail/core.so
 INIT    = $(B)/lunajail-init
 
@@ -74,6 +75,9 @@ $(INIT): csrc/init.c csrc/sys.h | $(B)/obj
 # the init binary, embedded in core.so as bytes (see csrc/initbin.S)
 $(B)/obj/initbin.o: csrc/initbin.S $(INIT) | $(B)/obj
 	@$(CC) -c -DINITBIN='"$(INIT)"' $< -o $@
+
+$(B)/obj/clone3.o: csrc/clone3.S | $(B)/obj
+	@$(CC) -c $< -o $@
 
 $(SO): $(OBJS) | $(B)/lunajail
 	@echo "LD $@"

@@ -190,15 +190,15 @@ const ljOp lj_op_exec = {
 int lj_child_main (void *arg) {
   ljPlan *P = (ljPlan *)arg;
   ljCtx c;
-  struct sigaction dfl;
+  long dfl[8];                     /* the kernel's sigaction: all zero is
+                                      SIG_DFL, no flags, on every arch */
   char go = 0;
   int i;
   close(P->parentfds[0]);
   close(P->parentfds[1]);
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  for (i = 1; i < NSIG; i++)
-    sigaction(i, &dfl, NULL);      /* EINVAL for KILL, STOP, libc's own */
+  memset(dfl, 0, sizeof dfl);
+  for (i = 1; i < _NSIG; i++)      /* raw: glibc refuses its own 32, 33 */
+    syscall(SYS_rt_sigaction, i, dfl, NULL, _NSIG / 8);
   if (P->pdeathsig && prctl(PR_SET_PDEATHSIG, P->pdeathsig, 0, 0, 0) != 0)
     _exit(127);
   while (read(P->syncfd, &go, 1) < 0 && errno == EINTR) {}

@@ -1,9 +1,9 @@
 /*
 ** names.c: flags, signals and errnos by name.
 **
-** A name is accepted in its short lower-case form ("bind", "term",
-** "nofile") or as its full C spelling ("MS_BIND", "SIGTERM",
-** "RLIMIT_NOFILE"); an integer is accepted as is.  A set of flags is a
+** A name is accepted in its short form ("bind", "term", "nofile") or
+** with its C prefix ("MS_BIND", "SIGTERM", "RLIMIT_NOFILE"), in any case;
+** an integer is accepted as is.  A set of flags is a
 ** list of names, one comma-separated string, or an integer.  Unknown
 ** names raise, listing the valid ones.
 */
@@ -13,23 +13,25 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lj.h"
 
 
 /* {====== Lookup ======} */
 
-/* does s (len bytes) spell entry e of t? */
+/* does s (len bytes) spell entry e of t?  Case does not matter and the
+** C prefix is optional: "term", "TERM", "SIGTERM", "sigterm" */
 static int matches (const ljNames *t, const ljName *e, const char *s,
                     size_t len) {
-  size_t plen = strlen(t->prefix), nlen = strlen(e->name), i;
-  if (len == nlen && memcmp(s, e->name, len) == 0) return 1;
-  if (e->cname)
-    return len == strlen(e->cname) && memcmp(s, e->cname, len) == 0;
-  if (len != plen + nlen || memcmp(s, t->prefix, plen) != 0) return 0;
-  for (i = 0; i < nlen; i++)
-    if (s[plen + i] != toupper((unsigned char)e->name[i])) return 0;
-  return 1;
+  size_t plen = strlen(t->prefix), nlen = strlen(e->name);
+  if (e->cname && len == strlen(e->cname)
+      && strncasecmp(s, e->cname, len) == 0)
+    return 1;
+  if (len > plen && plen > 0 && strncasecmp(s, t->prefix, plen) == 0
+      && len - plen == nlen && strncasecmp(s + plen, e->name, nlen) == 0)
+    return 1;
+  return len == nlen && strncasecmp(s, e->name, len) == 0;
 }
 
 int lj_findname (const ljNames *t, const char *s, size_t len,

@@ -46,6 +46,14 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define HAVE_CLONE3 1
+long lj_clone3 (void *args, size_t size, int (*fn) (void *), void *arg);
+#endif
 
 extern const char lj_initbin[], lj_initbin_end[];
 
@@ -295,6 +303,32 @@ static const char *decodemap (lua_State *L, ljArena *a, const char *name) {
   return text;
 }
 
+/* the outside id that map text gives to inside id 0, or -1 */
+static long long outsidezero (const char *map) {
+  while (map && *map) {
+    unsigned long long in, out, count;
+    if (sscanf(map, "%llu %llu %llu", &in, &out, &count) == 3 && in == 0)
+      return (long long)out;
+    map = strchr(map, '\n');
+    if (map) map++;
+  }
+  return -1;
+}
+
+/* with a user namespace whose 0 is not us, become 0 inside first: the
+** caller's own ids are unmapped there, so nothing could create a file */
+static void becomezero (ljPlan *P, const Maps *M) {
+  long long u = outsidezero(M->uid), g = outsidezero(M->gid);
+  if (g >= 0 && g != (long long)getegid()) {
+    ljStep *s = &P->steps[P->nsteps++];
+    s->op = lj_findop("setresgid");
+  }
+  if (u >= 0 && u != (long long)geteuid()) {
+    ljStep *s = &P->steps[P->nsteps++];
+    s->op = lj_findop("setresuid");
+  }
+}
+
 static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Maps *M) {
   Field f;
   ljArgs *A;
@@ -349,7 +383,8 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Maps *M) {
     nsteps = (int)lua_rawlen(L, A->base);
     if (nsteps > 100000) lj_argerror(A, 1, "more than 100000 steps");
   }
-  P->steps = (ljStep *)lj_alloc(L, a, sizeof(ljStep) * (size_t)(nsteps + 4));
+  P->steps = (ljStep *)lj_alloc(L, a, sizeof(ljStep) * (size_t)(nsteps + 6));
+  becomezero(P, M);
   if (extra) P->steps[P->nsteps++].op = lj_findop("setsid");
   for (k = 1; k <= nsteps; k++) {
     lua_rawgeti(L, A->base, k);
@@ -521,6 +556,37 @@ static void collect (Run *R) {
   }
 }
 
+/*
+** clone3(CLONE_VM | CLONE_PIDFD | namespaces) on our stack, or clone(2)
+** where clone3 is missing (before Linux 5.3, or another machine): the
+** same child, except that a time namespace then needs clone3.
+*/
+static int startchild (ljPlan *P, Run *R, int *err) {
+  int pid;
+#ifdef HAVE_CLONE3
+  struct {                         /* struct clone_args, version 0 */
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+             stack_size, tls;
+  } args;
+  long r;
+  memset(&args, 0, sizeof args);
+  args.flags = CLONE_VM | CLONE_PIDFD | (unsigned)P->cloneflags;
+  args.pidfd = (uint64_t)(uintptr_t)&R->pidfd;
+  args.exit_signal = SIGCHLD;
+  args.stack = (uint64_t)(uintptr_t)R->stack;
+  args.stack_size = STACKSIZE;
+  r = lj_clone3(&args, sizeof args, lj_child_main, P);
+  if (r >= 0) return (int)r;
+  if (r != -ENOSYS) { *err = (int)-r; return -1; }
+#endif
+  if (P->cloneflags & CLONE_NEWTIME) { *err = ENOSYS; return -1; }
+  pid = clone(lj_child_main, (char *)R->stack + STACKSIZE,
+              CLONE_VM | CLONE_PIDFD | P->cloneflags | SIGCHLD, P,
+              &R->pidfd);
+  *err = errno;
+  return pid;
+}
+
 static int start (ljPlan *P, const Maps *M, Run *R) {
   sigset_t all, old;
   int err, k;
@@ -542,10 +608,7 @@ static int start (ljPlan *P, const Maps *M, Run *R) {
   }
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  R->pid = clone(lj_child_main, (char *)R->stack + STACKSIZE,
-                 CLONE_VM | CLONE_PIDFD | P->cloneflags | SIGCHLD, P,
-                 &R->pidfd);
-  err = errno;
+  R->pid = startchild(P, R, &err);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   closefd(&R->rep[1]);
   closefd(&R->syn[0]);
