@@ -2,7 +2,10 @@
 ** child.c: the spawner's child, from clone to exec.
 **
 ** It runs in the parent's memory (CLONE_VM) on its own stack, while the
-** parent waits on the report pipe.  Only system calls here: no Lua, no
+** parent waits on the report pipe.  It shares the parent thread's TLS and
+** so its errno: until the parent's "go" nothing here may fail (the parent
+** may be writing our uid/gid maps); after it, the parent only reads the
+** report pipe with every signal blocked and never looks at errno.  Only system calls here: no Lua, no
 ** malloc, no stdio, nothing that takes a lock -- the host may have other
 ** threads.  It reads the plan, writes plan->progress and the report pipe,
 ** and touches nothing else of the parent's.
@@ -14,14 +17,20 @@
 **      parent died before we armed it: exit
 **   3. apply the steps in order: the user's, then "fds" (stdio and passed
 **      fds at their numbers, everything else close-on-exec), then "exec"
-**      (the payload, or lunajail-init with the payload as its argument)
 **   a failed step writes {LJ_REP_FATAL, index, errno} and exits 127.
+**
+** With PID 1 (a pid namespace), exec starts the payload as pid 2 with
+** clone(CLONE_VM | CLONE_VFORK): it shares our memory only until its
+** exec, while we wait; then we exec lunajail-init, which reaps and
+** forwards signals to it.  No fork copies anything, and init's exec runs
+** beside the payload, not before it.
 */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -55,8 +64,7 @@ static int parent_gone (ljPlan *P) {
 ** Every source first moves above every target (so a swap of 3 and 4, or
 ** a source that is another pair's target, cannot clobber), then lands on
 ** its target; the report fd and the init memfd land at base and base+1.
-** Then everything is close-on-exec except the targets (and, for init,
-** the report fd, which init passes on to the payload).
+** Then everything but the targets is close-on-exec.
 */
 
 static int closegaps (ljPlan *P) {
@@ -100,7 +108,6 @@ static int fds_apply (const ljStep *s, ljCtx *c) {
     int err = closegaps(P);
     if (err) return err;
   }
-  if (P->initfd >= 0 && fcntl(P->base, F_SETFD, 0) != 0) return errno;
   return 0;
 }
 
@@ -150,29 +157,56 @@ static int search (ljPlan *P) {
   return eacces ? EACCES : ENOENT;
 }
 
+static void unblock (int on) {
+  sigset_t set;
+  if (on) sigemptyset(&set);
+  else sigfillset(&set);
+  sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/* pid 2, on our stack while we wait: exec, or leave the errno behind */
+static int payload_main (void *arg) {
+  ljPlan *P = (ljPlan *)arg;
+  unblock(1);
+  execve(P->execpath, (char *const *)P->argv, (char *const *)P->envp);
+  P->payloaderr = errno;
+  _exit(127);
+}
+
+static void itoa (char *out, int v) {
+  char tmp[16], *p = tmp + sizeof tmp;
+  *--p = '\0';
+  do { *--p = (char)('0' + v % 10); v /= 10; } while (v);
+  memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 static int exec_apply (const ljStep *s, ljCtx *c) {
   ljPlan *P = (ljPlan *)c->plan;
-  const char *path = P->path;
-  sigset_t none;
-  int err;
+  static const char *const noenv[] = { NULL };
+  char stack[16384] __attribute__((aligned(16)));
+  int err, pid;
   (void)s;
+  P->execpath = P->path;
   if (P->search) {
     if ((err = search(P)) != 0) return err;
-    path = P->resolved;
+    P->execpath = P->resolved;
   }
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  if (P->initfd >= 0) {
-    P->initargv[3] = path;
-    syscall(SYS_execveat, P->initfd, "", (char *const *)P->initargv,
-            (char *const *)P->envp, AT_EMPTY_PATH);
+  if (P->initfd < 0) {
+    unblock(1);
+    execve(P->execpath, (char *const *)P->argv, (char *const *)P->envp);
+    err = errno;
+    unblock(0);
+    return err;
   }
-  else
-    execve(path, (char *const *)P->argv, (char *const *)P->envp);
-  err = errno;
-  sigfillset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  return err;
+  P->payloaderr = 0;
+  pid = clone(payload_main, stack + sizeof stack,
+              CLONE_VM | CLONE_VFORK | SIGCHLD, P);
+  if (pid < 0) return errno;
+  if (P->payloaderr) return P->payloaderr;
+  itoa(P->initpid, pid);
+  syscall(SYS_execveat, P->initfd, "", (char *const *)P->initargv,
+          (char *const *)noenv, AT_EMPTY_PATH);
+  return errno;                    /* we exit: the kernel kills pid 2 */
 }
 
 static void exec_describe (const ljStep *s, ljBuf *b) {
@@ -197,12 +231,15 @@ int lj_child_main (void *arg) {
   close(P->parentfds[0]);
   close(P->parentfds[1]);
   memset(dfl, 0, sizeof dfl);
-  for (i = 1; i < _NSIG; i++)      /* raw: glibc refuses its own 32, 33 */
-    syscall(SYS_rt_sigaction, i, dfl, NULL, _NSIG / 8);
+  /* raw: glibc refuses its own 32 and 33.  No call here may fail until
+  ** "go": errno is the parent's, which may be writing our maps */
+  for (i = 1; i < _NSIG; i++)
+    if (i != SIGKILL && i != SIGSTOP)
+      syscall(SYS_rt_sigaction, i, dfl, NULL, _NSIG / 8);
   if (P->pdeathsig && prctl(PR_SET_PDEATHSIG, P->pdeathsig, 0, 0, 0) != 0)
     _exit(127);
-  while (read(P->syncfd, &go, 1) < 0 && errno == EINTR) {}
-  if (go != 'g') _exit(127);       /* the parent died or gave up */
+  if (read(P->syncfd, &go, 1) != 1 || go != 'g')
+    _exit(127);                    /* the parent died or gave up */
   close(P->syncfd);
   memset(&c, 0, sizeof c);
   c.pdeathsig = P->pdeathsig;

@@ -128,6 +128,8 @@ void lj_pushflagnames (lua_State *L, const ljNames *t, lua_Integer v);
 typedef struct ljStep {
   const struct ljOp *op;
   int optional;                    /* a failure is reported, not fatal */
+  int index;                       /* its number in errors: plan.steps[k]
+                                      is k; the spawner's own are 0 */
   const char *s[LJ_NSTR];          /* string arguments (NULL: absent) */
   int64_t i[LJ_NINT];              /* integer arguments */
   const void *p;                   /* op-specific data in the arena */

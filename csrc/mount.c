@@ -64,7 +64,9 @@ const ljNames lj_umountflags = { "umount flag", "MNT_", umountflags };
 ** core.mount then remounts the bind with them, keeping the flags the
 ** kernel has locked on the source (in a user namespace a remount that
 ** drops a locked flag fails with EPERM).  With "rec", every mount of the
-** tree gets them, through mount_setattr(2) where the kernel has it.
+** tree gets them, through mount_setattr(2) (Linux 5.12); a kernel
+** without it fails with ENOSYS rather than leave submounts writable.  If
+** the flags cannot be applied the bind is undone: fail closed.
 */
 
 #define BINDATTRS  (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -104,21 +106,27 @@ static int setattr_rec (const char *target, unsigned long fl) {
   return 0;
 }
 
+/* the bind's flags, after the bind itself */
+static int bindattrs (const char *target, unsigned long fl) {
+  unsigned long keep;
+  int err = 0;
+  if (fl & MS_REC) return setattr_rec(target, fl);
+  keep = lockedflags(target, &err);
+  if (err) return err;
+  return mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | keep |
+               (fl & BINDATTRS), NULL) == 0 ? 0 : errno;
+}
+
 static int mount_apply (const ljStep *s, ljCtx *c) {
   unsigned long fl = (unsigned long)s->i[0];
   const char *target = s->s[1];
-  int err = 0;
+  int err;
   (void)c;
   if (mount(s->s[0], target, s->s[2], fl, s->s[3]) != 0) return errno;
-  if ((fl & MS_BIND) && (fl & BINDATTRS) && !(fl & MS_REMOUNT)) {
-    unsigned long keep;
-    if ((fl & MS_REC) && (err = setattr_rec(target, fl)) != ENOSYS)
-      return err;
-    keep = lockedflags(target, &err);
-    if (err) return err;
-    if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | keep |
-              (fl & BINDATTRS), NULL) != 0)
-      return errno;
+  if ((fl & MS_BIND) && (fl & BINDATTRS) && !(fl & MS_REMOUNT)
+      && (err = bindattrs(target, fl)) != 0) {
+    umount2(target, MNT_DETACH);
+    return err;
   }
   return 0;
 }
@@ -128,6 +136,7 @@ static void mount_describe (const ljStep *s, ljBuf *b) {
   lj_bufadd(b, ", ");
   lj_bufaddq(b, s->s[1]);
   if (s->s[2]) { lj_bufadd(b, ", "); lj_bufaddq(b, s->s[2]); }
+  else if (s->i[0]) lj_bufadd(b, ", nil");
   if (s->i[0]) { lj_bufadd(b, ", "); lj_bufaddflags(b, &lj_mountflags, s->i[0]); }
 }
 
@@ -195,12 +204,14 @@ static const ljOp op_chdir = {
 
 
 /* {====== File helpers ======}
-** mkdir_p(path, mode): mkdir -p; the last directory gets exactly mode
-** (the umask does not apply), parents 0755.  An existing directory is
-** fine, an existing non-directory is EEXIST.
+** Modes are exact: the umask never applies to what these create.
+** mkdir_p(path, mode): mkdir -p; the last directory gets mode, the
+** parents it creates 0755.  An existing directory is left as it is; an
+** existing non-directory is EEXIST.
 ** symlink(target, linkpath): an existing identical link is fine.
-** write_file(path, content, mode): create or truncate, exactly mode.
-** touch(path, mode): create an empty file if missing (a mount point).
+** write_file(path, content, mode): create or truncate, then mode.
+** touch(path, mode): create an empty file with mode if nothing is there
+** (a mount point); anything already there is left alone.
 */
 
 static void mkdir_decode (ljArgs *A, ljStep *s) {
@@ -224,7 +235,7 @@ static int mkdir_apply (const ljStep *s, ljCtx *c) {
     if (p[i] != '/' && p[i] != '\0') continue;
     p[i] = '\0';
     if (mkdir(p, i == len ? (mode_t)s->i[0] : 0755) == 0) {
-      if (i == len && chmod(p, (mode_t)s->i[0]) != 0) return errno;
+      if (chmod(p, i == len ? (mode_t)s->i[0] : 0755) != 0) return errno;
     }
     else if (errno != EEXIST) return errno;
     else if (!isdir(p)) return i == len ? EEXIST : ENOTDIR;
@@ -294,12 +305,13 @@ static void touch_decode (ljArgs *A, ljStep *s) {
 }
 
 static int touch_apply (const ljStep *s, ljCtx *c) {
-  int fd = open(s->s[0], O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                (mode_t)s->i[0]);
+  int fd = open(s->s[0], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+                O_NOFOLLOW, (mode_t)s->i[0]), err = 0;
   (void)c;
-  if (fd < 0) return errno;
+  if (fd < 0) return errno == EEXIST ? 0 : errno;
+  if (fchmod(fd, (mode_t)s->i[0]) != 0) err = errno;
   close(fd);
-  return 0;
+  return err;
 }
 
 static const ljOp op_touch = {

@@ -140,7 +140,8 @@ lua_Integer lj_argflags (ljArgs *A, int n, const ljNames *t) {
           v |= onename(A, n, t, s, l);
         }
         else if (ty == LUA_TNUMBER && lua_isinteger(L, -1)
-                 && lua_tointeger(L, -1) >= 0)
+                 && lua_tointeger(L, -1) >= 0
+                 && lua_tointeger(L, -1) <= UINT32_MAX)
           v |= lua_tointeger(L, -1);
         else
           lj_argerror(A, n, "item %I: %s name expected, got %s", i, t->what,

@@ -364,22 +364,30 @@ static int child_index (lua_State *L) {
 static int l_poll (lua_State *L) {
   struct pollfd fds[256];
   lua_Integer n, i;
-  double t = luaL_optnumber(L, 2, -1);
-  int ms, r;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  n = (lua_Integer)lua_rawlen(L, 1);
-  luaL_argcheck(L, n <= 256, 1, "at most 256 items");
+  double t;
+  int ms, r, idx;
+  ljArgs A;
+  lj_args(&A, L, "poll", "items,timeout");
+  idx = lj_argtable(&A, 1);
+  t = lj_isnone(&A, 2) ? -1 : luaL_checknumber(L, 2);
+  n = (lua_Integer)lua_rawlen(L, idx);
+  if (n > 256) lj_argerror(&A, 1, "at most 256 items");
   for (i = 0; i < n; i++) {
-    const char *ev;
     lua_Integer fd;
+    const char *ev = "r";
     int isint;
-    lua_rawgeti(L, 1, i + 1);
-    luaL_argcheck(L, lua_istable(L, -1), 1, "items {fd=, events=} expected");
+    if (lua_rawgeti(L, idx, i + 1) != LUA_TTABLE)
+      lj_argerror(&A, 1, "item %I: {fd=, events=} expected", i + 1);
     lua_getfield(L, -1, "fd");
     fd = lua_tointegerx(L, -1, &isint);
-    luaL_argcheck(L, isint && fd >= -1 && fd < INT32_MAX, 1, "bad fd");
-    lua_getfield(L, -2, "events");
-    ev = luaL_optstring(L, -1, "r");
+    if (!isint || lua_type(L, -1) != LUA_TNUMBER || fd < -1 || fd > INT32_MAX)
+      lj_argerror(&A, 1, "item %I: fd expected", i + 1);
+    if (lua_getfield(L, -2, "events") != LUA_TNIL) {
+      ev = lua_tostring(L, -1);
+      if (lua_type(L, -1) != LUA_TSTRING || ev[strspn(ev, "rw")] != '\0')
+        lj_argerror(&A, 1, "item %I: events \"r\", \"w\" or \"rw\" expected",
+                    i + 1);
+    }
     fds[i].fd = (int)fd;
     fds[i].events = (short)((strchr(ev, 'r') ? POLLIN : 0)
                             | (strchr(ev, 'w') ? POLLOUT : 0));
@@ -399,7 +407,7 @@ static int l_poll (lua_State *L) {
     if (re & POLLHUP) ev[k++] = 'h';
     if (re & POLLERR) ev[k++] = 'e';
     if (re & POLLNVAL) ev[k++] = 'n';
-    lua_rawgeti(L, 1, i + 1);
+    lua_rawgeti(L, idx, i + 1);
     lua_pushlstring(L, ev, (size_t)k);
     lua_setfield(L, -2, "revents");
     lua_pop(L, 1);

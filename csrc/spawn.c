@@ -152,10 +152,11 @@ static void checkfields (lua_State *L) {
         if (f != planfields) luaL_addstring(&b, ", ");
         luaL_addstring(&b, *f);
       }
+      const char *valid, *name;
       luaL_pushresult(&b);
-      lua_pushvalue(L, -3);
-      luaL_error(L, "spawn: unknown plan field '%s' (valid: %s)",
-                 luaL_tolstring(L, -1, NULL), lua_tostring(L, -2));
+      valid = lua_tostring(L, -1);
+      name = luaL_tolstring(L, -3, NULL);
+      luaL_error(L, "spawn: unknown plan field '%s' (valid: %s)", name, valid);
     }
     lua_pop(L, 1);
   }
@@ -185,14 +186,18 @@ static void decodestep (lua_State *L, ljArena *a, int k, ljStep *s) {
   lua_rawgeti(L, t, 1);
   name = lua_tostring(L, -1);
   if (lua_type(L, -1) != LUA_TSTRING || (s->op = lj_findop(name)) == NULL) {
+    const char *valid;
+    name = luaL_tolstring(L, -1, NULL);
     lj_pushopnames(L);
+    valid = lua_tostring(L, -1);
     luaL_error(L, "spawn: plan.steps[%d]: unknown step '%s' (valid: %s)", k,
-               luaL_tolstring(L, -2, NULL), lua_tostring(L, -2));
+               name, valid);
   }
   lua_getfield(L, t, "optional");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
     luaL_error(L, "spawn: plan.steps[%d].optional: boolean expected", k);
   s->optional = lua_toboolean(L, -1);
+  s->index = k;
   lua_pushfstring(L, "spawn: plan.steps[%d] %s", k, name);
   n = maxindex(L, t) - 1;
   luaL_checkstack(L, n + 4, "too many step arguments");
@@ -397,28 +402,19 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Maps *M) {
     ljStep *s = &P->steps[P->nsteps++];
     s->op = lj_findop("chdir");
     s->s[0] = lj_argpath(A, 1);
+    s->index = ++nsteps;
   }
   lua_pop(L, 1);
   decodefds(L, P, a);
   P->steps[P->nsteps].op = &lj_op_fds;
+  P->steps[P->nsteps].index = ++nsteps;
   P->steps[P->nsteps++].p = P;
   P->steps[P->nsteps].op = &lj_op_exec;
+  P->steps[P->nsteps].index = ++nsteps;
   P->steps[P->nsteps++].p = P;
-  P->initfd = -1;
-  if (pid1) {
-    size_t n = 0, i;
-    char *num = (char *)lj_alloc(L, a, 32);
-    while (P->argv[n]) n++;
-    P->initfd = getinitfd(L);
-    P->initargv = (const char **)lj_alloc(L, a, sizeof(char *) * (n + 5));
-    snprintf(num, 16, "%d", P->base);
-    snprintf(num + 16, 16, "%d", P->nsteps);
-    P->initargv[0] = "lunajail-init";
-    P->initargv[1] = num;
-    P->initargv[2] = num + 16;
-    P->initargv[3] = P->path;
-    for (i = 0; i <= n; i++) P->initargv[4 + i] = P->argv[i];
-  }
+  P->initfd = pid1 ? getinitfd(L) : -1;
+  P->initargv[0] = "lunajail-init";
+  P->initargv[1] = P->initpid;
 }
 
 /* }====== */
@@ -432,8 +428,8 @@ typedef struct Run {
   int opened[3];                   /* fds we opened for the child */
   int pidfd, pid;
   void *stack;
-  int recs[LJ_MAXRECS][3];         /* what the child reported */
-  int nrecs, fatal;                /* fatal: index of the fatal record */
+  int (*recs)[3];                  /* what the child reported: at most */
+  int maxrecs, nrecs, fatal;       /* one per step, plus our own */
   int err;                         /* a failure before the first step */
   const char *what;                /* ... and what failed */
   int waitstatus;
@@ -475,9 +471,8 @@ static int prepare (ljPlan *P, Run *R) {
 
 static void reap (Run *R) {
   siginfo_t si;
-  memset(&si, 0, sizeof si);
-  while (waitid((idtype_t)P_PIDFD, (id_t)R->pidfd, &si, WEXITED) != 0
-         && errno == EINTR) {}
+  memset(&si, 0, sizeof si);      /* signals blocked: no EINTR */
+  waitid((idtype_t)P_PIDFD, (id_t)R->pidfd, &si, WEXITED);
   R->waitstatus = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
                                            : (si.si_status & 0x7f);
 }
@@ -541,14 +536,13 @@ static int writemaps (int pid, const Maps *M, Run *R) {
 static void collect (Run *R) {
   int rec[3];
   size_t got = 0;
-  for (;;) {
+  for (;;) {          /* signals blocked: no EINTR, and errno is shared */
     ssize_t r = read(R->rep[0], (char *)rec + got, sizeof rec - got);
-    if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     got += (size_t)r;
     if (got < sizeof rec) continue;
     got = 0;
-    if (R->nrecs < LJ_MAXRECS) {
+    if (R->nrecs < R->maxrecs) {
       memcpy(R->recs[R->nrecs], rec, sizeof rec);
       if (rec[0] == LJ_REP_FATAL && R->fatal < 0) R->fatal = R->nrecs;
       R->nrecs++;
@@ -587,9 +581,11 @@ static int startchild (ljPlan *P, Run *R, int *err) {
   return pid;
 }
 
+static int run (ljPlan *P, const Maps *M, Run *R);
+
 static int start (ljPlan *P, const Maps *M, Run *R) {
   sigset_t all, old;
-  int err, k;
+  int err;
   if (pipe2(R->rep, O_CLOEXEC) != 0 || pipe2(R->syn, O_CLOEXEC) != 0) {
     R->what = "pipe2";
     return errno;
@@ -606,10 +602,22 @@ static int start (ljPlan *P, const Maps *M, Run *R) {
     R->what = "mmap";
     return errno;
   }
+  /* Signals stay blocked until the child has exec'd or been reaped: no
+  ** host handler may run in the child before it resets them, and the
+  ** child shares our errno (the same TLS), so nothing of ours may fail
+  ** with EINTR and look at errno while it runs.  (The child writes errno
+  ** only after "go"; until then our map writes may.) */
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  R->pid = startchild(P, R, &err);
+  err = run(P, M, R);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return err;
+}
+
+/* start(), with every signal blocked */
+static int run (ljPlan *P, const Maps *M, Run *R) {
+  int err, k;
+  R->pid = startchild(P, R, &err);
   closefd(&R->rep[1]);
   closefd(&R->syn[0]);
   for (k = 0; k < 3; k++) closefd(&R->opened[k]);
@@ -623,13 +631,18 @@ static int start (ljPlan *P, const Maps *M, Run *R) {
     reap(R);
     return err;
   }
-  while (write(R->syn[1], "g", 1) < 0 && errno == EINTR) {}
+  if (write(R->syn[1], "g", 1) != 1) {    /* cannot happen: it reads */
+    closefd(&R->syn[1]);
+    reap(R);
+    R->what = "start";
+    return EPIPE;
+  }
   closefd(&R->syn[1]);
   collect(R);
   if (R->fatal >= 0) reap(R);
   else if (P->progress < P->nsteps) {    /* died before its exec */
     reap(R);
-    if (R->nrecs < LJ_MAXRECS) {
+    if (R->nrecs < R->maxrecs) {
       R->recs[R->nrecs][0] = LJ_REP_FATAL;
       R->recs[R->nrecs][1] = P->progress;
       R->recs[R->nrecs][2] = -(WIFSIGNALED(R->waitstatus)
@@ -701,12 +714,13 @@ static void pushrecords (lua_State *L, ljPlan *P, Run *R) {
   for (i = 0; i < R->nrecs; i++) {
     int idx = R->recs[i][1];
     if (i == R->fatal || idx < 1 || idx > P->nsteps) continue;
-    lj_pushsteperr(L, &P->steps[idx - 1], idx, R->recs[i][2]);
+    lj_pushsteperr(L, &P->steps[idx - 1], P->steps[idx - 1].index,
+                   R->recs[i][2]);
     if (R->recs[i][2] == 0) {
       char buf[1024];
       ljBuf b = { buf, 0, sizeof buf };
       lj_describe(&P->steps[idx - 1], &b);
-      lua_pushfstring(L, "step %d %s: ok", idx, buf);
+      lua_pushfstring(L, "step %d %s: ok", P->steps[idx - 1].index, buf);
       lua_setfield(L, -2, "message");
     }
     lua_seti(L, -2, ++n);
@@ -727,6 +741,8 @@ static int l_spawn (lua_State *L) {
   P = (ljPlan *)lj_alloc(L, a, sizeof *P);
   decodeplan(L, a, P, &M);
   R = (Run *)lj_alloc(L, a, sizeof *R);
+  R->maxrecs = P->nsteps + 1;
+  R->recs = (int (*)[3])lj_alloc(L, a, sizeof(int[3]) * (size_t)R->maxrecs);
   R->rep[0] = R->rep[1] = R->syn[0] = R->syn[1] = R->pidfd = -1;
   for (k = 0; k < 3; k++) R->ours[k] = R->opened[k] = -1;
   R->fatal = -1;
@@ -743,7 +759,8 @@ static int l_spawn (lua_State *L) {
       return pushearly(L, P, R, R->recs[R->fatal][2]);
     }
     luaL_pushfail(L);
-    lj_pushsteperr(L, &P->steps[k - 1], k, R->recs[R->fatal][2]);
+    lj_pushsteperr(L, &P->steps[k - 1], P->steps[k - 1].index,
+                   R->recs[R->fatal][2]);
     pushrecords(L, P, R);
     lua_setfield(L, -2, "reports");
     return 2;

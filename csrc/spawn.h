@@ -11,7 +11,6 @@
 
 #define LJ_CHILD     "lunajail.Child"
 #define LJ_MAXFDS    1024          /* fds a plan may pass */
-#define LJ_MAXRECS   4096          /* report records kept */
 
 /* report pipe records: {kind, step index, errno} */
 enum { LJ_REP_FATAL = 1, LJ_REP_OPTIONAL = 2, LJ_REP_TRACE = 3 };
@@ -33,10 +32,13 @@ typedef struct ljPlan {
   int base;                        /* report fd, init fd land here, +1 */
   int initfd;                      /* sealed memfd of lunajail-init, or -1 */
   const char *path;                /* what to exec */
+  const char *execpath;            /* path, or where search() found it */
   int search;                      /* look path up in pathenv */
   const char *pathenv;
   const char **argv, **envp;
-  const char **initargv;           /* lunajail-init REPFD STEP PATH argv.. */
+  const char *initargv[3];         /* lunajail-init PAYLOADPID */
+  char initpid[16];
+  volatile int payloaderr;         /* the payload's failed exec */
   char resolved[4096];             /* the PATH search result */
   volatile int progress;           /* index of the step being applied */
 } ljPlan;

@@ -206,12 +206,12 @@ describe("core.spawn", function()
         return { step = err.step, op = err.op, errno = err.errno,
                  errname = err.errname, args = err.args, text = tostring(err) }
       ]])
-      assert.equal(3, err.step)           -- 1 is setsid, 2 sethostname
+      assert.equal(2, err.step)           -- plan.steps[2]
       assert.equal("mount", err.op)
       assert.equal(2, err.errno)
       assert.equal("ENOENT", err.errname)
       assert.same({ "tmpfs", "/nonexistent/dir", "tmpfs" }, err.args)
-      assert.equal('step 3 mount("tmpfs", "/nonexistent/dir", "tmpfs"): ' ..
+      assert.equal('step 2 mount("tmpfs", "/nonexistent/dir", "tmpfs"): ' ..
                    'No such file or directory (ENOENT)', err.text)
     end)
 
@@ -243,10 +243,10 @@ describe("core.spawn", function()
         return { step = err.step, op = err.op, signame = err.signame,
                  text = tostring(err) }
       ]])
-      assert.equal(4, e.step)
+      assert.equal(3, e.step)
       assert.equal("chdir", e.op)
       assert.equal("SIGSYS", e.signame)
-      assert.equal('step 4 chdir("/"): killed by SIGSYS', e.text)
+      assert.equal('step 3 chdir("/"): killed by SIGSYS', e.text)
     end)
 
     it("continues past optional steps and reports them", function()
@@ -269,7 +269,7 @@ describe("core.spawn", function()
         return #rep, rep[2].message
       ]])
       assert.equal(3, n)                  -- setsid, chdir, fds (exec: no return)
-      assert.equal('step 2 chdir("/"): ok', msg)
+      assert.equal('step 1 chdir("/"): ok', msg)
     end)
 
     it("raises on misuse, naming the step and the argument", function()
