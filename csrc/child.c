@@ -32,6 +32,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -63,8 +64,9 @@ static int parent_gone (ljPlan *P) {
 /* {====== The fds step ======}
 ** Every source first moves above every target (so a swap of 3 and 4, or
 ** a source that is another pair's target, cannot clobber), then lands on
-** its target; the report fd and the init memfd land at base and base+1.
-** Then everything but the targets is close-on-exec.
+** its target.  Ours land above: the report fd at base, the init memfd at
+** base+1, init's status fd at base+2 (the one left open for init).  Then
+** everything but the targets is close-on-exec.
 */
 
 static int closegaps (ljPlan *P) {
@@ -78,36 +80,40 @@ static int closegaps (ljPlan *P) {
   }
   if ((unsigned)P->base > next)
     syscall(SYS_close_range, next, (unsigned)P->base - 1, 0);
-  return syscall(SYS_close_range, (unsigned)P->base + 2, ~0U, 0) == 0
+  return syscall(SYS_close_range, (unsigned)P->base + 3, ~0U, 0) == 0
          ? 0 : errno;
 }
 
 static int fds_apply (const ljStep *s, ljCtx *c) {
   ljPlan *P = (ljPlan *)c->plan;
-  int i, low = P->base + 2, rep, init = -1;
+  int *ours[3], tmp[3], i, k, low = P->base + 3, err;
   (void)s;
-  if ((rep = fcntl(P->reportfd, F_DUPFD_CLOEXEC, low)) < 0) return errno;
-  if (P->initfd >= 0 && (init = fcntl(P->initfd, F_DUPFD_CLOEXEC, low)) < 0)
-    return errno;
+  ours[0] = &P->reportfd;
+  ours[1] = &P->initfd;
+  ours[2] = &P->statusfd;
+  /* first everything above every number that will be taken ... */
+  for (k = 0; k < 3; k++)
+    if ((tmp[k] = *ours[k] < 0 ? -1
+                  : fcntl(*ours[k], F_DUPFD_CLOEXEC, low)) < 0 && *ours[k] >= 0)
+      return errno;
   for (i = 0; i < P->nfds; i++)
     if ((P->fds[i].tmp = fcntl(P->fds[i].source, F_DUPFD_CLOEXEC, low)) < 0)
       return errno;
+  /* ... then each at its number */
   for (i = 0; i < P->nfds; i++)
     if (dup3(P->fds[i].tmp, P->fds[i].target, 0) < 0) return errno;
-  if (dup3(rep, P->base, O_CLOEXEC) < 0) return errno;
-  P->reportfd = P->base;
-  if (init >= 0) {
-    if (dup3(init, P->base + 1, O_CLOEXEC) < 0) return errno;
-    P->initfd = P->base + 1;
-  }
+  for (k = 0; k < 3; k++)
+    if (tmp[k] >= 0) {
+      if (dup3(tmp[k], P->base + k, O_CLOEXEC) < 0) return errno;
+      *ours[k] = P->base + k;
+    }
   if (syscall(SYS_close_range, 0, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
     for (i = 0; i < P->nfds; i++)
       if (fcntl(P->fds[i].target, F_SETFD, 0) != 0) return errno;
   }
-  else {                           /* before Linux 5.11: close the rest */
-    int err = closegaps(P);
-    if (err) return err;
-  }
+  else if ((err = closegaps(P)) != 0)   /* before 5.11: close the rest */
+    return err;
+  if (P->statusfd >= 0 && fcntl(P->statusfd, F_SETFD, 0) != 0) return errno;
   return 0;
 }
 
@@ -164,9 +170,22 @@ static void unblock (int on) {
   sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
+/* a pty on fd 0 becomes the controlling terminal of a new session */
+static int ctty (ljPlan *P, int newsession) {
+  if (!P->ctty) return 0;
+  if (newsession && setsid() < 0) return errno;
+  return ioctl(0, TIOCSCTTY, 0) == 0 ? 0 : errno;
+}
+
 /* pid 2, on our stack while we wait: exec, or leave the errno behind */
 static int payload_main (void *arg) {
   ljPlan *P = (ljPlan *)arg;
+  int err;
+  close(P->statusfd);              /* init's alone */
+  if ((err = ctty(P, 1)) != 0) {
+    P->payloaderr = err;
+    _exit(127);
+  }
   unblock(1);
   execve(P->execpath, (char *const *)P->argv, (char *const *)P->envp);
   P->payloaderr = errno;
@@ -192,6 +211,7 @@ static int exec_apply (const ljStep *s, ljCtx *c) {
     P->execpath = P->resolved;
   }
   if (P->initfd < 0) {
+    if ((err = ctty(P, 0)) != 0) return err;
     unblock(1);
     execve(P->execpath, (char *const *)P->argv, (char *const *)P->envp);
     err = errno;
@@ -204,6 +224,7 @@ static int exec_apply (const ljStep *s, ljCtx *c) {
   if (pid < 0) return errno;
   if (P->payloaderr) return P->payloaderr;
   itoa(P->initpid, pid);
+  itoa(P->initstatus, P->statusfd);
   syscall(SYS_execveat, P->initfd, "", (char *const *)P->initargv,
           (char *const *)noenv, AT_EMPTY_PATH);
   return errno;                    /* we exit: the kernel kills pid 2 */

@@ -4,14 +4,18 @@
 ** The spawner's child applies every step, starts the payload as pid 2,
 ** and once the payload has exec'd, execs this program (from a sealed
 ** memfd) in its own place:
-**     lunajail-init PAYLOADPID
+**     lunajail-init PAYLOADPID STATUSFD
 ** It reaps every orphan, forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT,
 ** SIGUSR1 and SIGUSR2 to the payload, and exits with the payload's
-** status: its exit code, or 128+n when a signal n killed it.  Exiting
-** tears the namespace down: the kernel kills every process left in it.
+** status: its exit code, or 128+n when a signal n killed it.  Before, it
+** writes the payload's raw wait status to STATUSFD, a pipe to the
+** spawner: the child object reports what really ended the payload, even
+** when the host reaps init itself.  Exiting tears the namespace down: the
+** kernel kills every process left in it.
 **
 ** No libc: raw system calls (sys.h), no allocation.  It closes every fd
-** (the payload's pipes reach EOF when the payload closes them) and is not
+** but STATUSFD (the payload's pipes reach EOF when the payload closes
+** them) and is not
 ** dumpable, so the payload can neither ptrace it nor read its memory.
 ** Every signal arrives blocked (the spawner's child blocks them all) and
 ** stays so: they are taken with sigtimedwait, and a SIGCHLD that came
@@ -57,12 +61,14 @@ int lj_main (long *sp) {
   int argc = (int)sp[0];
   char **argv = (char **)(sp + 1);
   sigset all = ~0UL;
-  long pid;
+  long pid, sfd;
   int i;
-  if (argc < 2 || (pid = number(argv[1])) <= 0) die(127);
+  if (argc < 3 || (pid = number(argv[1])) <= 0) die(127);
+  sfd = number(argv[2]);
   lj_sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, sizeof all);
   lj_sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0);
-  lj_sys(SYS_close_range, 0, ~0U, 0, 0);
+  if (sfd > 0) lj_sys(SYS_close_range, 0, sfd - 1, 0, 0);
+  lj_sys(SYS_close_range, sfd + 1, ~0U, 0, 0);
   for (;;) {
     char info[128];                /* siginfo_t: si_signo first */
     long sig = lj_sys(SYS_rt_sigtimedwait, &all, info, 0, sizeof all);
@@ -70,7 +76,10 @@ int lj_main (long *sp) {
       int status;
       long r;
       while ((r = lj_sys(SYS_wait4, -1, &status, WNOHANG, 0)) > 0)
-        if (r == pid) die(decode(status));
+        if (r == pid) {
+          lj_sys(SYS_write, sfd, &status, sizeof status, 0);
+          die(decode(status));
+        }
       if (r < 0) die(127);         /* no child at all: nothing to wait for */
     }
     else if (sig > 0)

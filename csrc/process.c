@@ -1,22 +1,42 @@
 /*
 ** process.c: the child object core.spawn returns, and core.poll.
 **
-** Nothing here blocks, except close(), which the caller asks for.
-**   child.pid, child:pidfd(), child:getfd("stdin"|"stdout"|"stderr"|"pid")
-**   child:read("stdout"|"stderr" [, max]) -> data | nil, "again" |
-**     nil, "closed"
-**   child:write(data) -> bytes written | nil, "again" | nil, "closed"
-**   child:close_stdin()
-**   child:kill([sig]) -> true | nil, msg, errno  (through the pidfd, so a
-**     reaped child's recycled pid is never signalled)
-**   child:status() -> {running=true} | {exited=, code=, signaled=,
-**     signal=, signame=, core=, rusage=} | {unknown=true, reason=...}
-**   child:reports() -> optional-step failures and trace records
-**   child:close() == __close: SIGKILL if running, reap, close every fd.
-**   __gc: the same without blocking; a child not reaped yet goes to the
-**     state's reaper, swept by every spawn and by core.reap().
+** Nothing here blocks.  The object owns our ends of the child's stdio and
+** buffers them: each output stream has a read buffer, stdin a write
+** queue, each at most `limit` bytes (1 MiB unless setbuffer() says
+** otherwise).  A full buffer stops draining its pipe, so a child that
+** writes faster than we read blocks in its write: back-pressure.
+**
+**   child.pid, child:pidfd(), child:getfd(name)
+**   child:read(stream [, max])  -> data | nil, "again" | nil, "closed"
+**   child:read(stream, "l")     -> a line (without "\n") | nil, "again" |
+**                                  nil, "closed" | nil, "line too long",
+**                                  with what there was as a third value
+**   child:write(data)           -> bytes accepted (written or queued) |
+**                                  nil, "again" (queue full) | nil, "closed"
+**   child:pending()             -> bytes queued for stdin
+**   child:close_stdin()         -> EOF once the queue is written
+**   child:step()                -> {stdout=, stderr=, stdin=, exit=,
+**                                   timeout=}: one pass that drains the
+**                                  pipes into the buffers, flushes stdin,
+**                                  enforces killafter and reaps; safe to
+**                                  call at any time, for any reason
+**   child:pollfd(), child:events(), child:timeout()
+**                               -> one epoll fd that is readable whenever
+**                                  step() has something to do, "r", and
+**                                  the seconds until the killafter deadline
+**                                  (the cqueues protocol)
+**   child:kill([sig]), child:killafter(seconds [, sig])
+**   child:status(), child:reports(), child:resize(rows, cols) (a pty)
+**   child:setbuffer(bytes), child:setkill(sig | false)
+**   child:close() == __close == __gc: close every fd, send the kill signal
+**     (SIGKILL unless setkill said otherwise) if it still runs, reap if it
+**     is dead; one still dying goes to the state's reaper, swept by every
+**     spawn, every close and core.reap().  Never blocks.
+** With a pty, stdin and stdout are the pty's master: closing stdin does not
+** end the child's input there; write "\4" (^D) as a terminal user would.
 ** Blocking conveniences (wait, read_all, communicate, ...) are Lua
-** (lua/lunajail/child.lua), built on core.poll.
+** (lua/lunajail/child.lua); event-loop adapters in lua/lunajail/loop/.
 */
 
 #define _GNU_SOURCE
@@ -25,9 +45,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
-#include <sys/types.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,7 +60,10 @@
 #define P_PIDFD 3
 #endif
 
-#define REAPER "lunajail.reaper"
+#define REAPER   "lunajail.reaper"
+#define DEFLIMIT (1 << 20)
+
+enum { IN, OUT, ERR, PID };        /* streams, and the pidfd in masks */
 
 static const char *const streams[] = { "stdin", "stdout", "stderr", "pid",
                                        NULL };
@@ -48,32 +73,139 @@ static void closefd (int *fd) {
   *fd = -1;
 }
 
+static double now (void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
+/* {====== Buffers ======} */
+
+static void buffree (ljChild *c, ljBuf2 *b) {
+  if (b->p) c->alloc(c->ud, b->p, b->cap, 0);
+  b->p = NULL;
+  b->off = b->len = b->cap = 0;
+}
+
+/* room for n more bytes at the end; 0 on allocation failure */
+static int bufroom (ljChild *c, ljBuf2 *b, size_t n) {
+  size_t need = b->len + n, cap;
+  char *p;
+  if (b->off + need <= b->cap) return 1;
+  if (need <= b->cap) {                    /* slide to the front */
+    memmove(b->p, b->p + b->off, b->len);
+    b->off = 0;
+    return 1;
+  }
+  cap = b->cap ? b->cap : 16384;
+  while (cap < need) cap *= 2;
+  p = (char *)c->alloc(c->ud, NULL, 0, cap);
+  if (p == NULL) return 0;
+  if (b->len) memcpy(p, b->p + b->off, b->len);
+  if (b->p) c->alloc(c->ud, b->p, b->cap, 0);
+  b->p = p;
+  b->off = 0;
+  b->cap = cap;
+  return 1;
+}
+
+/* drains fd s into its buffer, up to the limit; 1 if anything changed */
+static int drain (ljChild *c, int s) {
+  ljBuf2 *b = &c->buf[s];
+  int changed = 0;
+  while (c->fd[s] >= 0 && b->len < c->limit) {
+    size_t want = c->limit - b->len;
+    ssize_t n;
+    if (want > 65536) want = 65536;
+    if (!bufroom(c, b, want)) break;
+    do n = read(c->fd[s], b->p + b->off + b->len, want);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) { b->len += (size_t)n; changed = 1; continue; }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    closefd(&c->fd[s]);            /* EOF, or EIO: a pty whose child left */
+    changed = 1;
+  }
+  return changed;
+}
+
+/* writes what stdin's queue holds; 1 if it emptied */
+static int flush (ljChild *c) {
+  ljBuf2 *q = &c->buf[IN];
+  sigset_t pipe, old, pending;
+  int had, emptied = 0;
+  if (c->fd[IN] < 0) { q->off = q->len = 0; return 0; }
+  if (q->len == 0) goto done;
+  /* no SIGPIPE for the host: blocked, and a pending one discarded */
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  sigpending(&pending);
+  had = sigismember(&pending, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, &old);
+  while (q->len > 0) {
+    ssize_t n = write(c->fd[IN], q->p + q->off, q->len);
+    if (n > 0) { q->off += (size_t)n; q->len -= (size_t)n; continue; }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EPIPE) {
+      struct timespec zero = { 0, 0 };
+      if (!had)
+        while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {}
+      closefd(&c->fd[IN]);
+      q->off = q->len = 0;
+    }
+    break;                         /* EAGAIN or an error */
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  emptied = q->len == 0;
+ done:
+  if (q->len == 0) q->off = 0;
+  if (emptied && c->closein) closefd(&c->fd[IN]);
+  return emptied;
+}
+
+/* }====== */
+
 
 /* {====== Reaping ======} */
 
+/* the payload's own status, written by lunajail-init before it exits */
+static void readinitstatus (ljChild *c) {
+  int st;
+  if (c->statusfd >= 0 && read(c->statusfd, &st, sizeof st) == sizeof st) {
+    c->status = st;
+    c->hostreaped = 0;
+  }
+  closefd(&c->statusfd);
+}
+
 /* waitid on the pidfd; 1 if reaped now or before, 0 if running */
-static int tryreap (ljChild *c, int block) {
+static int tryreap (ljChild *c) {
   siginfo_t si;
   struct rusage ru;
   long r;
   if (c->reaped) return 1;
   if (c->pidfd < 0) return 0;
   memset(&si, 0, sizeof si);
-  do r = syscall(SYS_waitid, P_PIDFD, c->pidfd, &si,
-                 WEXITED | (block ? 0 : WNOHANG), &ru);
+  memset(&ru, 0, sizeof ru);
+  do r = syscall(SYS_waitid, P_PIDFD, c->pidfd, &si, WEXITED | WNOHANG, &ru);
   while (r < 0 && errno == EINTR);
   if (r < 0) {
     if (errno != ECHILD) return 0;
-    c->reaped = c->hostreaped = 1;       /* the host reaped it itself */
+    /* the host reaped it itself: only init's word is left, if any */
+    struct pollfd p = { c->pidfd, POLLIN, 0 };
+    if (poll(&p, 1, 0) != 1) return 0;     /* ... once it has exited */
+    c->reaped = c->hostreaped = 1;
+    readinitstatus(c);
     return 1;
   }
-  if (si.si_pid == 0) return 0;          /* still running */
+  if (si.si_pid == 0) return 0;            /* still running */
   c->reaped = 1;
   c->status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
             : (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
   c->utime = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
   c->stime = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
   c->maxrss = ru.ru_maxrss;
+  readinitstatus(c);
   return 1;
 }
 
@@ -96,12 +228,15 @@ int lj_reaper_sweep (lua_State *L) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, REAPER) == LUA_TTABLE) {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
-      ljChild c;
+      siginfo_t si;
+      int fd;
+      long r;
       lua_pop(L, 1);
-      memset(&c, 0, sizeof c);
-      c.pidfd = (int)lua_tointeger(L, -1);
-      if (tryreap(&c, 0)) {
-        close(c.pidfd);
+      fd = (int)lua_tointeger(L, -1);
+      memset(&si, 0, sizeof si);
+      r = syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | WNOHANG, NULL);
+      if ((r == 0 && si.si_pid != 0) || (r < 0 && errno != EINTR)) {
+        close(fd);
         lua_pushvalue(L, -1);
         lua_pushnil(L);
         lua_rawset(L, -4);               /* clearing during next is allowed */
@@ -121,12 +256,52 @@ static int l_reap (lua_State *L) {
 /* }====== */
 
 
+/* {====== The aggregate fd ======}
+** An epoll set holding what step() is waiting for: the pidfd until the
+** child is reaped, stdout and stderr while their buffers have room, stdin
+** (for writing) while its queue is not empty.  Level-triggered: readable
+** exactly while step() would find something to do.
+*/
+
+static void watch (ljChild *c, int slot, int fd, unsigned ev) {
+  struct epoll_event e;
+  if (c->epfd < 0) return;
+  if (fd < 0) ev = 0;
+  if (c->epmask[slot] == ev && c->epfds[slot] == fd) return;
+  memset(&e, 0, sizeof e);
+  e.events = ev;
+  e.data.u32 = (uint32_t)slot;
+  if (c->epmask[slot] && (c->epfds[slot] != fd || ev == 0))
+    epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->epfds[slot], NULL);
+  if (ev)
+    epoll_ctl(c->epfd, c->epmask[slot] && c->epfds[slot] == fd
+              ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &e);
+  c->epmask[slot] = ev;
+  c->epfds[slot] = fd;
+}
+
+static void rewatch (ljChild *c) {
+  watch(c, PID, c->reaped ? -1 : c->pidfd, EPOLLIN);
+  watch(c, OUT, c->fd[OUT], c->buf[OUT].len < c->limit ? EPOLLIN : 0);
+  watch(c, ERR, c->fd[ERR], c->buf[ERR].len < c->limit ? EPOLLIN : 0);
+  watch(c, IN, c->fd[IN], c->buf[IN].len > 0 ? EPOLLOUT : 0);
+}
+
+/* }====== */
+
+
 /* {====== The object ======} */
 
 ljChild *lj_newchild (lua_State *L) {
   ljChild *c = (ljChild *)lua_newuserdatauv(L, sizeof *c, 1);
+  int k;
   memset(c, 0, sizeof *c);
-  c->pidfd = c->fd[0] = c->fd[1] = c->fd[2] = -1;   /* closed first */
+  c->pidfd = c->epfd = c->statusfd = c->ptyfd = -1;   /* closed first */
+  for (k = 0; k < 3; k++) c->fd[k] = -1;
+  for (k = 0; k < 4; k++) c->epfds[k] = -1;
+  c->limit = DEFLIMIT;
+  c->killsig = SIGKILL;
+  c->alloc = lua_getallocf(L, &c->ud);
   luaL_setmetatable(L, LJ_CHILD);
   return c;
 }
@@ -135,8 +310,17 @@ static ljChild *tochild (lua_State *L) {
   return (ljChild *)luaL_checkudata(L, 1, LJ_CHILD);
 }
 
-static int streamarg (lua_State *L, int arg, int def) {
-  return luaL_checkoption(L, arg, def < 0 ? NULL : streams[def], streams);
+static int outstream (lua_State *L, int arg) {
+  int s = luaL_checkoption(L, arg, "stdout", streams);
+  luaL_argcheck(L, s == OUT || s == ERR, arg,
+                "\"stdout\" or \"stderr\" expected");
+  return s;
+}
+
+static int closed (lua_State *L, const char *what) {
+  luaL_pushfail(L);
+  lua_pushstring(L, what);
+  return 2;
 }
 
 static int child_pidfd (lua_State *L) {
@@ -148,113 +332,219 @@ static int child_pidfd (lua_State *L) {
 
 static int child_getfd (lua_State *L) {
   ljChild *c = tochild(L);
-  int s = streamarg(L, 2, -1);
-  int fd = s == 3 ? c->pidfd : c->fd[s];
+  int s = luaL_checkoption(L, 2, NULL, streams);
+  int fd = s == PID ? c->pidfd : c->fd[s];
   if (fd < 0) luaL_pushfail(L);
   else lua_pushinteger(L, fd);
   return 1;
 }
 
-static int child_read (lua_State *L) {
-  ljChild *c = tochild(L);
-  int s = streamarg(L, 2, 1);
-  lua_Integer max = luaL_optinteger(L, 3, 65536);
-  luaL_Buffer b;
-  char *p;
-  ssize_t n;
-  luaL_argcheck(L, s == 1 || s == 2, 2, "\"stdout\" or \"stderr\" expected");
-  luaL_argcheck(L, max > 0 && max <= (1 << 26), 3, "out of range");
-  if (c->fd[s] < 0) {
-    luaL_pushfail(L);
-    lua_pushliteral(L, "closed");
-    return 2;
-  }
-  p = luaL_buffinitsize(L, &b, (size_t)max);
-  do n = read(c->fd[s], p, (size_t)max); while (n < 0 && errno == EINTR);
-  if (n > 0) {
-    luaL_pushresultsize(&b, (size_t)n);
-    return 1;
-  }
-  luaL_pushfail(L);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-    lua_pushliteral(L, "again");
-    return 2;
-  }
-  if (n < 0) {
-    int err = errno;
-    closefd(&c->fd[s]);
-    lj_pushfail(L, streams[s], err);
-    return 3;
-  }
-  closefd(&c->fd[s]);                    /* EOF */
-  lua_pushliteral(L, "closed");
-  return 2;
+/* the buffered bytes of s, up to max, as a string; consumed */
+static void take (lua_State *L, ljChild *c, int s, size_t max) {
+  ljBuf2 *b = &c->buf[s];
+  size_t n = b->len < max ? b->len : max;
+  lua_pushlstring(L, b->p + b->off, n);
+  b->off += n;
+  b->len -= n;
+  if (b->len == 0) b->off = 0;
 }
 
-/* write without SIGPIPE: blocked for the call, a pending one discarded */
-static ssize_t nosigpipe_write (int fd, const char *p, size_t len,
-                                int *err) {
-  sigset_t pipe, old, pending;
-  ssize_t n;
-  int had;
-  sigemptyset(&pipe);
-  sigaddset(&pipe, SIGPIPE);
-  sigpending(&pending);
-  had = sigismember(&pending, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe, &old);
-  do n = write(fd, p, len); while (n < 0 && errno == EINTR);
-  *err = errno;
-  if (n < 0 && *err == EPIPE && !had) {
-    struct timespec zero = { 0, 0 };
-    while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {}
+/* a whole line from s's buffer (after draining), without its "\n" */
+static int readline (lua_State *L, ljChild *c, int s) {
+  ljBuf2 *b = &c->buf[s];
+  char *nl;
+  drain(c, s);
+  nl = b->len ? (char *)memchr(b->p + b->off, '\n', b->len) : NULL;
+  if (nl) {
+    size_t n = (size_t)(nl - (b->p + b->off));
+    lua_pushlstring(L, b->p + b->off, n);
+    b->off += n + 1;
+    b->len -= n + 1;
+    if (b->len == 0) b->off = 0;
+    rewatch(c);
+    return 1;
   }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  return n;
+  rewatch(c);
+  if (c->fd[s] >= 0 && b->len < c->limit) return closed(L, "again");
+  luaL_pushfail(L);
+  lua_pushstring(L, c->fd[s] < 0 ? "closed" : "line too long");
+  take(L, c, s, b->len);                 /* the partial line */
+  rewatch(c);
+  return 3;
+}
+
+/* read(stream [, max | "l"]): up to max bytes (65536), or a line */
+static int child_read (lua_State *L) {
+  ljChild *c = tochild(L);
+  int s = outstream(L, 2);
+  lua_Integer max;
+  ljBuf2 *b = &c->buf[s];
+  if (lua_type(L, 3) == LUA_TSTRING) {
+    luaL_argcheck(L, strcmp(lua_tostring(L, 3), "l") == 0, 3,
+                  "a byte count or \"l\" expected");
+    return readline(L, c, s);
+  }
+  max = luaL_optinteger(L, 3, 65536);
+  luaL_argcheck(L, max > 0 && max <= (1 << 30), 3, "out of range");
+  if (b->len == 0) drain(c, s);
+  if (b->len > 0) {
+    take(L, c, s, (size_t)max);
+    rewatch(c);
+    return 1;
+  }
+  rewatch(c);
+  return closed(L, c->fd[s] < 0 ? "closed" : "again");
 }
 
 static int child_write (lua_State *L) {
   ljChild *c = tochild(L);
-  size_t len;
+  size_t len, room, n;
   const char *p = luaL_checklstring(L, 2, &len);
-  ssize_t n;
-  int err;
-  if (c->fd[0] < 0) {
-    luaL_pushfail(L);
-    lua_pushliteral(L, "closed");
-    return 2;
+  ljBuf2 *q = &c->buf[IN];
+  if (c->fd[IN] < 0 || c->closein) return closed(L, "closed");
+  room = q->len < c->limit ? c->limit - q->len : 0;
+  n = len < room ? len : room;
+  if (n == 0 && len > 0) {
+    flush(c);                            /* maybe room now */
+    rewatch(c);
+    if (c->fd[IN] < 0) return closed(L, "closed");
+    return closed(L, "again");
   }
-  if (len == 0) { lua_pushinteger(L, 0); return 1; }
-  n = nosigpipe_write(c->fd[0], p, len, &err);
-  if (n >= 0) { lua_pushinteger(L, n); return 1; }
-  if (err != EAGAIN && err != EWOULDBLOCK && err != EPIPE)
-    return lj_pushfail(L, "write stdin", err);
-  luaL_pushfail(L);
-  if (err == EPIPE) { closefd(&c->fd[0]); lua_pushliteral(L, "closed"); }
-  else lua_pushliteral(L, "again");
-  return 2;
+  if (!bufroom(c, q, n)) return luaL_error(L, "not enough memory");
+  memcpy(q->p + q->off + q->len, p, n);
+  q->len += n;
+  flush(c);
+  rewatch(c);
+  if (c->fd[IN] < 0 && q->len == 0 && n > 0) {
+    /* EPIPE on the way: the child closed its stdin */
+    return closed(L, "closed");
+  }
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+static int child_pending (lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)tochild(L)->buf[IN].len);
+  return 1;
 }
 
 static int child_close_stdin (lua_State *L) {
-  closefd(&tochild(L)->fd[0]);
+  ljChild *c = tochild(L);
+  c->closein = 1;
+  flush(c);
+  if (c->buf[IN].len == 0) closefd(&c->fd[IN]);
+  rewatch(c);
   return 0;
+}
+
+static int argsignal (lua_State *L, int arg, int def) {
+  ljArgs A;
+  lj_args(&A, L, "kill", "self,signal");
+  if (lj_isnone(&A, arg)) return def;
+  if (lj_isstring(&A, arg)) return lj_argsignal(&A, arg);
+  return (int)lj_argint(&A, arg, 0, NSIG - 1);
 }
 
 static int child_kill (lua_State *L) {
   ljChild *c = tochild(L);
-  ljArgs A;
-  int sig;
-  lj_args(&A, L, "kill", "self,signal");
-  sig = lj_isnone(&A, 2) ? SIGTERM
-        : lj_isstring(&A, 2) ? lj_argsignal(&A, 2)
-        : (int)lj_argint(&A, 2, 0, NSIG - 1);
-  if (c->reaped || c->pidfd < 0) {
-    luaL_pushfail(L);
-    lua_pushliteral(L, "exited");
-    return 2;
-  }
-  if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) != 0)
+  int sig = argsignal(L, 2, SIGTERM);
+  if (c->reaped || c->pidfd < 0) return closed(L, "exited");
+  if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) != 0) {
+    if (errno == ESRCH) return closed(L, "exited");
     return lj_pushfail(L, "pidfd_send_signal", errno);
+  }
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* killafter(seconds [, sig]): step() sends sig (SIGKILL) at the deadline;
+** killafter(nil) cancels it */
+static int child_killafter (lua_State *L) {
+  ljChild *c = tochild(L);
+  if (lua_isnoneornil(L, 2)) { c->deadline = 0; return 0; }
+  c->deadline = now() + luaL_checknumber(L, 2);
+  c->deadsig = argsignal(L, 3, SIGKILL);
+  return 0;
+}
+
+static int child_setbuffer (lua_State *L) {
+  ljChild *c = tochild(L);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 4096 && n <= (1 << 30), 2, "4096 to 2^30 expected");
+  c->limit = (size_t)n;
+  rewatch(c);
+  return 0;
+}
+
+static int child_setkill (lua_State *L) {
+  ljChild *c = tochild(L);
+  if (lua_isboolean(L, 2) && !lua_toboolean(L, 2)) c->killsig = 0;
+  else c->killsig = argsignal(L, 2, SIGKILL);
+  return 0;
+}
+
+static int child_resize (lua_State *L) {
+  ljChild *c = tochild(L);
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = (unsigned short)luaL_checkinteger(L, 2);
+  ws.ws_col = (unsigned short)luaL_checkinteger(L, 3);
+  if (c->ptyfd < 0) return luaL_error(L, "resize: the child has no pty");
+  if (ioctl(c->ptyfd, TIOCSWINSZ, &ws) != 0)
+    return lj_pushfail(L, "ioctl(TIOCSWINSZ)", errno);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int child_step (lua_State *L) {
+  ljChild *c = tochild(L);
+  lua_createtable(L, 0, 4);
+  if (drain(c, OUT)) { lua_pushboolean(L, 1); lua_setfield(L, -2, "stdout"); }
+  if (drain(c, ERR)) { lua_pushboolean(L, 1); lua_setfield(L, -2, "stderr"); }
+  if (c->buf[IN].len > 0 && flush(c)) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "stdin");
+  }
+  if (c->deadline > 0 && !c->reaped && now() >= c->deadline) {
+    c->deadline = 0;
+    syscall(SYS_pidfd_send_signal, c->pidfd, c->deadsig, NULL, 0);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "timeout");
+  }
+  if (!c->reaped && tryreap(c)) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "exit");
+  }
+  rewatch(c);
+  return 1;
+}
+
+static int child_pollfd (lua_State *L) {
+  ljChild *c = tochild(L);
+  if (c->epfd < 0) {
+    int k;
+    if ((c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+      return lj_pushfail(L, "epoll_create1", errno);
+    for (k = 0; k < 4; k++) { c->epmask[k] = 0; c->epfds[k] = -1; }
+    rewatch(c);
+  }
+  lua_pushinteger(L, c->epfd);
+  return 1;
+}
+
+static int child_events (lua_State *L) {
+  tochild(L);
+  lua_pushliteral(L, "r");
+  return 1;
+}
+
+static int child_timeout (lua_State *L) {
+  ljChild *c = tochild(L);
+  if (c->deadline <= 0 || c->reaped) lua_pushnil(L);
+  else {
+    double left = c->deadline - now();
+    lua_pushnumber(L, left > 0 ? left : 0);
+  }
   return 1;
 }
 
@@ -280,12 +570,13 @@ static void pushstatus (lua_State *L, ljChild *c) {
   ru.ru_stime.tv_sec = (time_t)c->stime;
   ru.ru_stime.tv_usec = (suseconds_t)((c->stime - floor(c->stime)) * 1e6);
   ru.ru_maxrss = c->maxrss;
-  lj_pushstatus(L, c->status, &ru);
+  lj_pushstatus(L, c->status, c->maxrss || c->utime || c->stime ? &ru : NULL);
 }
 
 static int child_status (lua_State *L) {
   ljChild *c = tochild(L);
-  tryreap(c, 0);
+  tryreap(c);
+  rewatch(c);
   pushstatus(L, c);
   return 1;
 }
@@ -297,37 +588,36 @@ static int child_reports (lua_State *L) {
   return 1;
 }
 
-/* the one close of close(), __close and __gc */
-static void shutdown (lua_State *L, ljChild *c, int block) {
+/* the one close of close(), __close and __gc: never blocks */
+static int child_close (lua_State *L) {
+  ljChild *c = tochild(L);
   int k;
-  for (k = 0; k < 3; k++) closefd(&c->fd[k]);
-  if (c->pidfd < 0) return;
-  if (!c->reaped) {
-    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
-    if (!tryreap(c, block)) {
+  for (k = 0; k < 3; k++) {
+    closefd(&c->fd[k]);
+    buffree(c, &c->buf[k]);
+  }
+  closefd(&c->ptyfd);
+  closefd(&c->epfd);
+  if (c->pidfd >= 0) {
+    if (!c->reaped && c->killsig)
+      syscall(SYS_pidfd_send_signal, c->pidfd, c->killsig, NULL, 0);
+    if (!tryreap(c)) {
       reaper_add(L, c->pidfd);           /* it owns the pidfd now */
       c->pidfd = -1;
-      return;
     }
+    closefd(&c->pidfd);
   }
-  closefd(&c->pidfd);
-}
-
-static int child_close (lua_State *L) {
-  shutdown(L, tochild(L), 1);
-  return 0;
-}
-
-static int child_gc (lua_State *L) {
-  shutdown(L, tochild(L), 0);
+  closefd(&c->statusfd);
+  lj_reaper_sweep(L);
   return 0;
 }
 
 static int child_tostring (lua_State *L) {
   ljChild *c = tochild(L);
-  if (c->pidfd < 0 && !c->reaped) lua_pushliteral(L, "lunajail.Child (closed)");
-  else if (!c->reaped) lua_pushfstring(L, "lunajail.Child (pid %d, running)",
-                                       c->pid);
+  if (c->pidfd < 0 && !c->reaped)
+    lua_pushfstring(L, "lunajail.Child (pid %d, closed)", c->pid);
+  else if (!c->reaped)
+    lua_pushfstring(L, "lunajail.Child (pid %d, running)", c->pid);
   else if (c->hostreaped)
     lua_pushfstring(L, "lunajail.Child (pid %d, reaped by host)", c->pid);
   else if (WIFEXITED(c->status))
@@ -362,7 +652,7 @@ static int child_index (lua_State *L) {
 */
 
 static int l_poll (lua_State *L) {
-  struct pollfd fds[256];
+  struct pollfd *fds;
   lua_Integer n, i;
   double t;
   int ms, r, idx;
@@ -371,7 +661,9 @@ static int l_poll (lua_State *L) {
   idx = lj_argtable(&A, 1);
   t = lj_isnone(&A, 2) ? -1 : luaL_checknumber(L, 2);
   n = (lua_Integer)lua_rawlen(L, idx);
-  if (n > 256) lj_argerror(&A, 1, "at most 256 items");
+  if (n > 65536) lj_argerror(&A, 1, "at most 65536 items");
+  fds = (struct pollfd *)lua_newuserdatauv(L, sizeof *fds * (size_t)(n + 1),
+                                           0);
   for (i = 0; i < n; i++) {
     lua_Integer fd;
     const char *ev = "r";
@@ -418,9 +710,7 @@ static int l_poll (lua_State *L) {
 
 /* core.monotonic() -> seconds: deadlines for the Lua layer */
 static int l_monotonic (lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec / 1e9);
+  lua_pushnumber(L, now());
   return 1;
 }
 
@@ -430,9 +720,14 @@ static int l_monotonic (lua_State *L) {
 void lj_open_process (lua_State *L) {
   static const luaL_Reg meth[] = {
     { "pidfd", child_pidfd }, { "getfd", child_getfd },
-    { "read", child_read }, { "write", child_write },
+    { "read", child_read },
+    { "write", child_write }, { "pending", child_pending },
     { "close_stdin", child_close_stdin }, { "kill", child_kill },
-    { "status", child_status }, { "reports", child_reports },
+    { "killafter", child_killafter }, { "step", child_step },
+    { "pollfd", child_pollfd }, { "events", child_events },
+    { "timeout", child_timeout }, { "status", child_status },
+    { "reports", child_reports }, { "setbuffer", child_setbuffer },
+    { "setkill", child_setkill }, { "resize", child_resize },
     { "close", child_close }, { NULL, NULL }
   };
   static const luaL_Reg fns[] = {
@@ -444,7 +739,7 @@ void lj_open_process (lua_State *L) {
     lua_pushvalue(L, -2);
     lua_pushcclosure(L, child_index, 1);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, child_gc);
+    lua_pushcfunction(L, child_close);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, child_close);
     lua_setfield(L, -2, "__close");

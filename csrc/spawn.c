@@ -217,16 +217,54 @@ static int cmppair (const void *x, const void *y) {
   return ((const ljFdPair *)x)->target - ((const ljFdPair *)y)->target;
 }
 
-/* stdio and fds, decoded into pairs; "pipe" and "null" are marked with
-** source -1 / -2 and opened later, in prepare() */
-enum { SRC_PIPE = -1, SRC_NULL = -2 };
+/* the parts of the plan only the parent uses */
+typedef struct Side {
+  const char *uid, *gid;           /* "inside outside count\n..." or NULL */
+  int setgroups;                   /* 1 deny, 2 allow, 0 default */
+  const char *stdpath[3];          /* stdio files */
+  int stdflags[3];
+} Side;
 
-static void decodefds (lua_State *L, ljPlan *P, ljArena *a) {
+/* stdio and fds, decoded into pairs; what the parent opens later, in
+** prepare(), is marked with a negative source */
+enum { SRC_PIPE = -1, SRC_NULL = -2, SRC_MERGE = -3, SRC_FILE = -4,
+       SRC_PTY = -5 };
+
+/* stdio[k] = "/path" or {path = "/path", append = true} */
+static void decodefile (ljArgs *A, Side *M, int k) {
+  lua_State *L = A->L;
+  const char *path;
+  int append = 0;
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "append");
+    append = lua_toboolean(L, -1);
+    lua_getfield(L, -2, "path");
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+  }
+  path = lua_tostring(L, -1);
+  if (lua_type(L, -1) != LUA_TSTRING || path[0] != '/'
+      || strlen(path) != lua_rawlen(L, -1))
+    lj_argerror(A, 1, "stdio[%d]: an absolute path expected", k + 1);
+  M->stdpath[k] = lj_strdup(L, A->arena, path, strlen(path));
+  M->stdflags[k] = k == 0 ? O_RDONLY
+                   : O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC);
+}
+
+static void decodefds (lua_State *L, ljPlan *P, Side *M, ljArena *a) {
   static const char *const stdnames[] = { "stdin", "stdout", "stderr" };
   Field f;
   ljArgs *A = field(L, &f, a, "stdio");
   int k, n = 3, idx = A->base;
   ljFdPair *p = (ljFdPair *)lj_alloc(L, a, sizeof(ljFdPair) * (LJ_MAXFDS + 3));
+  if (lj_isstring(A, 1) && strcmp(lua_tostring(L, idx), "pty") == 0) {
+    lua_createtable(L, 3, 0);              /* "pty": all three */
+    for (k = 1; k <= 3; k++) {
+      lua_pushliteral(L, "pty");
+      lua_rawseti(L, -2, k);
+    }
+    lua_replace(L, idx);
+  }
   if (!lj_isnone(A, 1)) lj_argtable(A, 1);
   for (k = 0; k < 3; k++) {
     p[k].target = k;
@@ -243,13 +281,16 @@ static void decodefds (lua_State *L, ljPlan *P, ljArena *a) {
       if (strcmp(s, "pipe") == 0) p[k].source = SRC_PIPE;
       else if (strcmp(s, "null") == 0) p[k].source = SRC_NULL;
       else if (strcmp(s, "inherit") == 0) p[k].source = k;
-      else if (k == 2 && strcmp(s, "stdout") == 0) p[k].source = -3;
-      else lj_argerror(A, 1, "%s: \"pipe\", \"null\", \"inherit\"%s or an fd "
-                       "expected, got \"%s\"", stdnames[k],
-                       k == 2 ? ", \"stdout\"" : "", s);
+      else if (strcmp(s, "pty") == 0) p[k].source = SRC_PTY;
+      else if (k == 2 && strcmp(s, "stdout") == 0) p[k].source = SRC_MERGE;
+      else if (s[0] == '/') { decodefile(A, M, k); p[k].source = SRC_FILE; }
+      else lj_argerror(A, 1, "%s: \"pipe\", \"null\", \"inherit\", "
+                       "\"pty\"%s, a path or an fd expected, got \"%s\"",
+                       stdnames[k], k == 2 ? ", \"stdout\"" : "", s);
     }
-    else lj_argerror(A, 1, "%s: \"pipe\", \"null\", \"inherit\" or an fd "
-                     "expected", stdnames[k]);
+    else if (lua_istable(L, -1)) { decodefile(A, M, k); p[k].source = SRC_FILE; }
+    else lj_argerror(A, 1, "%s: \"pipe\", \"null\", \"inherit\", \"pty\", "
+                     "a path or an fd expected", stdnames[k]);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -285,11 +326,6 @@ static const char *pathof (const char **envp) {
   return NULL;
 }
 
-typedef struct Maps {
-  const char *uid, *gid;           /* "inside outside count\n..." or NULL */
-  int setgroups;                   /* 1 deny, 2 allow, 0 default */
-} Maps;
-
 static const char *decodemap (lua_State *L, ljArena *a, const char *name) {
   Field f;
   ljArgs *A = field(L, &f, a, name);
@@ -322,7 +358,7 @@ static long long outsidezero (const char *map) {
 
 /* with a user namespace whose 0 is not us, become 0 inside first: the
 ** caller's own ids are unmapped there, so nothing could create a file */
-static void becomezero (ljPlan *P, const Maps *M) {
+static void becomezero (ljPlan *P, const Side *M) {
   long long u = outsidezero(M->uid), g = outsidezero(M->gid);
   if (g >= 0 && g != (long long)getegid()) {
     ljStep *s = &P->steps[P->nsteps++];
@@ -334,7 +370,7 @@ static void becomezero (ljPlan *P, const Maps *M) {
   }
 }
 
-static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Maps *M) {
+static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   Field f;
   ljArgs *A;
   int nsteps = 0, k, extra, pid1;
@@ -405,7 +441,10 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Maps *M) {
     s->index = ++nsteps;
   }
   lua_pop(L, 1);
-  decodefds(L, P, a);
+  decodefds(L, P, M, a);
+  P->ctty = P->fds[0].source == SRC_PTY;
+  if (P->ctty && !pid1 && !extra)
+    luaL_error(L, "spawn: a pty on stdin needs new_session (or pid1)");
   P->steps[P->nsteps].op = &lj_op_fds;
   P->steps[P->nsteps].index = ++nsteps;
   P->steps[P->nsteps++].p = P;
@@ -413,8 +452,10 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Maps *M) {
   P->steps[P->nsteps].index = ++nsteps;
   P->steps[P->nsteps++].p = P;
   P->initfd = pid1 ? getinitfd(L) : -1;
+  P->statusfd = -1;
   P->initargv[0] = "lunajail-init";
   P->initargv[1] = P->initpid;
+  P->initargv[2] = P->initstatus;
 }
 
 /* }====== */
@@ -426,6 +467,8 @@ typedef struct Run {
   int rep[2], syn[2];              /* report and sync pipes */
   int ours[3];                     /* our ends of stdio pipes */
   int opened[3];                   /* fds we opened for the child */
+  int status[2];                   /* init's status pipe */
+  int pty;                         /* a pty's master, or -1 */
   int pidfd, pid;
   void *stack;
   int (*recs)[3];                  /* what the child reported: at most */
@@ -440,31 +483,59 @@ static void closefd (int *fd) {
   *fd = -1;
 }
 
-/* pipes and /dev/null for stdio; the child's ends replace the markers */
-static int prepare (ljPlan *P, Run *R) {
-  int k, mergeout = -1;
+/* a pty pair: our master (non-blocking) and the child's slave */
+static int openpty (Run *R, int *slave) {
+  char name[64];
+  R->pty = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (R->pty < 0 || grantpt(R->pty) != 0 || unlockpt(R->pty) != 0
+      || ptsname_r(R->pty, name, sizeof name) != 0)
+    return errno;
+  if ((*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) return errno;
+  return fcntl(R->pty, F_SETFL, O_NONBLOCK) == 0 ? 0 : errno;
+}
+
+/* pipes, files, /dev/null and a pty for stdio: the child's ends replace
+** the markers */
+static int prepare (ljPlan *P, const Side *M, Run *R) {
+  int k, mergeout = -1, slave = -1, err;
   for (k = 0; k < 3; k++) {
     ljFdPair *p = &P->fds[k];
     if (p->source == SRC_PIPE) {
       int fds[2];
-      if (pipe2(fds, O_CLOEXEC) != 0) { R->what = "pipe2"; return errno; }
+      R->what = "pipe2";
+      if (pipe2(fds, O_CLOEXEC) != 0) return errno;
       R->ours[k] = fds[k == 0 ? 1 : 0];
       R->opened[k] = fds[k == 0 ? 0 : 1];
-      if (fcntl(R->ours[k], F_SETFL, O_NONBLOCK) != 0) {
-        R->what = "fcntl";
-        return errno;
-      }
+      if (fcntl(R->ours[k], F_SETFL, O_NONBLOCK) != 0) return errno;
+      /* bigger pipes: fewer wake-ups for a chatty child */
+      fcntl(R->ours[k], F_SETPIPE_SZ, 256 * 1024);
       p->source = R->opened[k];
     }
-    else if (p->source == SRC_NULL) {
-      if ((R->opened[k] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
-        R->what = "open(\"/dev/null\")";
+    else if (p->source == SRC_NULL || p->source == SRC_FILE) {
+      const char *path = p->source == SRC_NULL ? "/dev/null" : M->stdpath[k];
+      R->what = path;
+      if ((R->opened[k] = open(path, (p->source == SRC_NULL ? O_RDWR
+                                      : M->stdflags[k]) | O_CLOEXEC, 0644)) < 0)
         return errno;
-      }
       p->source = R->opened[k];
     }
-    else if (p->source == -3) p->source = mergeout;
+    else if (p->source == SRC_PTY) {
+      R->what = "posix_openpt";
+      if (slave < 0) {
+        if ((err = openpty(R, &slave)) != 0) return err;
+        R->opened[k] = slave;            /* closed once, after clone */
+      }
+      p->source = slave;
+      if (k < 2 && (R->ours[k] = fcntl(R->pty, F_DUPFD_CLOEXEC, 0)) < 0)
+        return errno;
+    }
+    else if (p->source == SRC_MERGE) p->source = mergeout;
     if (k == 1) mergeout = p->source;
+  }
+  if (P->initfd >= 0) {                  /* init's word on the payload */
+    R->what = "pipe2";
+    if (pipe2(R->status, O_CLOEXEC | O_NONBLOCK) != 0) return errno;
+    P->statusfd = R->status[1];
   }
   return 0;
 }
@@ -506,7 +577,7 @@ static int ownmap (const char *map, unsigned id) {
          && out == id && count == 1;
 }
 
-static int writemaps (int pid, const Maps *M, Run *R) {
+static int writemaps (int pid, const Side *M, Run *R) {
   int err;
   if (M->setgroups || (M->gid && !lj_hascap(CAP_SETGID)
                        && ownmap(M->gid, getegid()))) {
@@ -581,16 +652,16 @@ static int startchild (ljPlan *P, Run *R, int *err) {
   return pid;
 }
 
-static int run (ljPlan *P, const Maps *M, Run *R);
+static int run (ljPlan *P, const Side *M, Run *R);
 
-static int start (ljPlan *P, const Maps *M, Run *R) {
+static int start (ljPlan *P, const Side *M, Run *R) {
   sigset_t all, old;
   int err;
   if (pipe2(R->rep, O_CLOEXEC) != 0 || pipe2(R->syn, O_CLOEXEC) != 0) {
     R->what = "pipe2";
     return errno;
   }
-  if ((err = prepare(P, R)) != 0) return err;
+  if ((err = prepare(P, M, R)) != 0) return err;
   P->reportfd = R->rep[1];
   P->syncfd = R->syn[0];
   P->parentfds[0] = R->rep[0];
@@ -615,11 +686,12 @@ static int start (ljPlan *P, const Maps *M, Run *R) {
 }
 
 /* start(), with every signal blocked */
-static int run (ljPlan *P, const Maps *M, Run *R) {
+static int run (ljPlan *P, const Side *M, Run *R) {
   int err, k;
   R->pid = startchild(P, R, &err);
   closefd(&R->rep[1]);
   closefd(&R->syn[0]);
+  closefd(&R->status[1]);
   for (k = 0; k < 3; k++) closefd(&R->opened[k]);
   if (R->pid < 0) {
     R->pid = 0;
@@ -659,6 +731,7 @@ static void cleanup (Run *R) {
   closefd(&R->rep[1]);
   closefd(&R->syn[0]);
   closefd(&R->syn[1]);
+  closefd(&R->status[1]);
   for (k = 0; k < 3; k++) closefd(&R->opened[k]);
   if (R->stack) munmap(R->stack, STACKSIZE);
   R->stack = NULL;
@@ -731,11 +804,12 @@ static int l_spawn (lua_State *L) {
   ljArena *a;
   ljPlan *P;
   ljChild *ch;
-  Maps M = { NULL, NULL, 0 };
+  Side M;
   Run *R;
   int err, k;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
+  memset(&M, 0, sizeof M);
   lj_reaper_sweep(L);
   a = lj_newarena(L);                                  /* 2 */
   P = (ljPlan *)lj_alloc(L, a, sizeof *P);
@@ -744,6 +818,7 @@ static int l_spawn (lua_State *L) {
   R->maxrecs = P->nsteps + 1;
   R->recs = (int (*)[3])lj_alloc(L, a, sizeof(int[3]) * (size_t)R->maxrecs);
   R->rep[0] = R->rep[1] = R->syn[0] = R->syn[1] = R->pidfd = -1;
+  R->status[0] = R->status[1] = R->pty = -1;
   for (k = 0; k < 3; k++) R->ours[k] = R->opened[k] = -1;
   R->fatal = -1;
   ch = lj_newchild(L);                                 /* 3 */
@@ -752,6 +827,8 @@ static int l_spawn (lua_State *L) {
   if (err || R->fatal >= 0) {
     for (k = 0; k < 3; k++) closefd(&R->ours[k]);
     closefd(&R->pidfd);
+    closefd(&R->status[0]);
+    closefd(&R->pty);
     if (err) return pushearly(L, P, R, err);
     k = R->recs[R->fatal][1];
     if (k < 1) {                   /* killed before its first step */
@@ -768,6 +845,8 @@ static int l_spawn (lua_State *L) {
   ch->pid = R->pid;
   ch->pidfd = R->pidfd;
   for (k = 0; k < 3; k++) ch->fd[k] = R->ours[k];
+  ch->statusfd = R->status[0];
+  ch->ptyfd = R->pty;
   pushrecords(L, P, R);
   lua_setiuservalue(L, 3, 1);           /* child:reports() */
   lua_settop(L, 3);

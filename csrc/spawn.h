@@ -31,13 +31,17 @@ typedef struct ljPlan {
   int nfds;
   int base;                        /* report fd, init fd land here, +1 */
   int initfd;                      /* sealed memfd of lunajail-init, or -1 */
+  int statusfd;                    /* for init to write the payload's
+                                      status; lands at base+2 */
+  int ctty;                        /* fd 0 is a pty: make it the payload's
+                                      controlling terminal */
   const char *path;                /* what to exec */
   const char *execpath;            /* path, or where search() found it */
   int search;                      /* look path up in pathenv */
   const char *pathenv;
   const char **argv, **envp;
-  const char *initargv[3];         /* lunajail-init PAYLOADPID */
-  char initpid[16];
+  const char *initargv[4];         /* lunajail-init PAYLOADPID STATUSFD */
+  char initpid[16], initstatus[16];
   volatile int payloaderr;         /* the payload's failed exec */
   char resolved[4096];             /* the PATH search result */
   volatile int progress;           /* index of the step being applied */
@@ -46,15 +50,33 @@ typedef struct ljPlan {
 int lj_child_main (void *plan);    /* child.c: the clone entry point */
 extern const ljOp lj_op_fds, lj_op_exec;
 
+typedef struct ljBuf2 {           /* bytes at p[off .. off+len) */
+  char *p;
+  size_t off, len, cap;
+} ljBuf2;
+
 typedef struct ljChild {
   int pid;                         /* 0 before spawn */
   int pidfd;                       /* -1 once closed */
   int fd[3];                       /* our ends: stdin (w), stdout, stderr */
+  int ptyfd;                       /* the pty's master, for resize */
+  int statusfd;                    /* lunajail-init's word on the payload */
+  int epfd;                        /* the aggregate fd, made on demand */
+  unsigned epmask[4];              /* what epfd watches: in, out, err, pid */
+  int epfds[4];
+  ljBuf2 buf[3];                   /* stdin's queue, stdout's and stderr's */
+  size_t limit;                    /* per buffer: back-pressure */
+  int closein;                     /* close stdin once the queue is out */
+  double deadline;                 /* killafter: when (monotonic), 0 none */
+  int deadsig;                     /* ... and what */
+  int killsig;                     /* what close and gc send; 0 nothing */
   int reaped;                      /* status is final */
   int status;                      /* raw wait status */
   int hostreaped;                  /* someone else reaped it (ECHILD) */
   double utime, stime;             /* rusage of the reaped child */
   long maxrss;
+  lua_Alloc alloc;                 /* for the buffers */
+  void *ud;
 } ljChild;
 
 ljChild *lj_newchild (lua_State *L);

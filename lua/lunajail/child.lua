@@ -1,84 +1,192 @@
--- lunajail.child: blocking conveniences for the child object, in Lua.
+-- lunajail.child: the blocking conveniences of the child object, in Lua.
 --
--- The C object (core.Child) never blocks; these methods wait with
--- core.poll, so a script can write child:wait() while an event loop uses
--- the fds (child:getfd) and the non-blocking calls directly.
+-- The C object never blocks (csrc/process.c).  Everything that waits is
+-- here, written once against block(child, seconds): the default waits
+-- with core.poll on the child's aggregate fd; lunajail.loop.cqueues uses
+-- cqueues.poll, so the same code yields in a coroutine instead.
 --
---   child:wait([timeout]) -> status | nil, "timeout"
---   child:communicate([input [, timeout]]) -> stdout, stderr, status
---       feeds input to stdin (then EOF) while draining stdout and stderr,
---       so a child writing a lot to one stream never deadlocks; on a
---       timeout: nil, "timeout", {stdout=, stderr=} (what arrived)
+--   child:wait([timeout])                     -> status | nil, "timeout"
+--   child:read_line(stream [, timeout])       -> line, err, partial
+--   child:lines(stream [, timeout])           -> an iterator of lines
+--   child:read_bytes(stream, n [, timeout])   -> exactly n bytes, err, partial
+--   child:read_all(stream [, timeout])        -> everything to EOF, err, partial
+--   child:write_all(data [, timeout])         -> true | nil, err, written
+--   child:communicate([input [, timeout]])    -> stdout, stderr, status
+--   child:terminate([grace])                  -> status
+-- err is "timeout" or "closed"; partial is what had arrived.  stream is
+-- "stdout" (the default) or "stderr".  Timeouts are seconds (floats).
 
 local core = require "lunajail.core"
 
-local M = core.Child
 local poll, now = core.poll, core.monotonic
 
-local function remaining (deadline)
-  if not deadline then return nil end
-  local left = deadline - now()
-  return left > 0 and left or 0
+local M = {}
+
+local function deadline (timeout)
+  return timeout and now() + timeout or nil
 end
 
-function M:wait (timeout)
-  local deadline = timeout and now() + timeout
+local function left (dl)
+  if not dl then return nil end
+  local l = dl - now()
+  return l > 0 and l or 0
+end
+
+-- waits until the child has something for step(), or the deadline
+function M.block (child, seconds)
+  local fd = child:pollfd()
+  local t = child:timeout()
+  if seconds and (not t or seconds < t) then t = seconds end
+  if fd then poll({ { fd = fd, events = "r" } }, t) end
+  child:step()
+end
+
+-- the generic implementations, taking the blocker as their first argument
+
+function M.wait (block, child, timeout)
+  local dl = deadline(timeout)
   while true do
-    local st = self:status()
+    child:step()
+    local st = child:status()
     if not st.running then return st end
-    local fd = self:pidfd()
-    if not fd then return st end
-    local left = remaining(deadline)
-    if left == 0 then return nil, "timeout" end
-    poll({ { fd = fd, events = "r" } }, left)
+    local l = left(dl)
+    if l == 0 then return nil, "timeout" end
+    block(child, l)
   end
 end
 
-function M:communicate (input, timeout)
-  local deadline = timeout and now() + timeout
-  local out, err = {}, {}
-  local sinks = { stdout = out, stderr = err }
-  input = input or ""
-  local sent = 0
-  if #input == 0 then self:close_stdin() end
+-- repeats try() (a non-blocking read) until it gives data or an error
+local function until_data (block, child, dl, try)
   while true do
-    local items = {}
-    for name in pairs(sinks) do
-      local fd = self:getfd(name)
-      if fd then items[#items + 1] = { fd = fd, events = "r", name = name } end
+    local data, err, partial = try()
+    if data or err ~= "again" then return data, err, partial end
+    local l = left(dl)
+    if l == 0 then return nil, "timeout" end
+    block(child, l)
+  end
+end
+
+function M.read_line (block, child, stream, timeout)
+  stream = stream or "stdout"
+  return until_data(block, child, deadline(timeout), function ()
+    return child:read(stream, "l")
+  end)
+end
+
+function M.read_bytes (block, child, stream, n, timeout)
+  local dl, got, have = deadline(timeout), {}, 0
+  while have < n do
+    local data, err = until_data(block, child, dl, function ()
+      return child:read(stream, n - have)
+    end)
+    if not data then return nil, err, table.concat(got) end
+    got[#got + 1] = data
+    have = have + #data
+  end
+  return table.concat(got)
+end
+
+function M.read_all (block, child, stream, timeout)
+  local dl, got = deadline(timeout), {}
+  while true do
+    local data, err = until_data(block, child, dl, function ()
+      return child:read(stream, 1 << 20)
+    end)
+    if not data then
+      if err == "closed" then return table.concat(got) end
+      return nil, err, table.concat(got)
     end
-    local infd = sent < #input and self:getfd("stdin")
-    if infd then items[#items + 1] = { fd = infd, events = "w", name = "stdin" } end
-    if #items == 0 then break end
-    local left = remaining(deadline)
-    if left == 0 then
-      return nil, "timeout", { stdout = table.concat(out), stderr = table.concat(err) }
+    got[#got + 1] = data
+  end
+end
+
+function M.write_all (block, child, data, timeout)
+  local dl, sent = deadline(timeout), 0
+  while sent < #data do
+    local n, err = child:write(data:sub(sent + 1, sent + (1 << 20)))
+    if n then
+      sent = sent + n
+    elseif err ~= "again" then
+      return nil, err, sent
+    else
+      local l = left(dl)
+      if l == 0 then return nil, "timeout", sent end
+      block(child, l)
     end
-    poll(items, left)
-    for _, it in ipairs(items) do
-      if it.revents ~= "" then
-        if it.name == "stdin" then
-          local n, e = self:write(input:sub(sent + 1, sent + 65536))
-          if n then
-            sent = sent + n
-            if sent >= #input then self:close_stdin() end
-          elseif e == "closed" then
-            sent = #input
-          end
-        else
-          repeat
-            local data = self:read(it.name)
-            if data then table.insert(sinks[it.name], data) end
-          until not data
-        end
+  end
+  while child:pending() > 0 do                -- flushed, not only queued
+    local l = left(dl)
+    if l == 0 then return nil, "timeout", sent - child:pending() end
+    block(child, l)
+  end
+  return true
+end
+
+-- feeds input (then EOF) while draining stdout and stderr: a child that
+-- writes a lot to either never stalls on the other
+function M.communicate (block, child, input, timeout)
+  local dl = deadline(timeout)
+  local out, err = {}, {}
+  local sent, closed = 0, false
+  input = input or ""
+  local function collect (stream, sink)
+    while true do
+      local data, e = child:read(stream, 1 << 20)
+      if not data then return e == "closed" end
+      sink[#sink + 1] = data
+    end
+  end
+  while true do
+    if sent < #input then
+      local n, e = child:write(input:sub(sent + 1, sent + (1 << 20)))
+      if n then sent = sent + n elseif e == "closed" then sent = #input end
+    end
+    if sent >= #input and not closed then
+      child:close_stdin()
+      closed = true
+    end
+    local done_out = collect("stdout", out)
+    local done_err = collect("stderr", err)
+    if done_out and done_err then
+      local st = child:status()
+      if not st.running then
+        return table.concat(out), table.concat(err), st
       end
     end
+    local l = left(dl)
+    if l == 0 then
+      return nil, "timeout", { stdout = table.concat(out),
+                               stderr = table.concat(err) }
+    end
+    block(child, l)
   end
-  local st, e = self:wait(remaining(deadline))
-  if not st then
-    return nil, e, { stdout = table.concat(out), stderr = table.concat(err) }
+end
+
+-- SIGTERM, then SIGKILL after grace seconds (default 5); the status
+function M.terminate (block, child, grace)
+  local st = child:status()
+  if not st.running then return st end
+  child:kill("TERM")
+  child:killafter(grace or 5, "KILL")
+  return M.wait(block, child, nil)
+end
+
+-- the methods, with the default blocker
+local methods = core.Child
+for _, name in ipairs { "wait", "read_line", "read_bytes", "read_all",
+                        "write_all", "communicate", "terminate" } do
+  local f = M[name]
+  methods[name] = function (child, ...) return f(M.block, child, ...) end
+end
+
+function methods:lines (stream, timeout)
+  return function ()
+    local line, err, partial = self:read_line(stream, timeout)
+    if line then return line end
+    if err == "closed" and partial and partial ~= "" then return partial end
+    if err == "timeout" then error("lines: timeout", 2) end
+    return nil
   end
-  return table.concat(out), table.concat(err), st
 end
 
 return M
