@@ -117,7 +117,7 @@ static int drain (ljChild *c, int s) {
   while (c->fd[s] >= 0 && b->len < c->limit) {
     size_t want = c->limit - b->len;
     ssize_t n;
-    if (want > 65536) want = 65536;
+    if (want > 262144) want = 262144;    /* a pipe's worth */
     if (!bufroom(c, b, want)) break;
     do n = read(c->fd[s], b->p + b->off + b->len, want);
     while (n < 0 && errno == EINTR);
@@ -129,38 +129,45 @@ static int drain (ljChild *c, int s) {
   return changed;
 }
 
+/* one write to stdin without SIGPIPE for the host (blocked for the call,
+** the one EPIPE raised discarded): bytes written, 0 if it would block, -1
+** if the child closed its end (stdin is then closed) */
+static ssize_t nbwrite (ljChild *c, const char *p, size_t len) {
+  sigset_t pipe, old;
+  ssize_t n;
+  int err;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, &old);
+  do n = write(c->fd[IN], p, len); while (n < 0 && errno == EINTR);
+  err = errno;
+  if (n < 0 && err == EPIPE && !sigismember(&old, SIGPIPE)) {
+    struct timespec zero = { 0, 0 };
+    while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {}
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (n >= 0) return n;
+  if (err == EAGAIN || err == EWOULDBLOCK) return 0;
+  closefd(&c->fd[IN]);                   /* EPIPE, or worse */
+  return -1;
+}
+
 /* writes what stdin's queue holds; 1 if it emptied */
 static int flush (ljChild *c) {
   ljBuf2 *q = &c->buf[IN];
-  sigset_t pipe, old, pending;
-  int had, emptied = 0;
   if (c->fd[IN] < 0) { q->off = q->len = 0; return 0; }
-  if (q->len == 0) goto done;
-  /* no SIGPIPE for the host: blocked, and a pending one discarded */
-  sigemptyset(&pipe);
-  sigaddset(&pipe, SIGPIPE);
-  sigpending(&pending);
-  had = sigismember(&pending, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe, &old);
   while (q->len > 0) {
-    ssize_t n = write(c->fd[IN], q->p + q->off, q->len);
-    if (n > 0) { q->off += (size_t)n; q->len -= (size_t)n; continue; }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EPIPE) {
-      struct timespec zero = { 0, 0 };
-      if (!had)
-        while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {}
-      closefd(&c->fd[IN]);
-      q->off = q->len = 0;
+    ssize_t n = nbwrite(c, q->p + q->off, q->len);
+    if (n <= 0) {
+      if (n < 0) q->off = q->len = 0;
+      break;
     }
-    break;                         /* EAGAIN or an error */
+    q->off += (size_t)n;
+    q->len -= (size_t)n;
   }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  emptied = q->len == 0;
- done:
   if (q->len == 0) q->off = 0;
-  if (emptied && c->closein) closefd(&c->fd[IN]);
-  return emptied;
+  if (q->len == 0 && c->closein) closefd(&c->fd[IN]);
+  return q->len == 0;
 }
 
 /* }====== */
@@ -386,6 +393,7 @@ static int child_read (lua_State *L) {
   }
   max = luaL_optinteger(L, 3, 65536);
   luaL_argcheck(L, max > 0 && max <= (1 << 30), 3, "out of range");
+  /* through the reusable buffer: one copy, into the string */
   if (b->len == 0) drain(c, s);
   if (b->len > 0) {
     take(L, c, s, (size_t)max);
@@ -402,6 +410,21 @@ static int child_write (lua_State *L) {
   const char *p = luaL_checklstring(L, 2, &len);
   ljBuf2 *q = &c->buf[IN];
   if (c->fd[IN] < 0 || c->closein) return closed(L, "closed");
+  if (q->len == 0 && len > 0) {          /* nothing queued: straight out */
+    ssize_t w = nbwrite(c, p, len);
+    if (w < 0) return closed(L, "closed");
+    p += w;
+    len -= (size_t)w;
+    if (len == 0) { lua_pushinteger(L, w); return 1; }
+    room = c->limit;
+    n = len < room ? len : room;
+    if (!bufroom(c, q, n)) return luaL_error(L, "not enough memory");
+    memcpy(q->p + q->off + q->len, p, n);
+    q->len += n;
+    rewatch(c);
+    lua_pushinteger(L, (lua_Integer)(w + (ssize_t)n));
+    return 1;
+  }
   room = q->len < c->limit ? c->limit - q->len : 0;
   n = len < room ? len : room;
   if (n == 0 && len > 0) {
@@ -496,11 +519,31 @@ static int child_resize (lua_State *L) {
   return 1;
 }
 
+/* which of in, out, err, pid are ready, from the aggregate fd if there
+** is one (one system call instead of one per stream); all if not */
+static unsigned ready (ljChild *c) {
+  struct epoll_event ev[4];
+  unsigned set = 0;
+  int n, i;
+  if (c->epfd < 0) return 0xf;
+  n = epoll_wait(c->epfd, ev, 4, 0);
+  if (n < 0) return 0xf;
+  for (i = 0; i < n; i++) set |= 1u << ev[i].data.u32;
+  return set;
+}
+
 static int child_step (lua_State *L) {
   ljChild *c = tochild(L);
+  unsigned set = ready(c);
   lua_createtable(L, 0, 4);
-  if (drain(c, OUT)) { lua_pushboolean(L, 1); lua_setfield(L, -2, "stdout"); }
-  if (drain(c, ERR)) { lua_pushboolean(L, 1); lua_setfield(L, -2, "stderr"); }
+  if ((set & (1u << OUT)) && drain(c, OUT)) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "stdout");
+  }
+  if ((set & (1u << ERR)) && drain(c, ERR)) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "stderr");
+  }
   if (c->buf[IN].len > 0 && flush(c)) {
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "stdin");
@@ -511,7 +554,7 @@ static int child_step (lua_State *L) {
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "timeout");
   }
-  if (!c->reaped && tryreap(c)) {
+  if (!c->reaped && (set & (1u << PID)) && tryreap(c)) {
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "exit");
   }
