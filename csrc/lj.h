@@ -186,7 +186,7 @@ void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b);
 extern const ljOp *const lj_ops_ns[], *const lj_ops_mount[],
   *const lj_ops_ids[], *const lj_ops_prctl[], *const lj_ops_rlimit[],
   *const lj_ops_caps[], *const lj_ops_seccomp[], *const lj_ops_landlock[],
-  *const lj_ops_net[];
+  *const lj_ops_net[], *const lj_ops_sched[];
 
 void lj_open_steps (lua_State *L);
 void lj_pushsteperr_meta (lua_State *L);

@@ -321,12 +321,65 @@ static const ljOp op_touch = {
 /* }====== */
 
 
+/* {====== stat ======}
+** core.stat(path [, follow]) -> {type=, mode="0755", uid=, gid=, size=,
+** dev=, ino=} where type is "file", "dir", "link", "char", "block",
+** "fifo" or "socket" (a symlink is itself unless follow) | nil, msg, errno
+*/
+
+static int l_stat (lua_State *L) {
+  ljArgs A;
+  struct stat st;
+  const char *path, *type;
+  char mode[8];
+  lj_args(&A, L, "stat", "path,follow");
+  path = lj_argpath(&A, 1);
+  if ((lj_optbool(&A, 2, 0) ? stat(path, &st) : lstat(path, &st)) != 0)
+    return lj_pushfail(L, lua_pushfstring(L, "stat(\"%s\")", path), errno);
+  switch (st.st_mode & S_IFMT) {
+    case S_IFREG: type = "file"; break;
+    case S_IFDIR: type = "dir"; break;
+    case S_IFLNK: type = "link"; break;
+    case S_IFCHR: type = "char"; break;
+    case S_IFBLK: type = "block"; break;
+    case S_IFIFO: type = "fifo"; break;
+    default: type = "socket"; break;
+  }
+  mode[0] = '0';
+  mode[1] = (char)('0' + ((st.st_mode >> 9) & 7));
+  mode[2] = (char)('0' + ((st.st_mode >> 6) & 7));
+  mode[3] = (char)('0' + ((st.st_mode >> 3) & 7));
+  mode[4] = (char)('0' + (st.st_mode & 7));
+  mode[5] = '\0';
+  lua_createtable(L, 0, 7);
+  lua_pushstring(L, type);
+  lua_setfield(L, -2, "type");
+  lua_pushstring(L, mode);
+  lua_setfield(L, -2, "mode");
+  lua_pushinteger(L, st.st_uid);
+  lua_setfield(L, -2, "uid");
+  lua_pushinteger(L, st.st_gid);
+  lua_setfield(L, -2, "gid");
+  lua_pushinteger(L, st.st_size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)st.st_dev);
+  lua_setfield(L, -2, "dev");
+  lua_pushinteger(L, (lua_Integer)st.st_ino);
+  lua_setfield(L, -2, "ino");
+  return 1;
+}
+
+/* }====== */
+
+
 const ljOp *const lj_ops_mount[] = {
   &op_mount, &op_umount, &op_pivot_root, &op_chroot, &op_chdir,
   &op_mkdir_p, &op_symlink, &op_write_file, &op_touch, NULL
 };
 
 void lj_open_mount (lua_State *L) {
+  lua_pushcfunction(L, l_stat);
+  lua_setfield(L, -2, "stat");
   lj_pushnames(L, &lj_mountflags);
   lua_setfield(L, -2, "MS");
   lj_pushnames(L, &lj_umountflags);

@@ -11,7 +11,7 @@
 
 static const ljOp *const *const groups[] = {
   lj_ops_ns, lj_ops_mount, lj_ops_ids, lj_ops_prctl, lj_ops_rlimit,
-  lj_ops_caps, lj_ops_seccomp, lj_ops_landlock, lj_ops_net
+  lj_ops_caps, lj_ops_seccomp, lj_ops_landlock, lj_ops_net, lj_ops_sched
 };
 
 const ljOp *lj_findop (const char *name) {
@@ -58,6 +58,51 @@ static void register_ops (lua_State *L) {
       lua_pushcclosure(L, step_call, 1);
       lua_setfield(L, -2, (*op)->name);
     }
+}
+
+/* core.describe{"name", args...} -> 'name("a", "b")': decodes the step
+** as a plan would (raising on misuse) and describes it */
+static int describe (lua_State *L) {
+  const ljOp *op;
+  ljStep s;
+  ljArgs A;
+  char buf[1024];
+  ljBuf b = { buf, 0, sizeof buf };
+  int n, j;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_rawgeti(L, 1, 1);
+  if (lua_type(L, 2) != LUA_TSTRING
+      || (op = lj_findop(lua_tostring(L, 2))) == NULL) {
+    lj_pushopnames(L);
+    return luaL_error(L, "describe: unknown step '%s' (valid: %s)",
+                      luaL_tolstring(L, 2, NULL), lua_tostring(L, 3));
+  }
+  memset(&s, 0, sizeof s);
+  s.op = op;
+  n = 0;
+  lua_pushnil(L);                        /* the largest index: nil holes */
+  while (lua_next(L, 1)) {
+    if (lua_isinteger(L, -2) && lua_tointeger(L, -2) > n
+        && lua_tointeger(L, -2) <= 64)
+      n = (int)lua_tointeger(L, -2);
+    lua_pop(L, 1);
+  }
+  n--;
+  luaL_checkstack(L, n + 4, "too many step arguments");
+  lua_pushfstring(L, "describe %s", op->name);
+  for (j = 2; j <= n + 1; j++) lua_rawgeti(L, 1, j);
+  A.L = L;
+  A.base = lua_gettop(L) - n + 1;
+  A.n = n;
+  A.where = lua_tostring(L, A.base - 1);
+  A.names = op->args;
+  A.arena = lj_newarena(L);
+  A.copy = 0;
+  op->decode(&A, &s);
+  lj_describe(&s, &b);
+  lua_pushstring(L, buf);
+  return 1;
 }
 
 /* core.steps: the names of every op usable as a plan step */
@@ -161,6 +206,8 @@ int lj_pushsteperr (lua_State *L, const ljStep *s, int index, int err) {
 
 void lj_open_steps (lua_State *L) {
   register_ops(L);
+  lua_pushcfunction(L, describe);
+  lua_setfield(L, -2, "describe");
   push_opnames(L);
   lua_setfield(L, -2, "steps");
 }

@@ -1,7 +1,188 @@
 -- lunajail: sandboxes for Lua.
+--
+--   local lj = require "lunajail"
+--   local r = lj.container{ argv = {"sh", "-c", "id"}, fstab = {"/opt"} }
+--   print(r:explain())                      -- every step, and why
+--   local res = lj.run(r, { timeout = 10 }) -- {code=, stdout=, stderr=, ...}
+--   local child, err = lj.spawn(r)          -- the child object, or a step error
+--
+-- A recipe is a plain table (docs/guide.md): lj.recipe(t) checks and
+-- normalises it; r:with(t) merges (lists append, maps merge, the rest is
+-- replaced; lj.replace(x) and lj.none to replace or remove); r:steps()
+-- compiles it into the plan core.spawn takes.
+
 local core = require "lunajail.core"
+local recipe = require "lunajail.recipe"
+local compile = require "lunajail.compile"
+local presets = require "lunajail.presets"
 require "lunajail.child"
 
-local M = { core = core }
+local M = { core = core, none = recipe.none, replace = recipe.replace }
+
+local Recipe = {}
+Recipe.__index = Recipe
+Recipe.__name = "lunajail.Recipe"
+
+local function new (t)
+  return setmetatable(t, Recipe)
+end
+
+function M.recipe (t)
+  if getmetatable(t) == Recipe then return t end
+  return new(recipe.merge({}, recipe.check(t)))
+end
+
+function M.is_recipe (t)
+  return getmetatable(t) == Recipe
+end
+
+function Recipe:with (t)
+  return new(recipe.merge(self, recipe.check(t)))
+end
+
+-- r:steps() -> the plan for core.spawn, the reason of each step, {uid=, gid=}
+function Recipe:steps ()
+  return compile.compile(self)
+end
+
+-- r:check() -> r, or raises: the checks of steps() (fields that need a
+-- namespace, contradictions), without spawning.  A recipe being composed
+-- may pass through such states; spawn checks them in any case.
+function Recipe:check ()
+  compile.compile(self)
+  return self
+end
+
+local function qstring (v)
+  if type(v) == "string" then return ("%q"):format(v) end
+  return tostring(v)
+end
+
+-- a stable, diffable text of the recipe (Lua syntax, keys sorted)
+local function dump (v, indent)
+  if type(v) ~= "table" then return qstring(v) end
+  if v == recipe.none then return "lunajail.none" end
+  indent = indent or ""
+  local keys, n = {}, #v
+  for k in pairs(v) do
+    if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
+  end
+  table.sort(keys, function (a, b) return tostring(a) < tostring(b) end)
+  local parts, inner = {}, indent .. "  "
+  for i = 1, n do parts[#parts + 1] = dump(v[i], inner) end
+  for _, k in ipairs(keys) do
+    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k
+                or "[" .. qstring(k) .. "]"
+    parts[#parts + 1] = key .. " = " .. dump(v[k], inner)
+  end
+  local flat = "{ " .. table.concat(parts, ", ") .. " }"
+  if #flat + #indent <= 78 or #parts == 0 then return #parts == 0 and "{}" or flat end
+  return "{\n" .. inner .. table.concat(parts, ",\n" .. inner) .. ",\n" .. indent .. "}"
+end
+
+function Recipe:dump () return dump(self) end
+Recipe.__tostring = Recipe.dump
+
+-- r:explain() -> one line per step, numbered as spawn errors number
+-- them, with why it is there
+function Recipe:explain ()
+  local plan, why, ids = self:steps()
+  local lines = {}
+  local function line (n, text, reason)
+    lines[#lines + 1] = ("%4s  %-56s %s"):format(n, text,
+                                                  reason ~= "" and "-- " .. reason or "")
+  end
+  lines[1] = ("lunajail recipe: namespaces {%s}%s%s"):format(
+    table.concat(plan.namespaces or {}, ", "),
+    ids.uid and (", uid %d gid %d"):format(ids.uid, ids.gid or ids.uid) or "",
+    plan.pid1 ~= false and plan.namespaces and
+      table.concat(plan.namespaces, ","):find("pid") and ", PID 1 init" or "")
+  if plan.uidmap then
+    local m = {}
+    for _, r in ipairs(plan.uidmap) do m[#m + 1] = ("%d->%d x%d"):format(r[1], r[2], r[3]) end
+    lines[#lines + 1] = "      uid map: " .. table.concat(m, ", ")
+  end
+  if plan.new_session ~= false then line(0, "setsid()", "a new session: no terminal " ..
+                                         "of the caller's to inject input into") end
+  for i, step in ipairs(plan.steps) do
+    local ok, text = pcall(core.describe, step)
+    if not ok then text = step[1] .. "(...)" end
+    if #text > 56 then text = text:sub(1, 53) .. "..." end
+    line(i, text, why[i])
+  end
+  local n = #plan.steps
+  if plan.cwd then n = n + 1 line(n, ("chdir(%q)"):format(plan.cwd), "the working directory") end
+  line(n + 1, "fds(...)", "stdio and the fds passed, nothing else")
+  line(n + 2, ("exec(%q)"):format(plan.path or (plan.argv and plan.argv[1]) or "?"),
+       "the payload, with exactly " .. (function ()
+         local k = {}
+         for name in pairs(plan.env or {}) do k[#k + 1] = name end
+         table.sort(k)
+         return #k > 0 and "the environment " .. table.concat(k, ", ") or "no environment"
+       end)())
+  return table.concat(lines, "\n")
+end
+
+-- {====== Presets ======}
+
+local function from (base, t, extra)
+  local r = new(recipe.merge({}, recipe.check(base)))
+  for _, e in ipairs(extra or {}) do r = r:with(e) end
+  if t then r = r:with(t) end
+  return r
+end
+
+function M.empty (t) return from(presets.empty(), t) end
+function M.container (t) return from(presets.container(), t) end
+function M.shell (t) return from(presets.container(), t, { presets.shell() }) end
+function M.untrusted (t) return from(presets.container(), t, { presets.untrusted() }) end
+
+-- build{work = "/host/dir", ...}
+function M.build (t)
+  t = t or {}
+  local work = t.work
+  local rest = {}
+  for k, v in pairs(t) do if k ~= "work" then rest[k] = v end end
+  return from(presets.container(), rest, { presets.build(work) })
+end
+
+-- }======
+
+
+-- {====== Running ======}
+
+-- spawn(recipe [, overrides]) -> child | nil, err (the step error)
+function M.spawn (r, t)
+  r = M.recipe(r)
+  if t then r = r:with(t) end
+  if not r.argv then error("lunajail.spawn: the recipe has no argv", 2) end
+  return core.spawn((r:steps()))
+end
+Recipe.spawn = M.spawn
+
+-- run(recipe, {stdin =, timeout =, grace =}) -> {exited=, code=,
+-- signaled=, signal=, signame=, stdout=, stderr=, timeout=, rusage=,
+-- status=} | nil, err
+function M.run (r, opts)
+  opts = opts or {}
+  local c, err = M.spawn(r)
+  if not c then return nil, err end
+  local out, e, st = c:communicate(opts.stdin, opts.timeout)
+  local res = { timeout = false }
+  if not out then                       -- the timeout: stop it, keep what came
+    res.timeout = true
+    res.stdout, res.stderr = st.stdout, st.stderr
+    st = c:terminate(opts.grace or 1)
+  else
+    res.stdout, res.stderr = out, e
+  end
+  c:close()
+  res.status = st
+  for k, v in pairs(st) do res[k] = v end
+  return res
+end
+Recipe.run = M.run
+
+-- }======
 
 return M

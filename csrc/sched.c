@@ -1,0 +1,30 @@
+/*
+** sched.c: setpriority(nice), the scheduling priority of the calling
+** thread (and so of what it execs).
+*/
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/resource.h>
+
+#include "lj.h"
+
+static void setpriority_decode (ljArgs *A, ljStep *s) {
+  s->i[0] = lj_argint(A, 1, -20, 19);
+}
+
+static int setpriority_apply (const ljStep *s, ljCtx *c) {
+  (void)c;
+  return setpriority(PRIO_PROCESS, 0, (int)s->i[0]) == 0 ? 0 : errno;
+}
+
+static void setpriority_describe (const ljStep *s, ljBuf *b) {
+  lj_bufaddint(b, s->i[0]);
+}
+
+static const ljOp op_setpriority = {
+  "setpriority", "nice", setpriority_decode, setpriority_apply,
+  setpriority_describe, 0
+};
+
+const ljOp *const lj_ops_sched[] = { &op_setpriority, NULL };

@@ -1,0 +1,82 @@
+-- lunajail.presets: the recipes lunajail starts from.
+--
+-- container   the secure default (see docs/guide.md for every step's why)
+-- empty       nothing at all: build isolation up one field at a time
+-- shell       an interactive shell in a container, on a pty
+-- build       a container with a writable work directory bound at /work
+-- untrusted   a container for code you do not trust: strict seccomp,
+--             tight limits, a small /tmp
+-- Each returns a plain table of recipe fields, made for the calling
+-- process (root or not).
+
+local core = require "lunajail.core"
+
+local M = {}
+
+local function root () return select(2, core.getresuid()) == 0 end
+
+function M.container ()
+  local ns = { "ipc", "mount", "net", "pid", "uts" }
+  if not root() then ns[#ns + 1] = "user" end
+  return {
+    namespaces = ns,
+    net = "none",
+    hostname = "sandbox",
+    root = "tmpfs",
+    system = { "/bin", "/sbin", "/usr", "/lib", "/lib64" },
+    mounts = {
+      { "proc", "/proc" },
+      { "dev", "/dev" },
+      { "tmpfs", "/tmp", size = "4m", mode = "1777", noexec = true },
+      { "tmpfs", "/home", size = "8m", mode = "0700", owner = true, noexec = true },
+    },
+    rlimits = { core = 0 },
+    groups = {},
+    uid = "auto", gid = "auto",
+    caps = {},
+    no_new_privs = true,
+    seccomp = "default",
+    priority = 0,
+    pid1 = true, die_with_parent = true, new_session = true,
+    env = { PATH = "/usr/local/bin:/usr/bin:/bin" },
+    cwd = "/",
+  }
+end
+
+function M.empty ()
+  return {}
+end
+
+function M.shell ()
+  return {
+    argv = { "/bin/sh", "-i" },
+    stdio = "pty",
+    env = { TERM = os.getenv("TERM") or "xterm", HOME = "/home" },
+    cwd = "/home",
+  }
+end
+
+-- build{work = "/host/dir"}: the directory read-write at /work
+function M.build (work)
+  assert(type(work) == "string", "lunajail.build: work = \"/host/dir\" expected")
+  return {
+    mounts = {
+      { "bind", work, "/work" },
+      { "tmpfs", "/tmp", size = "256m", mode = "1777" },      -- compilers write here
+    },
+    cwd = "/work",
+    env = { HOME = "/home", TMPDIR = "/tmp" },
+    rlimits = { nproc = 1024, nofile = 4096 },
+  }
+end
+
+function M.untrusted ()
+  return {
+    seccomp = "strict",
+    rlimits = { as = 512 * 1024 * 1024, cpu = 10, fsize = 16 * 1024 * 1024,
+                nofile = 64, nproc = 64 },
+    priority = 10,
+  }
+end
+
+return M

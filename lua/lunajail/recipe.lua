@@ -1,0 +1,532 @@
+-- lunajail.recipe: recipes as plain Lua tables.
+--
+-- A recipe is a table of fields (the schema below).  recipe.new(t) checks
+-- every field -- raising with the field's path and how to fix it -- and
+-- returns a normalised copy: long forms only (a mount is always
+-- {type=, target=, ...}), so two recipes that mean the same print the
+-- same.  recipe.merge(a, b) is r:with(b): lists append, maps merge,
+-- everything else is replaced; replace(x) replaces a list or map instead,
+-- none removes a field or a map key.
+
+local core = require "lunajail.core"
+
+local M = {}
+
+-- sentinels for merging
+M.none = setmetatable({}, { __name = "lunajail.none",
+                            __tostring = function () return "lunajail.none" end })
+local Replace = { __name = "lunajail.replace" }
+function M.replace (v) return setmetatable({ value = v }, Replace) end
+
+local function fail (path, fmt, ...)
+  error("lunajail: recipe." .. path .. ": " .. fmt:format(...), 0)
+end
+
+local function typename (v)
+  if v == M.none then return "lunajail.none" end
+  return type(v)
+end
+
+
+-- {====== Checkers: each takes (value, path), returns the normal form ======}
+
+local C = {}
+
+function C.boolean (v, p)
+  if type(v) ~= "boolean" then
+    fail(p, "true or false expected, got %s%s", typename(v),
+         type(v) == "number" and " (0 is true in Lua: use a boolean)" or "")
+  end
+  return v
+end
+
+function C.string (v, p)
+  if type(v) ~= "string" then fail(p, "string expected, got %s", typename(v)) end
+  if v:find("\0", 1, true) then fail(p, "string contains a NUL byte") end
+  return v
+end
+
+function C.name (v, p)                      -- host and domain names
+  C.string(v, p)
+  if #v > 64 then fail(p, "at most 64 bytes, got %d", #v) end
+  return v
+end
+
+function C.abspath (v, p)
+  C.string(v, p)
+  if v:sub(1, 1) ~= "/" then
+    fail(p, "absolute path expected, got %q (start it with /)", v)
+  end
+  for part in v:gmatch("[^/]+") do
+    if part == ".." then fail(p, "%q: '..' is not allowed in a path", v) end
+  end
+  if #v >= 4096 then fail(p, "path longer than 4095 bytes") end
+  return v == "/" and v or (v:gsub("/+", "/"):gsub("/$", ""))
+end
+
+function C.id (v, p)
+  if math.type(v) ~= "integer" then
+    fail(p, "integer id expected, got %s%s", typename(v),
+         type(v) == "string" and " (names are not resolved: give the number)" or "")
+  end
+  if v < 0 or v > 4294967294 then fail(p, "id %d out of range [0, 4294967294]", v) end
+  return v
+end
+
+function C.uid (v, p)                       -- an id, or "auto"
+  if v == "auto" then return v end
+  return C.id(v, p)
+end
+
+function C.nice (v, p)
+  if math.type(v) ~= "integer" or v < -20 or v > 19 then
+    fail(p, "integer from -20 to 19 expected, got %s", tostring(v))
+  end
+  return v
+end
+
+function C.mode (v, p)
+  if type(v) ~= "string" or not v:match("^[0-7][0-7]?[0-7]?[0-7]?[0-7]?$")
+     or tonumber(v, 8) > 4095 then
+    fail(p, "octal mode string like \"0755\" expected, got %s%s", tostring(v),
+         type(v) == "number" and " (Lua has no octal literals: write \"0755\")" or "")
+  end
+  return v
+end
+
+function C.size (v, p)                      -- "4m", "512k", "1g", or bytes
+  if math.type(v) == "integer" and v > 0 then return tostring(v) end
+  if type(v) ~= "string" or not v:match("^[1-9]%d*[kmgKMG]?$") then
+    fail(p, "size like \"4m\", \"512k\" or a positive byte count expected, got %s",
+         tostring(v))
+  end
+  return v:lower()
+end
+
+local function list (check)
+  return function (v, p)
+    if type(v) ~= "table" then fail(p, "list expected, got %s", typename(v)) end
+    local out = {}
+    for k in pairs(v) do
+      if math.type(k) ~= "integer" or k < 1 or k > #v then
+        fail(p, "list expected, has key %s", tostring(k))
+      end
+    end
+    for i = 1, #v do out[i] = check(v[i], ("%s[%d]"):format(p, i)) end
+    return out
+  end
+end
+
+C.strings = list(C.string)
+C.abspaths = list(C.abspath)
+C.ids = list(C.id)
+
+function C.argv (v, p)
+  local a = C.strings(v, p)
+  if #a == 0 then fail(p, "empty argv: argv[1] is the program") end
+  return a
+end
+
+function C.env (v, p)
+  if type(v) ~= "table" then fail(p, "table expected, got %s", typename(v)) end
+  local out = {}
+  for k, x in pairs(v) do
+    if math.type(k) == "integer" then        -- "NAME=value"
+      local s = C.string(x, ("%s[%d]"):format(p, k))
+      local name, value = s:match("^([^=]+)=(.*)$")
+      if not name then fail(("%s[%d]"):format(p, k), "\"NAME=value\" expected, got %q", s) end
+      out[name] = value
+    else
+      local kp = ("%s.%s"):format(p, tostring(k))
+      if type(k) ~= "string" or k == "" or k:find("[=%z]") then
+        fail(p, "variable names are strings without '=', got %s", tostring(k))
+      end
+      if x == M.none then out[k] = M.none
+      elseif type(x) ~= "string" then
+        fail(kp, "string expected, got %s (tostring it)", typename(x))
+      else out[k] = C.string(x, kp) end
+    end
+  end
+  return out
+end
+
+local nsnames = { user = true, pid = true, mount = true, net = true, uts = true,
+                  ipc = true, cgroup = true, time = true }
+
+function C.namespaces (v, p)
+  local seen, out = {}, {}
+  for i, n in ipairs(C.strings(v, p)) do
+    if not nsnames[n] then
+      fail(("%s[%d]"):format(p, i), "unknown namespace %q (valid: user, pid, " ..
+           "mount, net, uts, ipc, cgroup, time)", n)
+    end
+    if not seen[n] then seen[n] = true out[#out + 1] = n end
+  end
+  table.sort(out)
+  return out
+end
+
+function C.net (v, p)
+  if v ~= "none" and v ~= "host" then
+    fail(p, "\"none\" (a network namespace with only lo, up) or \"host\" " ..
+         "expected, got %s", tostring(v))
+  end
+  return v
+end
+
+function C.idmap (v, p)
+  if type(v) ~= "table" or #v == 0 then
+    fail(p, "list of {inside, outside, count} expected")
+  end
+  local out = {}
+  for i, r in ipairs(v) do
+    local rp = ("%s[%d]"):format(p, i)
+    if type(r) ~= "table" then fail(rp, "{inside, outside, count} expected") end
+    out[i] = { C.id(r[1], rp .. "[1]"), C.id(r[2], rp .. "[2]"), C.id(r[3], rp .. "[3]") }
+    if out[i][3] == 0 then fail(rp .. "[3]", "count must be at least 1") end
+  end
+  return out
+end
+
+function C.root (v, p)
+  if v == "tmpfs" then return v end
+  if type(v) == "string" then return { path = C.abspath(v, p), rw = false } end
+  if type(v) == "table" then
+    for k in pairs(v) do
+      if k ~= 1 and k ~= "path" and k ~= "rw" then
+        fail(p, "unknown key %s (valid: path, rw)", tostring(k))
+      end
+    end
+    return { path = C.abspath(v.path or v[1], p .. ".path"),
+             rw = v.rw == nil and false or C.boolean(v.rw, p .. ".rw") }
+  end
+  fail(p, "\"tmpfs\", a directory path, or {path = ..., rw = true} expected, got %s",
+       typename(v))
+end
+
+local rlimitnames = {}
+for _, n in ipairs { "as", "core", "cpu", "data", "fsize", "locks", "memlock",
+                     "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio",
+                     "rttime", "sigpending", "stack" } do
+  rlimitnames[n] = true
+end
+
+local function limit (v, p)
+  if v == "infinity" or v == math.huge then return "infinity" end
+  if math.type(v) ~= "integer" or v < 0 then
+    fail(p, "non-negative integer or \"infinity\" expected, got %s", tostring(v))
+  end
+  return v
+end
+
+function C.rlimits (v, p)
+  if type(v) ~= "table" then fail(p, "table {name = limit} expected, got %s", typename(v)) end
+  local out = {}
+  for k, x in pairs(v) do
+    local kp = ("%s.%s"):format(p, tostring(k))
+    if not rlimitnames[k] then
+      fail(kp, "unknown resource (valid: as, core, cpu, data, fsize, locks, " ..
+           "memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, " ..
+           "sigpending, stack)")
+    end
+    if x == M.none then out[k] = M.none
+    elseif type(x) == "table" then
+      local soft, hard = limit(x[1] or x.soft, kp .. ".soft"),
+                         limit(x[2] or x.hard, kp .. ".hard")
+      local above = hard ~= "infinity" and (soft == "infinity" or soft > hard)
+      if above then
+        fail(kp, "soft limit %s above the hard limit %s", tostring(soft), tostring(hard))
+      end
+      out[k] = { soft, hard }
+    else
+      local l = limit(x, kp)
+      out[k] = { l, l }
+    end
+  end
+  return out
+end
+
+function C.caps (v, p)
+  local out = {}
+  for i, n in ipairs(C.strings(v, p)) do
+    local s = n:lower():gsub("^cap_", "")
+    local ok = pcall(core.describe, { "caps_keep", { s } })
+    if not ok then
+      fail(("%s[%d]"):format(p, i), "unknown capability %q (see core.caps_names())", n)
+    end
+    out[i] = s
+  end
+  return out
+end
+
+function C.seccomp (v, p)
+  if v == "default" or v == "strict" or v == "none" then return v end
+  if type(v) == "table" then
+    for k in pairs(v) do
+      if k ~= "preset" and k ~= "allow" and k ~= "deny" and k ~= "default"
+         and k ~= "rules" and k ~= "arch" and k ~= "badarch" then
+        fail(p, "unknown key %s (valid: preset, allow, deny, or a filter spec: " ..
+             "default, rules, arch, badarch)", tostring(k))
+      end
+    end
+    return v
+  end
+  fail(p, "\"default\", \"strict\", \"none\" or a table expected, got %s", typename(v))
+end
+
+function C.landlock (v, p)
+  if type(v) == "boolean" then return v end
+  if type(v) ~= "table" then
+    fail(p, "true (the recipe's own paths) or a list of {path, access} expected")
+  end
+  local out = {}
+  for i, r in ipairs(v) do
+    local rp = ("%s[%d]"):format(p, i)
+    if type(r) ~= "table" then fail(rp, "{path, \"ro\"|\"rw\"|{rights}} expected") end
+    out[i] = { C.abspath(r[1], rp .. "[1]"), r[2] or "ro" }
+  end
+  return out
+end
+
+function C.stdio (v, p)
+  if v == "pty" then return v end
+  if type(v) ~= "table" then fail(p, "\"pty\" or a list of three expected") end
+  return v
+end
+
+function C.fds (v, p)
+  if type(v) ~= "table" then fail(p, "table {[target] = fd} expected") end
+  local out = {}
+  for k, x in pairs(v) do
+    if math.type(k) ~= "integer" or k < 3 then
+      fail(p, "targets are fd numbers from 3 up, got %s", tostring(k))
+    end
+    if math.type(x) ~= "integer" or x < 0 then
+      fail(("%s[%d]"):format(p, k), "fd number expected, got %s", tostring(x))
+    end
+    out[k] = x
+  end
+  return out
+end
+
+-- }======
+
+
+-- {====== Mounts, directories, files, symlinks ======}
+
+local mountkeys = {
+  bind = { source = C.abspath, target = C.abspath, ro = C.boolean, dev = C.boolean,
+           optional = C.boolean },
+  tmpfs = { target = C.abspath, size = C.size, mode = C.mode, owner = C.boolean,
+            uid = C.id, gid = C.id, noexec = C.boolean, nr_inodes = C.id,
+            optional = C.boolean },
+  proc = { target = C.abspath, optional = C.boolean },
+  dev = { target = C.abspath, optional = C.boolean },
+  mqueue = { target = C.abspath, optional = C.boolean },
+  sysfs = { target = C.abspath, optional = C.boolean },
+  overlay = { target = C.abspath, lower = C.abspaths, upper = C.abspath,
+              work = C.abspath, optional = C.boolean },
+}
+local defaulttarget = { proc = "/proc", dev = "/dev", mqueue = "/dev/mqueue",
+                        sysfs = "/sys" }
+local shorthand = { ["ro-bind"] = { "bind", ro = true },
+                    ["dev-bind"] = { "bind", dev = true } }
+
+local function validkeys (t)
+  local names = {}
+  for k in pairs(t) do names[#names + 1] = k end
+  table.sort(names)
+  return table.concat(names, ", ")
+end
+
+-- {"tmpfs", "/tmp", size = "4m"} -> {type = "tmpfs", target = "/tmp", size = "4m"}
+function C.mount (v, p)
+  if type(v) ~= "table" then fail(p, "mount table expected, got %s", typename(v)) end
+  local kind = v.type or v[1]
+  local extra = {}
+  if shorthand[kind] then
+    for k, x in pairs(shorthand[kind]) do if k ~= 1 then extra[k] = x end end
+    kind = shorthand[kind][1]
+  end
+  local keys = mountkeys[kind]
+  if not keys then
+    fail(p, "unknown mount type %s (valid: bind, ro-bind, dev-bind, tmpfs, proc, dev, " ..
+         "mqueue, sysfs, overlay)", tostring(kind))
+  end
+  local out = { type = kind }
+  for k, x in pairs(extra) do out[k] = x end
+  -- positional: bind source [target]; the others target
+  if kind == "bind" then
+    out.source = v.source or v[2]
+    out.target = v.target or v[3] or out.source
+  else
+    out.target = v.target or v[2] or defaulttarget[kind]
+  end
+  for k, x in pairs(v) do
+    if k ~= "type" and math.type(k) ~= "integer" then
+      if not keys[k] then
+        fail(p .. "." .. tostring(k), "unknown key for a %s mount (valid: %s)", kind,
+             validkeys(keys))
+      end
+      out[k] = x
+    end
+  end
+  for k, check in pairs(keys) do
+    if out[k] ~= nil then out[k] = check(out[k], p .. "." .. k) end
+  end
+  if not out.target then fail(p, "a %s mount needs a target", kind) end
+  if kind == "bind" and not out.source then fail(p, "a bind needs a source") end
+  if kind == "overlay" then
+    if not out.lower or #out.lower == 0 then fail(p .. ".lower", "one lower dir or more") end
+    if (out.upper == nil) ~= (out.work == nil) then
+      fail(p, "an overlay takes upper and work together (or neither: read-only)")
+    end
+  end
+  return out
+end
+
+C.mounts = list(C.mount)
+
+function C.dir (v, p)
+  if type(v) == "string" then v = { v } end
+  if type(v) ~= "table" then fail(p, "path or {path, mode = \"0755\"} expected") end
+  return { path = C.abspath(v.path or v[1], p .. ".path"),
+           mode = v.mode and C.mode(v.mode, p .. ".mode") or "0755" }
+end
+
+function C.file (v, p)
+  if type(v) ~= "table" then fail(p, "{path, content = \"...\", mode = \"0644\"} expected") end
+  local content = v.content or v[2] or ""
+  if type(content) ~= "string" then fail(p .. ".content", "string expected") end
+  return { path = C.abspath(v.path or v[1], p .. ".path"), content = content,
+           mode = v.mode and C.mode(v.mode, p .. ".mode") or "0644" }
+end
+
+function C.symlink (v, p)
+  if type(v) ~= "table" then fail(p, "{target, path} expected (as ln -s target path)") end
+  return { target = C.string(v.target or v[1], p .. ".target"),
+           path = C.abspath(v.path or v[2], p .. ".path") }
+end
+
+C.dirs, C.files, C.symlinks = list(C.dir), list(C.file), list(C.symlink)
+
+-- }======
+
+
+-- {====== The schema ======}
+-- field -> {checker, merge}: merge is "append" (lists), "merge" (maps),
+-- "union" (sets) or "replace"
+
+local schema = {
+  argv = { C.argv, "replace" }, path = { C.abspath, "replace" },
+  env = { C.env, "merge" }, cwd = { C.abspath, "replace" },
+  stdio = { C.stdio, "replace" }, fds = { C.fds, "merge" },
+  namespaces = { C.namespaces, "union" }, net = { C.net, "replace" },
+  hostname = { C.name, "replace" }, domainname = { C.name, "replace" },
+  uid = { C.uid, "replace" }, gid = { C.uid, "replace" },
+  groups = { C.ids, "replace" },
+  uidmap = { C.idmap, "replace" }, gidmap = { C.idmap, "replace" },
+  root = { C.root, "replace" }, root_size = { C.size, "replace" },
+  system = { C.abspaths, "append" }, fstab = { C.abspaths, "append" },
+  mounts = { C.mounts, "append" }, dirs = { C.dirs, "append" },
+  files = { C.files, "append" }, symlinks = { C.symlinks, "append" },
+  rlimits = { C.rlimits, "merge" }, caps = { C.caps, "append" },
+  no_new_privs = { C.boolean, "replace" }, setuid = { C.boolean, "replace" },
+  seccomp = { C.seccomp, "replace" }, landlock = { C.landlock, "replace" },
+  priority = { C.nice, "replace" },
+  pid1 = { C.boolean, "replace" }, die_with_parent = { C.boolean, "replace" },
+  new_session = { C.boolean, "replace" }, trace = { C.boolean, "replace" },
+}
+M.schema = schema
+
+-- the nearest known field, for a typo
+local function distance (a, b)
+  local d = {}
+  for i = 0, #a do d[i] = { [0] = i } end
+  for j = 0, #b do d[0][j] = j end
+  for i = 1, #a do
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      d[i][j] = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+    end
+  end
+  return d[#a][#b]
+end
+
+local function nearest (key)
+  local best, bd
+  for name in pairs(schema) do
+    local dd = distance(key, name)
+    if not bd or dd < bd or (dd == bd and name < best) then best, bd = name, dd end
+  end
+  return best, bd
+end
+
+-- checks and normalises every field of t; the merge sentinels pass
+function M.check (t)
+  if type(t) ~= "table" then
+    error(("lunajail: a recipe is a table, got %s"):format(type(t)), 0)
+  end
+  local out = {}
+  for k, v in pairs(t) do
+    local f = type(k) == "string" and schema[k]
+    if not f then
+      local hint = ""
+      if type(k) == "string" then
+        local n, d = nearest(k)
+        if d <= math.max(2, #k // 3) then hint = (" (did you mean '%s'?)"):format(n) end
+      end
+      error(("lunajail: recipe: unknown field '%s'%s"):format(tostring(k), hint), 0)
+    end
+    if v == M.none then out[k] = v
+    elseif getmetatable(v) == Replace then out[k] = M.replace(f[1](v.value, k))
+    else out[k] = f[1](v, k) end
+  end
+  return out
+end
+
+-- }======
+
+
+-- {====== Merging: r:with(b) ======}
+
+local function copy (v)
+  if type(v) ~= "table" or v == M.none then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = copy(x) end
+  return setmetatable(out, getmetatable(v) == Replace and Replace or nil)
+end
+
+-- a and b checked; returns a new table, a untouched
+function M.merge (a, b)
+  local out = copy(a)
+  for k, v in pairs(b) do
+    local how = schema[k][2]
+    if v == M.none then out[k] = nil
+    elseif getmetatable(v) == Replace then out[k] = copy(v.value)
+    elseif how == "append" and out[k] then
+      for _, x in ipairs(v) do out[k][#out[k] + 1] = copy(x) end
+    elseif how == "union" and out[k] then
+      local seen = {}
+      for _, x in ipairs(out[k]) do seen[x] = true end
+      for _, x in ipairs(v) do
+        if not seen[x] then out[k][#out[k] + 1] = x seen[x] = true end
+      end
+      table.sort(out[k])
+    elseif how == "merge" and out[k] then
+      for kk, x in pairs(v) do
+        if x == M.none then out[k][kk] = nil else out[k][kk] = copy(x) end
+      end
+    else
+      out[k] = copy(v)
+    end
+    if type(out[k]) == "table" and how == "merge" then    -- none in a fresh map
+      for kk, x in pairs(out[k]) do if x == M.none then out[k][kk] = nil end end
+    end
+  end
+  return out
+end
+
+-- }======
+
+return M
