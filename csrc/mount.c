@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -369,6 +370,19 @@ static int l_stat (lua_State *L) {
   return 1;
 }
 
+/* core.realpath(path) -> the canonical absolute path (symlinks resolved) */
+static int l_realpath (lua_State *L) {
+  ljArgs A;
+  char buf[4096];
+  const char *path;
+  lj_args(&A, L, "realpath", "path");
+  path = lj_argpath(&A, 1);
+  if (realpath(path, buf) == NULL)
+    return lj_pushfail(L, lua_pushfstring(L, "realpath(\"%s\")", path), errno);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
 /* }====== */
 
 
@@ -380,6 +394,8 @@ const ljOp *const lj_ops_mount[] = {
 void lj_open_mount (lua_State *L) {
   lua_pushcfunction(L, l_stat);
   lua_setfield(L, -2, "stat");
+  lua_pushcfunction(L, l_realpath);
+  lua_setfield(L, -2, "realpath");
   lj_pushnames(L, &lj_mountflags);
   lua_setfield(L, -2, "MS");
   lj_pushnames(L, &lj_umountflags);

@@ -1,11 +1,14 @@
 -- lunajail.compile: a checked recipe -> a core.spawn plan, and why each
 -- step is there.
 --
--- The order, with a new root:
---   make every mount private; a tmpfs over /tmp (in the new mount
---   namespace only) to stage the root in; the root; the system binds
---   (symlinks copied as symlinks); fstab; the recipe's mounts; dirs,
---   files, symlinks; pivot_root into it and detach the old root; the root
+-- The order, with a new root (bubblewrap's way):
+--   make every mount private; a staging tmpfs over /tmp, in the new mount
+--   namespace only; pivot_root into it, so the host's tree is at /oldroot
+--   (all of it, /tmp included: the staging mount moved away from there);
+--   the new root at /newroot; the system binds (symlinks copied as
+--   symlinks), fstab, the recipe's mounts -- every source taken from
+--   /oldroot, resolved by the parent first; dirs, files, symlinks;
+--   pivot_root into /newroot and detach everything else; the root
 --   read-only; the host name; loopback up; rlimits; priority; the
 --   identity (capabilities bounded, groups, gid, uid, the kept
 --   capabilities); no_new_privs; Landlock; seccomp last, just before exec.
@@ -15,7 +18,9 @@ local seccomp = require "lunajail.seccomp"
 
 local M = {}
 
-M.STAGE = "/tmp/.lunajail-root"   -- where the new root is built
+M.STAGE = "/tmp"           -- a staging tmpfs goes over it, then becomes /
+M.NEWROOT = "/newroot"     -- in the staging tmpfs: the sandbox's root
+M.OLDROOT = "/oldroot"     -- in the staging tmpfs: the host's tree
 
 local function fail (fmt, ...)
   error("lunajail: recipe: " .. fmt:format(...), 0)
@@ -135,24 +140,33 @@ function M.compile (r)
   end
 
   -- {====== the file system ======}
-  local R = ""
+  local R, H = "", ""        -- where the new root is, where the host is
   local newroot = r.root ~= nil
+  -- a host path as the child sees it, symlinks resolved by us
+  local function host (p)
+    return H .. (core.realpath(p) or p)
+  end
   if ns.mount then
     add("no mount event crosses between the host and the sandbox",
         { "mount", nil, "/", nil, "rec,private" })
   end
   if newroot then
-    R = M.STAGE
-    add("a scratch tmpfs over /tmp, in this mount namespace only, to build the root in",
-        { "mount", "tmpfs", "/tmp", "tmpfs", "nosuid,nodev", "mode=0700" })
-    add("the new root's mount point", { "mkdir_p", R })
+    R, H = M.NEWROOT, M.OLDROOT
+    add("a staging tmpfs over /tmp, in this mount namespace only",
+        { "mount", "tmpfs", M.STAGE, "tmpfs", "nosuid,nodev", "mode=0700" })
+    add("where the host's tree will be", { "mkdir_p", M.STAGE .. H })
+    add("where the new root will be", { "mkdir_p", M.STAGE .. R })
+    add("into the staging tmpfs", { "chdir", M.STAGE })
+    add("the staging tmpfs becomes /, the host's tree /oldroot (all of it)",
+        { "pivot_root", ".", H:sub(2) })
+    add("", { "chdir", "/" })
     if r.root == "tmpfs" then
       add("the new root: an empty tmpfs",
           { "mount", "tmpfs", R, "tmpfs", "nosuid,nodev",
             "mode=0755" .. (r.root_size and ",size=" .. r.root_size or "") })
     else
       add("the new root: " .. r.root.path,
-          { "mount", r.root.path, R, nil, "bind,rec,nosuid,nodev" })
+          { "mount", host(r.root.path), R, nil, "bind,rec,nosuid,nodev" })
     end
   end
 
@@ -172,7 +186,7 @@ function M.compile (r)
     if optional and not core.stat(source, true) then return end
     mountpoint(target, source)
     local f = flags { "bind", "rec", ro and "rdonly", "nosuid", not dev and "nodev" }
-    add(reason, { "mount", source, R .. target, nil, f, optional = optional or nil })
+    add(reason, { "mount", host(source), R .. target, nil, f, optional = optional or nil })
   end
 
   for _, d in ipairs(r.system or {}) do
@@ -224,7 +238,7 @@ function M.compile (r)
                                         "mode=0755", optional = opt })
       for _, n in ipairs(devs) do
         add("/dev/" .. n .. ": the host's device, nothing else", { "touch", d .. "/" .. n })
-        add("", { "mount", "/dev/" .. n, d .. "/" .. n, nil, "bind,nosuid,noexec" })
+        add("", { "mount", H .. "/dev/" .. n, d .. "/" .. n, nil, "bind,nosuid,noexec" })
       end
       add("/dev/pts: a devpts of the sandbox's own", { "mkdir_p", d .. "/pts" })
       add("", { "mount", "devpts", d .. "/pts", "devpts", "nosuid,noexec",
@@ -245,8 +259,12 @@ function M.compile (r)
       add("a read-only /sys", { "mount", "sysfs", R .. t, "sysfs",
                                 "rdonly,nosuid,nodev,noexec", optional = opt })
     elseif m.type == "overlay" then
-      local data = "lowerdir=" .. table.concat(m.lower, ":")
-      if m.upper then data = data .. ",upperdir=" .. m.upper .. ",workdir=" .. m.work end
+      local lower = {}
+      for i, l in ipairs(m.lower) do lower[i] = host(l) end
+      local data = "lowerdir=" .. table.concat(lower, ":")
+      if m.upper then
+        data = data .. ",upperdir=" .. host(m.upper) .. ",workdir=" .. host(m.work)
+      end
       mountpoint(t)
       add("an overlay at " .. t .. (m.upper and "" or " (read-only)"),
           { "mount", "overlay", R .. t, "overlay", "nosuid,nodev", data, optional = opt })
@@ -265,10 +283,10 @@ function M.compile (r)
   end
   if newroot then
     add("into the new root", { "chdir", R })
-    add("the new root becomes / and the old one is stacked under it",
+    add("the new root becomes /, the staging tmpfs is stacked under it",
         { "pivot_root", ".", "." })
-    add("the host's tree is detached: nothing of it is reachable",
-        { "umount", ".", "detach" })
+    add("the staging tmpfs and the host's tree in it are detached: nothing " ..
+        "of the host is reachable", { "umount", ".", "detach" })
     add("", { "chdir", "/" })
     if r.root == "tmpfs" or not r.root.rw then
       add("the root is read-only from here on (its own mounts keep their modes)",

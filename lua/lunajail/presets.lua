@@ -23,7 +23,8 @@ function M.container ()
     net = "none",
     hostname = "sandbox",
     root = "tmpfs",
-    system = { "/bin", "/sbin", "/usr", "/lib", "/lib64" },
+    -- /etc/alternatives: Debian's symlinks for cc, awk, editor, ... (when present)
+    system = { "/bin", "/sbin", "/usr", "/lib", "/lib64", "/etc/alternatives" },
     mounts = {
       { "proc", "/proc" },
       { "dev", "/dev" },
