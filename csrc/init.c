@@ -33,6 +33,7 @@
 #define SIGCHLD 17
 #define WNOHANG 1
 #define PR_SET_DUMPABLE 4
+#define PR_SET_NAME 15
 #define SIG_SETMASK 2
 
 typedef unsigned long sigset;      /* the kernel's 64-signal set */
@@ -67,6 +68,7 @@ int lj_main (long *sp) {
   sfd = number(argv[2]);
   lj_sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, sizeof all);
   lj_sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0);
+  lj_sys(SYS_prctl, PR_SET_NAME, "lunajail-init", 0, 0);  /* not memfd:... */
   if (sfd > 0) lj_sys(SYS_close_range, 0, sfd - 1, 0, 0);
   lj_sys(SYS_close_range, sfd + 1, ~0U, 0, 0);
   for (;;) {

@@ -97,12 +97,12 @@ local function checkcombos (r, ns, root)
   if not root and not ns.user and (r.uid or r.gid or r.groups) then
     fail("uid, gid and groups need root or the user namespace")
   end
-  local nnp = r.no_new_privs ~= false and not r.setuid
+  local nnp = r.no_new_privs and not r.setuid
   if r.landlock and not nnp then
-    fail("landlock needs no_new_privs (remove setuid = true / no_new_privs = false)")
+    fail("landlock needs no_new_privs (set no_new_privs = true, without setuid)")
   end
-  if r.seccomp and r.seccomp ~= "none" and not nnp and not root then
-    fail("seccomp needs no_new_privs when not root")
+  if r.seccomp and r.seccomp ~= "none" and not nnp and not root and not ns.user then
+    fail("seccomp needs no_new_privs, root, or a user namespace")
   end
   if r.setuid and r.no_new_privs then
     fail("setuid = true and no_new_privs = true contradict each other")
@@ -309,6 +309,15 @@ function M.compile (r)
 
   -- {====== identity and privileges ======}
   local privileged = root or ns.user
+  local nnp = r.no_new_privs and not r.setuid
+  local function filter ()
+    if r.seccomp and r.seccomp ~= "none" then
+      local spec, summary = seccomp.spec(r.seccomp)
+      add((nnp and "seccomp, last: " or "seccomp, before the ids drop CAP_SYS_ADMIN " ..
+           "(no no_new_privs to load it without): ") .. summary, { "seccomp", spec })
+    end
+  end
+  if not nnp then filter() end
   local keep = r.caps
   if keep and privileged then
     local all = core.caps_names()
@@ -330,7 +339,7 @@ function M.compile (r)
         "ambient, bounding" or "only these capabilities: " .. table.concat(keep, ", "),
         { "caps_keep", keep })
   end
-  if r.no_new_privs ~= false and not r.setuid then
+  if nnp then
     add("no privilege gain: setuid and file capabilities are inert", { "no_new_privs" })
   end
   if r.landlock then
@@ -338,10 +347,7 @@ function M.compile (r)
     add("Landlock: the file system is limited to these paths",
         { "landlock", rules })
   end
-  if r.seccomp and r.seccomp ~= "none" then
-    local spec, summary = seccomp.spec(r.seccomp)
-    add("seccomp, last: " .. summary, { "seccomp", spec })
-  end
+  if nnp then filter() end
   -- }======
 
   if plan.cwd == nil and newroot then plan.cwd = "/" end
