@@ -41,7 +41,7 @@ function S.sh (cmd)
 end
 
 function S.status (key)
-  return assert(S.read("/proc/self/status")):match("\n" .. key .. ":%s*([^\n]*)")
+  return assert(S.read("/proc/self/status")):match("\n" .. key .. ":[ \t]*([^\n]*)")
 end
 
 function S.stat (i)
