@@ -80,15 +80,17 @@ const char **lj_argenv (ljArgs *A, int n) {
   const char **env;
   if (lj_isnone(A, n)) return (const char **)environ;
   lj_argtable(A, n);
-  if (lua_rawlen(L, idx) > 0) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) count++, lua_pop(L, 1);
+  if (lua_rawlen(L, idx) > 0) {    /* a list: any other key would be lost */
+    if (count != lua_rawlen(L, idx))
+      lj_argerror(A, n, "a list of \"NAME=value\" or a map, not both");
     env = lj_argstrlist(A, n, &count);
     for (i = 0; i < count; i++)
       if (strchr(env[i], '=') == NULL || env[i][0] == '=')
         lj_argerror(A, n, "item %d: \"NAME=value\" expected", (int)i + 1);
     return env;
   }
-  lua_pushnil(L);
-  while (lua_next(L, idx)) count++, lua_pop(L, 1);
   env = (const char **)lj_alloc(L, A->arena, sizeof(char *) * (count + 1));
   lua_pushnil(L);
   while (lua_next(L, idx)) {
@@ -162,7 +164,8 @@ static int l_waitpid (lua_State *L) {
   pid = (int)lj_argint(&A, 1, INT32_MIN + 1, INT32_MAX);
   opts = (int)lj_argflags(&A, 2, &lj_waitflags);
   do r = wait4(pid, &status, opts, &ru); while (r < 0 && errno == EINTR);
-  if (r < 0) return lj_pushfail(L, "waitpid", errno);
+  if (r < 0)
+    return lj_pushfail(L, lua_pushfstring(L, "waitpid(%d)", pid), errno);
   if (r == 0) { lua_pushboolean(L, 0); return 1; }
   lj_pushstatus(L, status, &ru);
   lua_pushinteger(L, r);
@@ -176,8 +179,8 @@ static int l_kill (lua_State *L) {
   lj_args(&A, L, "kill", "pid,signal");
   pid = (int)lj_argint(&A, 1, INT32_MIN + 1, INT32_MAX);
   sig = lj_isnone(&A, 2) ? SIGTERM
-        : lj_isstring(&A, 2) ? lj_argsignal(&A, 2)
-        : (int)lj_argint(&A, 2, 0, NSIG - 1);
+        : lua_type(L, 2) == LUA_TNUMBER ? (int)lj_argint(&A, 2, 0, NSIG - 1)
+        : lj_argsignal(&A, 2);
   if (kill(pid, sig) != 0)
     return lj_pushfail(L, lua_pushfstring(L, "kill(%d, %d)", pid, sig),
                        errno);
