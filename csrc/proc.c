@@ -122,6 +122,37 @@ const char **lj_argargv (ljArgs *A, int n) {
   return argv;
 }
 
+/*
+** execp with an env searches that env's PATH, as env(1) and a spawn plan
+** do (execvpe(3) would search ours), or the spawner's default.  Each
+** candidate goes to execvpe as a path: a #!-less script still runs
+** with /bin/sh.  Returns with errno set, as execvp does.
+*/
+static void execsearch (const char *file, char **argv, char **env) {
+  const char *dir = "/usr/local/bin:/usr/bin:/bin";
+  size_t flen = strlen(file);
+  int eacces = 0, i;
+  for (i = 0; env[i]; i++)
+    if (strncmp(env[i], "PATH=", 5) == 0) dir = env[i] + 5;
+  for (;;) {
+    size_t n = strcspn(dir, ":"), len = n ? n : 1;  /* "" is "." */
+    char buf[4096];
+    if (len + flen + 2 <= sizeof buf) {
+      memcpy(buf, n ? dir : ".", len);
+      buf[len] = '/';
+      memcpy(buf + len + 1, file, flen + 1);
+      execvpe(buf, argv, env);
+      if (errno == EACCES) eacces = 1;
+      else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE
+               && errno != ENODEV && errno != ETIMEDOUT)
+        return;                    /* found, but it failed: stop there */
+    }
+    if (dir[n] == '\0') break;
+    dir += n + 1;
+  }
+  errno = eacces ? EACCES : ENOENT;
+}
+
 static int execute (lua_State *L, int search) {
   ljArgs A;
   const char *path, **argv, **env;
@@ -131,7 +162,9 @@ static int execute (lua_State *L, int search) {
   path = lj_argpath(&A, 1);
   argv = lj_argargv(&A, 2);
   env = lj_argenv(&A, 3);
-  if (search) execvpe(path, (char **)argv, (char **)env);
+  if (search && !lj_isnone(&A, 3) && strchr(path, '/') == NULL)
+    execsearch(path, (char **)argv, (char **)env);
+  else if (search) execvpe(path, (char **)argv, (char **)env);
   else execve(path, (char **)argv, (char **)env);
   return lj_pushfail(L, lua_pushfstring(L, "%s(\"%s\")",
                                         search ? "execp" : "exec", path),
