@@ -170,6 +170,48 @@ describe("core process primitives", function()
         assert.same({ 3, 0, 0, 0, 0, 0, 4, n = 7 }, r)
       end)
 
+      it("searches the PATH of the env execp is given, as a spawn plan does", function()
+        local r = table.pack(H.lua(mode, [[
+          local S = require "snip"
+          local base = os.tmpname()
+          local dir = base .. ".d"
+          assert(os.execute("mkdir " .. dir))
+          local tool = dir .. "/lj-tool"
+          assert(io.open(tool, "w")):write("#!/bin/sh\nexit 5\n"):close()
+          local script = dir .. "/lj-script"           -- no #!: run by sh
+          assert(io.open(script, "w")):write("exit 6\n"):close()
+          assert(os.execute("chmod 755 " .. tool .. " " .. script))
+          local function run (...)
+            local args = table.pack(...)
+            local st = S.forked(function () core.execp(table.unpack(args, 1, args.n)) end)
+            return st.code
+          end
+          local found = run("lj-tool", {"lj-tool"}, {"PATH=/nonexistent:" .. dir})
+          local sh = run("lj-script", {"lj-script"}, {"PATH=" .. dir})
+          local default = run("sh", {"sh", "-c", "exit 4"}, {})  -- no PATH in env
+          local empty = S.forked(function ()           -- "" in PATH is "."
+            assert(core.chdir(dir))
+            core.execp("lj-tool", {"lj-tool"}, {"PATH=/nonexistent::"})
+          end).code
+          local ok, msg, errno = core.execp("lj-tool", {"lj-tool"}, {"PATH=/nonexistent"})
+          local ok2, msg2 = core.execp("lj-tool", {"lj-tool"})   -- our PATH: not there
+          os.remove(tool)
+          os.remove(script)
+          os.remove(dir)
+          os.remove(base)
+          return found, sh, default, empty, ok, msg, errno, ok2, msg2
+        ]]))
+        assert.equal(5, r[1])
+        assert.equal(6, r[2])
+        assert.equal(4, r[3])
+        assert.equal(5, r[4])
+        assert.is_nil(r[5])
+        assert.equal('execp("lj-tool"): No such file or directory (ENOENT)', r[6])
+        assert.equal(2, r[7])
+        assert.is_nil(r[8])
+        assert.matches('^execp%("lj%-tool"%): ', r[9])
+      end)
+
       it("reports a failed exec and goes on in the same process", function()
         local r = table.pack(H.lua(mode, [[
           local S = require "snip"
