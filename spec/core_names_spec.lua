@@ -197,6 +197,35 @@ describe("core names", function()
     end
   end)
 
+  describe("the same decoders, in a spawn plan, name the step", function()
+    local plan = "core.spawn{argv = {'/bin/true'}, "
+    local cases = {
+      { plan .. "steps = {{'setrlimit', 'files', 1}}}", "spawn: plan%.steps%[1%] setrlimit: " ..
+        'bad argument #1 %(resource%): unknown resource "files" %(valid: as, core,' },
+      { plan .. "steps = {{'no_new_privs'}, {'unshare', 'user\\0net'}}}",
+        "spawn: plan%.steps%[2%] unshare: bad argument #1 %(namespaces%): " ..
+        "string contains a NUL byte" },
+      { plan .. "steps = {{'setresuid', -1}}}", "spawn: plan%.steps%[1%] setresuid: " ..
+        "bad argument #1 %(ruid%): %-1 out of range %[0, 4294967294%]" },
+      { plan .. "steps = {{'setgroups', {'0'}}}}", "spawn: plan%.steps%[1%] setgroups: " ..
+        "bad argument #1 %(groups%): item 1: gid expected" },
+      { plan .. "steps = {{'no_new_privs', false}}}", "spawn: plan%.steps%[1%] " ..
+        "no_new_privs: bad argument #1 %(on%): no_new_privs cannot be unset" },
+      { plan .. "steps = {{'pdeathsig', 'SIGFOO'}}}", "spawn: plan%.steps%[1%] pdeathsig: " ..
+        'bad argument #1 %(signal%): unknown signal "SIGFOO"' },
+      { plan .. "env = {'A=1', B = '2'}}", 'spawn: plan%.env: bad argument #1: ' ..
+        'a list of "NAME=value" or a map, not both' },
+      { plan .. "uidmap = {{0, '0', 1}}}", "spawn: plan%.uidmap: bad argument #1: " ..
+        "range 1: {inside, outside, count} expected" },
+    }
+    for _, c in ipairs(cases) do
+      it("rejects " .. c[1]:sub(#plan + 1, -2), function()
+        local err = H.raises(H.modes[1], "return " .. c[1])
+        assert.matches(c[2], err)
+      end)
+    end
+  end)
+
   describe("spelling rules", function()
     local cases = {
       -- short names are lower case, C names upper case with their prefix
