@@ -157,6 +157,10 @@ void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b) {
     lua_pushfstring(L, "%I %I %I\n", v[0], v[1], v[2]);
     luaL_addvalue(b);
   }
+  /* the kernel takes a map in one write of less than a page */
+  if (luaL_bufflen(b) >= (size_t)sysconf(_SC_PAGESIZE))
+    lj_argerror(A, n, "%I ranges make %I bytes, a page or more", len,
+                (lua_Integer)luaL_bufflen(b));
 }
 
 static int write_idmap (lua_State *L) {
