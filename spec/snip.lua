@@ -15,11 +15,11 @@
 --   S.waitfor(f, what)   calls f until it returns true (a bounded wait,
 --                        never a timing assertion); raises naming what
 --
--- S.fork passes the values back through a temp file the child inherits
--- open, so the child may drop privileges or change namespaces first.  A
--- raise in the child is raised again in the snippet with its message; a
--- child that dies or execs returns only its status.  The child always
--- ends with _exit: it never runs the snippet's epilogue.
+-- S.fork passes the values back through an unlinked temp file the child
+-- inherits open, so the child may drop privileges or change namespaces
+-- first.  A raise in the child is raised again in the snippet with its
+-- message; a child that dies or execs returns only its status.  The child
+-- always ends with _exit: it never runs the snippet's epilogue.
 
 local core = require "lunajail.core"
 
@@ -72,6 +72,8 @@ end
 function S.fork (f, ...)
   local name = os.tmpname()
   local h = assert(io.open(name, "w"))
+  local back = assert(io.open(name, "r"))
+  os.remove(name)                         -- nothing left behind, whatever
   local pid = assert(core.fork())
   if pid == 0 then
     local r = table.pack(xpcall(f, debug.traceback, ...))
@@ -83,8 +85,8 @@ function S.fork (f, ...)
   local child = { pid = pid }
   function child.wait ()
     local st = assert(core.waitpid(pid))
-    local src = assert(S.read(name))
-    os.remove(name)
+    local src = back:read("a")
+    back:close()
     if src == "" then return st end       -- died or exec'd before reporting
     local r = table.pack(assert(load(src))())
     if not r[1] then error("in the forked child: " .. tostring(r[2]), 2) end
