@@ -125,10 +125,19 @@ static int getres (lua_State *L, long nr) {
 static int l_getresuid (lua_State *L) { return getres(L, SYS_getresuid); }
 static int l_getresgid (lua_State *L) { return getres(L, SYS_getresgid); }
 
+/* the list in a userdata: up to 256 KB, too much for the C stack of an
+** embedder's thread */
 static int l_getgroups (lua_State *L) {
-  gid_t g[MAXGROUPS];
-  int n = getgroups(MAXGROUPS, g), i;
-  if (n < 0) return lj_pushfail(L, "getgroups", errno);
+  gid_t *g;
+  int n, i;
+  do {                             /* size > 0: getgroups always stores */
+    if ((n = getgroups(0, NULL)) < 0)
+      return lj_pushfail(L, "getgroups", errno);
+    g = (gid_t *)lua_newuserdatauv(L, sizeof(gid_t) * (size_t)(n + 1), 0);
+    n = getgroups(n + 1, g);       /* EINVAL: it grew meanwhile (threads) */
+    if (n < 0 && errno != EINVAL) return lj_pushfail(L, "getgroups", errno);
+    if (n < 0) lua_pop(L, 1);
+  } while (n < 0);
   lua_createtable(L, n, 0);
   for (i = 0; i < n; i++) {
     lua_pushinteger(L, g[i]);

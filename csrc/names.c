@@ -84,6 +84,11 @@ static int unknown (ljArgs *A, int n, const ljNames *t, const char *s,
                      lua_tostring(A->L, -1), lua_tostring(A->L, -2));
 }
 
+static const char *nonul (ljArgs *A, int n, const char *s, size_t len) {
+  if (memchr(s, '\0', len)) lj_argerror(A, n, "string contains a NUL byte");
+  return s;
+}
+
 /* one name from s[0..len) */
 static lua_Integer onename (ljArgs *A, int n, const ljNames *t,
                             const char *s, size_t len) {
@@ -98,7 +103,7 @@ lua_Integer lj_argname (ljArgs *A, int n, const ljNames *t) {
   if (n <= A->n && lua_type(L, idx) == LUA_TSTRING) {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    return onename(A, n, t, s, len);
+    return onename(A, n, t, nonul(A, n, s, len), len);
   }
   if (n <= A->n && lua_type(L, idx) == LUA_TNUMBER)
     return lj_argint(A, n, 0, INT32_MAX);
@@ -128,8 +133,11 @@ lua_Integer lj_argflags (ljArgs *A, int n, const ljNames *t) {
   switch (lua_type(L, idx)) {
     case LUA_TNUMBER:
       return lj_argint(A, n, 0, UINT32_MAX);
-    case LUA_TSTRING:
-      return csvflags(A, n, t, lua_tostring(L, idx));
+    case LUA_TSTRING: {  /* a NUL would end the list early: refused */
+      size_t l;
+      const char *s = lua_tolstring(L, idx, &l);
+      return csvflags(A, n, t, nonul(A, n, s, l));
+    }
     case LUA_TTABLE:
       len = (lua_Integer)lua_rawlen(L, idx);
       for (i = 1; i <= len; i++) {
@@ -137,12 +145,15 @@ lua_Integer lj_argflags (ljArgs *A, int n, const ljNames *t) {
         if (ty == LUA_TSTRING) {
           size_t l;
           const char *s = lua_tolstring(L, -1, &l);
-          v |= onename(A, n, t, s, l);
+          v |= onename(A, n, t, nonul(A, n, s, l), l);
         }
         else if (ty == LUA_TNUMBER && lua_isinteger(L, -1)
-                 && lua_tointeger(L, -1) >= 0
-                 && lua_tointeger(L, -1) <= UINT32_MAX)
+                 && lua_tointeger(L, -1) >= 0) {
+          if (lua_tointeger(L, -1) > UINT32_MAX)  /* as a plain integer */
+            lj_argerror(A, n, "item %I: %I out of range [0, %I]", i,
+                        lua_tointeger(L, -1), (lua_Integer)UINT32_MAX);
           v |= lua_tointeger(L, -1);
+        }
         else
           lj_argerror(A, n, "item %I: %s name expected, got %s", i, t->what,
                       luaL_typename(L, -1));

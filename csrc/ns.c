@@ -55,8 +55,11 @@ static const ljOp op_unshare = {
 
 /* setns(path_or_fd, nstype): nstype may be omitted (any type) */
 static void setns_decode (ljArgs *A, ljStep *s) {
-  if (lj_isstring(A, 1)) s->s[0] = lj_argpath(A, 1);
-  else s->i[1] = lj_argfd(A, 1);
+  int t = A->n < 1 ? LUA_TNONE : lua_type(A->L, lj_argidx(A, 1));
+  if (t == LUA_TSTRING) s->s[0] = lj_argpath(A, 1);
+  else if (t == LUA_TNUMBER) s->i[1] = lj_argfd(A, 1);
+  else lj_argerror(A, 1, "path or fd expected, got %s",
+                   lua_typename(A->L, t));     /* LUA_TNONE: "no value" */
   s->i[0] = lj_argflags(A, 2, &lj_nsflags);
 }
 
@@ -144,9 +147,9 @@ void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b) {
     if (lua_rawgeti(L, idx, i) != LUA_TTABLE)
       lj_argerror(A, n, "range %I: {inside, outside, count} expected", i);
     for (k = 0; k < 3; k++) {
-      int isint;
-      lua_rawgeti(L, -1 - k, k + 1);
-      v[k] = lua_tointegerx(L, -1, &isint);
+      int isint = 0;              /* numbers only: no "0" strings */
+      if (lua_rawgeti(L, -1 - k, k + 1) == LUA_TNUMBER)
+        v[k] = lua_tointegerx(L, -1, &isint);
       if (!isint || v[k] < (k == 2) || v[k] > 4294967294LL)
         lj_argerror(A, n, "range %I: {inside, outside, count} expected", i);
     }
@@ -154,6 +157,10 @@ void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b) {
     lua_pushfstring(L, "%I %I %I\n", v[0], v[1], v[2]);
     luaL_addvalue(b);
   }
+  /* the kernel takes a map in one write of less than a page */
+  if (luaL_bufflen(b) >= (size_t)sysconf(_SC_PAGESIZE))
+    lj_argerror(A, n, "%I ranges make %I bytes, a page or more", len,
+                (lua_Integer)luaL_bufflen(b));
 }
 
 static int write_idmap (lua_State *L) {

@@ -32,8 +32,11 @@ static int prctl_apply (const ljStep *s, ljCtx *c) {
          ? 0 : errno;
 }
 
-static void none_decode (ljArgs *A, ljStep *s) {
-  (void)A;
+/* no_new_privs([true]): it cannot be undone, so false (or 0, which is
+** true in Lua) raises rather than set it */
+static void nnp_decode (ljArgs *A, ljStep *s) {
+  if (!lj_isnone(A, 1) && !lj_argbool(A, 1))
+    lj_argerror(A, 1, "no_new_privs cannot be unset");
   s->i[0] = PR_SET_NO_NEW_PRIVS;
   s->i[1] = 1;
 }
@@ -43,14 +46,14 @@ static void describe_int (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_no_new_privs = {
-  "no_new_privs", "", none_decode, prctl_apply, describe_int, 0
+  "no_new_privs", "on", nnp_decode, prctl_apply, describe_int, 0
 };
 
 /* pdeathsig(sig): sig by name or number; 0 clears */
 static void pdeathsig_decode (ljArgs *A, ljStep *s) {
+  int num = A->n >= 1 && lua_type(A->L, lj_argidx(A, 1)) == LUA_TNUMBER;
   s->i[0] = PR_SET_PDEATHSIG;
-  s->i[1] = lj_isstring(A, 1) ? lj_argsignal(A, 1)
-                              : lj_argint(A, 1, 0, NSIG - 1);
+  s->i[1] = num ? lj_argint(A, 1, 0, NSIG - 1) : lj_argsignal(A, 1);
 }
 
 static int pdeathsig_apply (const ljStep *s, ljCtx *c) {
@@ -81,7 +84,11 @@ static const ljOp op_keepcaps = {
   "keepcaps", "on", keepcaps_decode, prctl_apply, describe_int, 0
 };
 
+/* securebits(bits): all of them at once, so nil is refused ({} clears) */
 static void securebits_decode (ljArgs *A, ljStep *s) {
+  if (lj_isnone(A, 1))
+    lj_argerror(A, 1, "securebit names expected ({} for none), got %s",
+                A->n < 1 ? "no value" : "nil");
   s->i[0] = PR_SET_SECUREBITS;
   s->i[1] = lj_argflags(A, 1, &lj_securebits);
 }

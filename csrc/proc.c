@@ -80,15 +80,17 @@ const char **lj_argenv (ljArgs *A, int n) {
   const char **env;
   if (lj_isnone(A, n)) return (const char **)environ;
   lj_argtable(A, n);
-  if (lua_rawlen(L, idx) > 0) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) count++, lua_pop(L, 1);
+  if (lua_rawlen(L, idx) > 0) {    /* a list: any other key would be lost */
+    if (count != lua_rawlen(L, idx))
+      lj_argerror(A, n, "a list of \"NAME=value\" or a map, not both");
     env = lj_argstrlist(A, n, &count);
     for (i = 0; i < count; i++)
       if (strchr(env[i], '=') == NULL || env[i][0] == '=')
         lj_argerror(A, n, "item %d: \"NAME=value\" expected", (int)i + 1);
     return env;
   }
-  lua_pushnil(L);
-  while (lua_next(L, idx)) count++, lua_pop(L, 1);
   env = (const char **)lj_alloc(L, A->arena, sizeof(char *) * (count + 1));
   lua_pushnil(L);
   while (lua_next(L, idx)) {
@@ -120,6 +122,37 @@ const char **lj_argargv (ljArgs *A, int n) {
   return argv;
 }
 
+/*
+** execp with an env searches that env's PATH, as env(1) and a spawn plan
+** do (execvpe(3) would search ours), or the spawner's default.  Each
+** candidate goes to execvpe as a path: a #!-less script still runs
+** with /bin/sh.  Returns with errno set, as execvp does.
+*/
+static void execsearch (const char *file, char **argv, char **env) {
+  const char *dir = "/usr/local/bin:/usr/bin:/bin";
+  size_t flen = strlen(file);
+  int eacces = 0, i;
+  for (i = 0; env[i]; i++)
+    if (strncmp(env[i], "PATH=", 5) == 0) dir = env[i] + 5;
+  for (;;) {
+    size_t n = strcspn(dir, ":"), len = n ? n : 1;  /* "" is "." */
+    char buf[4096];
+    if (len + flen + 2 <= sizeof buf) {
+      memcpy(buf, n ? dir : ".", len);
+      buf[len] = '/';
+      memcpy(buf + len + 1, file, flen + 1);
+      execvpe(buf, argv, env);
+      if (errno == EACCES) eacces = 1;
+      else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE
+               && errno != ENODEV && errno != ETIMEDOUT)
+        return;                    /* found, but it failed: stop there */
+    }
+    if (dir[n] == '\0') break;
+    dir += n + 1;
+  }
+  errno = eacces ? EACCES : ENOENT;
+}
+
 static int execute (lua_State *L, int search) {
   ljArgs A;
   const char *path, **argv, **env;
@@ -129,7 +162,9 @@ static int execute (lua_State *L, int search) {
   path = lj_argpath(&A, 1);
   argv = lj_argargv(&A, 2);
   env = lj_argenv(&A, 3);
-  if (search) execvpe(path, (char **)argv, (char **)env);
+  if (search && !lj_isnone(&A, 3) && strchr(path, '/') == NULL)
+    execsearch(path, (char **)argv, (char **)env);
+  else if (search) execvpe(path, (char **)argv, (char **)env);
   else execve(path, (char **)argv, (char **)env);
   return lj_pushfail(L, lua_pushfstring(L, "%s(\"%s\")",
                                         search ? "execp" : "exec", path),
@@ -162,7 +197,8 @@ static int l_waitpid (lua_State *L) {
   pid = (int)lj_argint(&A, 1, INT32_MIN + 1, INT32_MAX);
   opts = (int)lj_argflags(&A, 2, &lj_waitflags);
   do r = wait4(pid, &status, opts, &ru); while (r < 0 && errno == EINTR);
-  if (r < 0) return lj_pushfail(L, "waitpid", errno);
+  if (r < 0)
+    return lj_pushfail(L, lua_pushfstring(L, "waitpid(%d)", pid), errno);
   if (r == 0) { lua_pushboolean(L, 0); return 1; }
   lj_pushstatus(L, status, &ru);
   lua_pushinteger(L, r);
@@ -176,8 +212,8 @@ static int l_kill (lua_State *L) {
   lj_args(&A, L, "kill", "pid,signal");
   pid = (int)lj_argint(&A, 1, INT32_MIN + 1, INT32_MAX);
   sig = lj_isnone(&A, 2) ? SIGTERM
-        : lj_isstring(&A, 2) ? lj_argsignal(&A, 2)
-        : (int)lj_argint(&A, 2, 0, NSIG - 1);
+        : lua_type(L, 2) == LUA_TNUMBER ? (int)lj_argint(&A, 2, 0, NSIG - 1)
+        : lj_argsignal(&A, 2);
   if (kill(pid, sig) != 0)
     return lj_pushfail(L, lua_pushfstring(L, "kill(%d, %d)", pid, sig),
                        errno);

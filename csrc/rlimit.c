@@ -32,7 +32,7 @@ static int64_t arglimit (ljArgs *A, int n) {
   lua_State *L = A->L;
   int idx = lj_argidx(A, n);
   if (lj_isstring(A, n)) {
-    const char *s = lua_tostring(L, idx);
+    const char *s = lj_argstr(A, n, NULL);       /* no "infinity\0..." */
     if (strcmp(s, "infinity") == 0) return INF;
     lj_argerror(A, n, "limit or \"infinity\" expected, got \"%s\"", s);
   }
@@ -42,10 +42,15 @@ static int64_t arglimit (ljArgs *A, int n) {
   return lj_argint(A, n, 0, LUA_MAXINTEGER);
 }
 
+static int argresource (ljArgs *A, int n) {
+  lua_Integer r = lj_argname(A, n, &lj_rlimits);
+  if (r >= RLIM_NLIMITS) lj_argerror(A, n, "no such resource");
+  return (int)r;
+}
+
 /* setrlimit(resource, soft [, hard]): hard defaults to soft */
 static void setrlimit_decode (ljArgs *A, ljStep *s) {
-  s->i[0] = lj_argname(A, 1, &lj_rlimits);
-  if (s->i[0] >= RLIM_NLIMITS) lj_argerror(A, 1, "no such resource");
+  s->i[0] = argresource(A, 1);
   s->i[1] = arglimit(A, 2);
   s->i[2] = lj_isnone(A, 3) ? s->i[1] : arglimit(A, 3);
 }
@@ -82,8 +87,10 @@ static const ljOp op_setrlimit = {
   setrlimit_describe, 0
 };
 
+/* a limit above 2^63 - 1 (set by another tool) as a float, not negative */
 static void pushlimit (lua_State *L, rlim_t v) {
   if (v == RLIM_INFINITY) lua_pushliteral(L, "infinity");
+  else if (v > (rlim_t)LUA_MAXINTEGER) lua_pushnumber(L, (lua_Number)v);
   else lua_pushinteger(L, (lua_Integer)v);
 }
 
@@ -93,8 +100,10 @@ static int l_getrlimit (lua_State *L) {
   struct rlimit r;
   int res;
   lj_args(&A, L, "getrlimit", "resource");
-  res = (int)lj_argname(&A, 1, &lj_rlimits);
-  if (getrlimit(res, &r) != 0) return lj_pushfail(L, "getrlimit", errno);
+  res = argresource(&A, 1);
+  if (getrlimit(res, &r) != 0)
+    return lj_pushfail(L, lua_pushfstring(L, "getrlimit(\"%s\")",
+                                          lj_nameof(&lj_rlimits, res)), errno);
   pushlimit(L, r.rlim_cur);
   pushlimit(L, r.rlim_max);
   return 2;
