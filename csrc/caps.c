@@ -58,14 +58,20 @@ static uint64_t allcaps (void) {
   return m >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << m) - 1;
 }
 
-/* a set of capabilities -> bit mask; absent is the empty set */
+/* a set of capabilities -> bit mask.  Required: a nil (a misspelt
+** field) must not pass for the empty set, which for caps_drop_bound
+** would mean "drop nothing" */
 static uint64_t argcaps (ljArgs *A, int n) {
   lua_State *L = A->L;
   int idx = lj_argidx(A, n);
   uint64_t m = 0;
-  if (lj_isnone(A, n)) return 0;
+  if (n > A->n)
+    return (uint64_t)lj_argerror(A, n, "capability list expected, got "
+                                 "no value");
   if (lua_type(L, idx) == LUA_TSTRING) {
-    const char *s = lua_tostring(L, idx);
+    size_t l;
+    const char *s = lua_tolstring(L, idx, &l);
+    if (memchr(s, '\0', l)) lj_argerror(A, n, "string contains a NUL byte");
     if (strcmp(s, "all") == 0) return allcaps();
     while (*s) {
       size_t len;
@@ -89,7 +95,8 @@ static uint64_t argcaps (ljArgs *A, int n) {
                && lua_tointeger(L, -1) >= 0 && lua_tointeger(L, -1) < maxcap())
         m |= (uint64_t)1 << lua_tointeger(L, -1);
       else
-        lj_argerror(A, n, "item %I: capability name expected", i);
+        lj_argerror(A, n, "item %I: capability name or number 0..%d "
+                    "expected", i, maxcap() - 1);
       lua_pop(L, 1);
     }
     return m;
