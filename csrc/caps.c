@@ -252,6 +252,11 @@ static int caps_keep_apply (const ljStep *s, ljCtx *c) {
   Sets sets;
   int err, v;
   (void)c;
+  /* a change of uid under keepcaps leaves only the permitted set: raise
+  ** it to effective, for the CAP_SETPCAP that dropping bounds needs */
+  if ((err = rawcapget(&sets)) != 0) return err;
+  sets.eff = sets.prm;
+  if ((err = rawcapset(&sets)) != 0) return err;
   if ((err = dropbound(~m)) != 0) return err;
   sets.eff = sets.prm = sets.inh = m;
   if ((err = rawcapset(&sets)) != 0) return err;
