@@ -15,7 +15,7 @@
 **   core.seccomp(f)  -- the step: load into the calling thread
 **
 ** Actions: allow, kill (the thread), kill_process, trap, log,
-** "errno:NAME" or "errno:N" (1..4095), "trace:N".  A comparison is
+** "errno:NAME" or "errno:N" (1..4094), "trace:N".  A comparison is
 ** {"a0".."a5", op, value} with op ==, !=, <, <=, >, >=, or
 ** {"aN", "&=", mask, value}.  Loading needs no_new_privs (or
 ** CAP_SYS_ADMIN), as the kernel requires: the filter never sets it
@@ -25,6 +25,7 @@
 */
 
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,29 +48,47 @@ typedef struct Filter {
 
 /* {====== Actions and comparisons ======} */
 
+/* the string at stack index idx, NULL if it is not one; raises if it
+** holds a NUL byte, which C would read as its end */
+static const char *tostr (ljArgs *A, int n, int idx, const char *what) {
+  size_t len;
+  const char *s;
+  if (lua_type(A->L, idx) != LUA_TSTRING) return NULL;
+  s = lua_tolstring(A->L, idx, &len);
+  if (strlen(s) != len) lj_argerror(A, n, "%s contains a NUL byte", what);
+  return s;
+}
+
 static uint32_t argaction (ljArgs *A, int n, int idx) {
   lua_State *L = A->L;
-  const char *s;
+  const char *s = tostr(A, n, idx, "seccomp action");
   lua_Integer v;
-  if (lua_type(L, idx) != LUA_TSTRING)
+  if (s == NULL)
     lj_argerror(A, n, "seccomp action expected, got %s",
                 luaL_typename(L, idx));
-  s = lua_tostring(L, idx);
   if (strcmp(s, "allow") == 0) return SCMP_ACT_ALLOW;
   if (strcmp(s, "kill") == 0) return SCMP_ACT_KILL;
   if (strcmp(s, "kill_process") == 0) return SCMP_ACT_KILL_PROCESS;
   if (strcmp(s, "trap") == 0) return SCMP_ACT_TRAP;
   if (strcmp(s, "log") == 0) return SCMP_ACT_LOG;
-  if (strncmp(s, "errno:", 6) == 0 || strncmp(s, "trace:", 6) == 0) {
+  if (strncmp(s, "errno:", 6) == 0) {
     const char *arg = s + 6;
-    char *end;
-    if (lj_findname(&lj_errnos, arg, strlen(arg), &v)) end = (char *)"";
-    else v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < (s[0] == 'e') || v > 4095)
-      lj_argerror(A, n, "bad action \"%s\" (errno 1..4095 by name or number)",
-                  s);
-    return s[0] == 'e' ? SCMP_ACT_ERRNO((uint32_t)v)
-                       : SCMP_ACT_TRACE((uint32_t)v);
+    char *end = NULL;
+    if (!lj_findname(&lj_errnos, arg, strlen(arg), &v)) {
+      v = isdigit((unsigned char)*arg) ? strtol(arg, &end, 10) : 0;
+      if (end == NULL || *end != '\0') v = 0;    /* " 1", "+1", "1x" */
+    }
+    if (v < 1 || v > 4094)                /* libseccomp refuses 4095 */
+      lj_argerror(A, n, "bad action \"%s\" (errno 1..4094 by name or "
+                  "number)", s);
+    return SCMP_ACT_ERRNO((uint32_t)v);
+  }
+  if (strncmp(s, "trace:", 6) == 0) {
+    char *end = NULL;
+    v = isdigit((unsigned char)s[6]) ? strtol(s + 6, &end, 10) : -1;
+    if (end == NULL || *end != '\0' || v < 0 || v > 4095)
+      lj_argerror(A, n, "bad action \"%s\" (trace:0..4095)", s);
+    return SCMP_ACT_TRACE((uint32_t)v);
   }
   return (uint32_t)lj_argerror(A, n, "unknown seccomp action \"%s\" (valid: "
     "allow, kill, kill_process, trap, log, errno:NAME, trace:N)", s);
@@ -94,16 +113,15 @@ static struct scmp_arg_cmp argcmp (ljArgs *A, int n, lua_Integer rule,
     lj_argerror(A, n, "rules[%I] comparison %d: table expected", rule, k);
   lua_rawgeti(L, -1, 1);
   lua_rawgeti(L, -2, 2);
-  arg = lua_tostring(L, -2);
-  op = lua_tostring(L, -1);
-  if (!arg || lua_type(L, -2) != LUA_TSTRING || arg[0] != 'a'
-      || arg[1] < '0' || arg[1] > '5' || arg[2])
+  arg = tostr(A, n, -2, "comparison");
+  op = tostr(A, n, -1, "comparison");
+  if (!arg || arg[0] != 'a' || arg[1] < '0' || arg[1] > '5' || arg[2])
     lj_argerror(A, n, "rules[%I] comparison %d: argument \"a0\"..\"a5\" "
                 "expected", rule, k);
   c.arg = (unsigned)(arg[1] - '0');
   for (i = 0; op && i < lj_countof(cmpops); i++)
     if (strcmp(op, cmpops[i].name) == 0) break;
-  if (!op || lua_type(L, -1) != LUA_TSTRING || i == lj_countof(cmpops))
+  if (!op || i == lj_countof(cmpops))
     lj_argerror(A, n, "rules[%I] comparison %d: operator ==, !=, <, <=, >, "
                 ">= or &= expected", rule, k);
   c.op = cmpops[i].op;
@@ -160,8 +178,7 @@ static void addarches (ljArgs *A, int n, Filter *f, int idx) {
     uint32_t token;
     int err;
     lua_rawgeti(L, -1, i);
-    name = lua_tostring(L, -1);
-    if (!name || lua_type(L, -1) != LUA_TSTRING)
+    if ((name = tostr(A, n, -1, "arch name")) == NULL)
       lj_argerror(A, n, "arch[%I]: name expected", i);
     token = strcmp(name, "native") == 0 ? seccomp_arch_native()
                                         : seccomp_arch_resolve_name(name);
@@ -191,8 +208,7 @@ static void addrules (ljArgs *A, int n, Filter *f, int idx, uint32_t def) {
     lua_rawgeti(L, -1, 1);
     action = argaction(A, n, lua_gettop(L));
     lua_rawgeti(L, -2, 2);
-    name = lua_tostring(L, -1);
-    if (!name || lua_type(L, -1) != LUA_TSTRING)
+    if ((name = tostr(A, n, -1, "syscall name")) == NULL)
       lj_argerror(A, n, "rules[%I]: syscall name expected", i);
     nr = seccomp_syscall_resolve_name(name);
     if (nr == __NR_SCMP_ERROR)
@@ -229,9 +245,11 @@ static Filter *newfilter (ljArgs *A, int n) {
     luaL_error(L, "seccomp_init failed");
   seccomp_attr_set(f->ctx, SCMP_FLTATR_CTL_NNP, 0);
   lua_getfield(L, idx, "badarch");
-  if (!lua_isnil(L, -1))
-    seccomp_attr_set(f->ctx, SCMP_FLTATR_ACT_BADARCH,
-                     argaction(A, n, lua_gettop(L)));
+  if (!lua_isnil(L, -1)) {
+    int err = seccomp_attr_set(f->ctx, SCMP_FLTATR_ACT_BADARCH,
+                               argaction(A, n, lua_gettop(L)));
+    if (err != 0) lj_argerror(A, n, "badarch: %s", strerror(-err));
+  }
   lua_pop(L, 1);
   addarches(A, n, f, idx);
   addrules(A, n, f, idx, def);
