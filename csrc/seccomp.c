@@ -372,10 +372,14 @@ static int filter_load (lua_State *L) {
 /* }====== */
 
 
-/* seccomp_resolve(name) -> number on the native arch (or nil) */
+/* seccomp_resolve(name) -> number on the native arch, or nil: unknown,
+** or only on other arches (libseccomp's negative pseudo-numbers) */
 static int seccomp_resolve (lua_State *L) {
-  int nr = seccomp_syscall_resolve_name(luaL_checkstring(L, 1));
-  if (nr == __NR_SCMP_ERROR) luaL_pushfail(L);
+  ljArgs A;
+  int nr;
+  lj_args(&A, L, "seccomp_resolve", "name");
+  nr = seccomp_syscall_resolve_name(lj_argstr(&A, 1, NULL));
+  if (nr < 0) luaL_pushfail(L);
   else lua_pushinteger(L, nr);
   return 1;
 }
