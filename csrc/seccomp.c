@@ -332,8 +332,12 @@ static void seccomp_decode (ljArgs *A, ljStep *s) {
   if ((err = exportbpf(L, f)) != 0)
     lj_argerror(A, 1, "cannot export the filter: %s", strerror(err));
   bpf = lua_tolstring(L, -1, &len);
-  if (len == 0 || len % sizeof(struct sock_filter) != 0 || len > 65536 * 8)
+  if (len == 0 || len % sizeof(struct sock_filter) != 0)
     lj_argerror(A, 1, "the filter compiles to %d bytes", (int)len);
+  /* the kernel's BPF_MAXINSNS: say so now, not as E2BIG in a child */
+  if (len / sizeof(struct sock_filter) > 4096)
+    lj_argerror(A, 1, "the filter compiles to %d BPF instructions, more "
+                "than the kernel's 4096", (int)(len / 8));
   s->p = lj_strdup(L, A->arena, bpf, len);
   s->i[0] = (int64_t)(len / sizeof(struct sock_filter));
   lua_pop(L, 1);
