@@ -216,9 +216,15 @@ static void addrules (ljArgs *A, int n, Filter *f, int idx, uint32_t def) {
     ncmp = (int)lua_rawlen(L, -3) - 2;
     if (ncmp > 6) lj_argerror(A, n, "rules[%I]: more than 6 comparisons", i);
     for (k = 0; k < ncmp; k++) {
+      int j;
       lua_rawgeti(L, -3, 3 + k);
       cmp[k] = argcmp(A, n, i, k + 1);
       lua_pop(L, 1);
+      for (j = 0; j < k; j++)       /* else a bare EINVAL from libseccomp */
+        if (cmp[j].arg == cmp[k].arg)
+          lj_argerror(A, n, "rules[%I]: a%d compared twice (libseccomp "
+                      "takes one comparison per argument)", i,
+                      (int)cmp[k].arg);
     }
     if (action != def) {
       err = seccomp_rule_add_array(f->ctx, action, nr, (unsigned)ncmp, cmp);
