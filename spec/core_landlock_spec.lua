@@ -31,10 +31,12 @@ local LIB = [[
     f:write("new\n") f:close()
     return true
   end
-  local function run (path)              -- "exit N" of an exec'd program
+  -- "exit N" of an exec'd program, its environment empty (no LD_PRELOAD
+  -- of a sanitizer run, which would need /proc)
+  local function run (path, ...)
     local pid = assert(core.fork())
     if pid == 0 then
-      local _, _, e = core.exec(path, {path})
+      local _, _, e = core.exec(path, {path, ...}, {})
       core._exit(100 + (e or 0))
     end
     local st = assert(core.waitpid(pid))
@@ -82,8 +84,6 @@ describe("core landlock", function()
         local r = lua(mode, [[
           local before = { outside = run(D .. "/t"), etc = read("/etc/hostname") }
           restrict{ {"/usr", "ro"}, {D .. "/x", "rw"}, {D .. "/ro", "ro"} }
-          local p = io.popen("cat /etc/hostname 2>&1; echo $?")
-          local cat = p:read("a") p:close()
           return {
             before = before,
             usr = read("/usr/bin/true") == bin,
@@ -101,7 +101,7 @@ describe("core landlock", function()
             true_usr = run("/usr/bin/true"),
             true_inside = run(D .. "/x/t"),
             true_outside = run(D .. "/t"),
-            cat = cat,
+            cat = run("/usr/bin/cat", "/etc/hostname"),
           }
         ]])
         assert.equal("exit 0", r.before.outside)    -- D is not noexec
@@ -121,7 +121,7 @@ describe("core landlock", function()
         assert.equal("exit 0", r.true_usr)            -- ro includes execute
         assert.equal("exit 0", r.true_inside)
         assert.equal("exit " .. 100 + EACCES, r.true_outside)
-        assert.matches("Permission denied\n1\n$", r.cat)  -- inherited by exec
+        assert.equal("exit 1", r.cat)                 -- inherited by exec
       end)
 
       it("grants exactly a list of rights, by name or number", function()
