@@ -141,7 +141,8 @@ static void describe_caps (const ljStep *s, ljBuf *b) {
 
 static int rawcapget (Sets *s) {
   struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-  struct __user_cap_data_struct d[2];
+  struct __user_cap_data_struct d[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+  /* zeroed: valgrind takes capget to fill only d[0] (version 1) */
   if (syscall(SYS_capget, &h, d) != 0) return errno;
   s->eff = d[0].effective | (uint64_t)d[1].effective << 32;
   s->prm = d[0].permitted | (uint64_t)d[1].permitted << 32;
