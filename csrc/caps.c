@@ -48,7 +48,8 @@ static uint64_t onecap (ljArgs *A, int n, const char *s, size_t len) {
   cap_value_t v;
   if (!capbyname(s, len, &v) || v >= 64) {
     lua_pushlstring(A->L, s, len);
-    lj_argerror(A, n, "unknown capability \"%s\"", lua_tostring(A->L, -1));
+    return (uint64_t)lj_argerror(A, n, "unknown capability \"%s\"",
+                                 lua_tostring(A->L, -1));
   }
   return (uint64_t)1 << v;
 }

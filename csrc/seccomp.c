@@ -64,8 +64,8 @@ static uint32_t argaction (ljArgs *A, int n, int idx) {
   const char *s = tostr(A, n, idx, "seccomp action");
   lua_Integer v;
   if (s == NULL)
-    lj_argerror(A, n, "seccomp action expected, got %s",
-                luaL_typename(L, idx));
+    return (uint32_t)lj_argerror(A, n, "seccomp action expected, got %s",
+                                 luaL_typename(L, idx));
   if (strcmp(s, "allow") == 0) return SCMP_ACT_ALLOW;
   if (strcmp(s, "kill") == 0) return SCMP_ACT_KILL;
   if (strcmp(s, "kill_process") == 0) return SCMP_ACT_KILL_PROCESS;
@@ -115,16 +115,18 @@ static struct scmp_arg_cmp argcmp (ljArgs *A, int n, lua_Integer rule,
   lua_rawgeti(L, -2, 2);
   arg = tostr(A, n, -2, "comparison");
   op = tostr(A, n, -1, "comparison");
-  if (!arg || arg[0] != 'a' || arg[1] < '0' || arg[1] > '5' || arg[2])
+  if (arg && arg[0] == 'a' && arg[1] >= '0' && arg[1] <= '5' && !arg[2])
+    c.arg = (unsigned)(arg[1] - '0');
+  else
     lj_argerror(A, n, "rules[%I] comparison %d: argument \"a0\"..\"a5\" "
                 "expected", rule, k);
-  c.arg = (unsigned)(arg[1] - '0');
   for (i = 0; op && i < lj_countof(cmpops); i++)
     if (strcmp(op, cmpops[i].name) == 0) break;
-  if (!op || i == lj_countof(cmpops))
+  if (op && i < lj_countof(cmpops))
+    c.op = cmpops[i].op;
+  else
     lj_argerror(A, n, "rules[%I] comparison %d: operator ==, !=, <, <=, >, "
                 ">= or &= expected", rule, k);
-  c.op = cmpops[i].op;
   lua_pop(L, 2);
   nvals = c.op == SCMP_CMP_MASKED_EQ ? 2 : 1;
   for (j = 0; j < nvals; j++) {
@@ -175,13 +177,14 @@ static void addarches (ljArgs *A, int n, Filter *f, int idx) {
   len = (lua_Integer)lua_rawlen(L, -1);
   for (i = 1; i <= len; i++) {
     const char *name;
-    uint32_t token;
+    uint32_t token = 0;
     int err;
     lua_rawgeti(L, -1, i);
     if ((name = tostr(A, n, -1, "arch name")) == NULL)
       lj_argerror(A, n, "arch[%I]: name expected", i);
-    token = strcmp(name, "native") == 0 ? seccomp_arch_native()
-                                        : seccomp_arch_resolve_name(name);
+    else
+      token = strcmp(name, "native") == 0 ? seccomp_arch_native()
+                                          : seccomp_arch_resolve_name(name);
     if (token == 0) lj_argerror(A, n, "arch[%I]: unknown \"%s\"", i, name);
     err = seccomp_arch_add(f->ctx, token);
     if (err != 0 && err != -EEXIST)
