@@ -48,7 +48,8 @@ static uint64_t onecap (ljArgs *A, int n, const char *s, size_t len) {
   cap_value_t v;
   if (!capbyname(s, len, &v) || v >= 64) {
     lua_pushlstring(A->L, s, len);
-    lj_argerror(A, n, "unknown capability \"%s\"", lua_tostring(A->L, -1));
+    return (uint64_t)lj_argerror(A, n, "unknown capability \"%s\"",
+                                 lua_tostring(A->L, -1));
   }
   return (uint64_t)1 << v;
 }
@@ -58,14 +59,20 @@ static uint64_t allcaps (void) {
   return m >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << m) - 1;
 }
 
-/* a set of capabilities -> bit mask; absent is the empty set */
+/* a set of capabilities -> bit mask.  Required: a nil (a misspelt
+** field) must not pass for the empty set, which for caps_drop_bound
+** would mean "drop nothing" */
 static uint64_t argcaps (ljArgs *A, int n) {
   lua_State *L = A->L;
   int idx = lj_argidx(A, n);
   uint64_t m = 0;
-  if (lj_isnone(A, n)) return 0;
+  if (n > A->n)
+    return (uint64_t)lj_argerror(A, n, "capability list expected, got "
+                                 "no value");
   if (lua_type(L, idx) == LUA_TSTRING) {
-    const char *s = lua_tostring(L, idx);
+    size_t l;
+    const char *s = lua_tolstring(L, idx, &l);
+    if (memchr(s, '\0', l)) lj_argerror(A, n, "string contains a NUL byte");
     if (strcmp(s, "all") == 0) return allcaps();
     while (*s) {
       size_t len;
@@ -89,7 +96,8 @@ static uint64_t argcaps (ljArgs *A, int n) {
                && lua_tointeger(L, -1) >= 0 && lua_tointeger(L, -1) < maxcap())
         m |= (uint64_t)1 << lua_tointeger(L, -1);
       else
-        lj_argerror(A, n, "item %I: capability name expected", i);
+        lj_argerror(A, n, "item %I: capability name or number 0..%d "
+                    "expected", i, maxcap() - 1);
       lua_pop(L, 1);
     }
     return m;
@@ -134,7 +142,8 @@ static void describe_caps (const ljStep *s, ljBuf *b) {
 
 static int rawcapget (Sets *s) {
   struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-  struct __user_cap_data_struct d[2];
+  struct __user_cap_data_struct d[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+  /* zeroed: valgrind takes capget to fill only d[0] (version 1) */
   if (syscall(SYS_capget, &h, d) != 0) return errno;
   s->eff = d[0].effective | (uint64_t)d[1].effective << 32;
   s->prm = d[0].permitted | (uint64_t)d[1].permitted << 32;
@@ -245,6 +254,11 @@ static int caps_keep_apply (const ljStep *s, ljCtx *c) {
   Sets sets;
   int err, v;
   (void)c;
+  /* a change of uid under keepcaps leaves only the permitted set: raise
+  ** it to effective, for the CAP_SETPCAP that dropping bounds needs */
+  if ((err = rawcapget(&sets)) != 0) return err;
+  sets.eff = sets.prm;
+  if ((err = rawcapset(&sets)) != 0) return err;
   if ((err = dropbound(~m)) != 0) return err;
   sets.eff = sets.prm = sets.inh = m;
   if ((err = rawcapset(&sets)) != 0) return err;

@@ -82,20 +82,27 @@ static int abi (void) {
 
 /* {====== The step ======} */
 
+/* the access of rule `rule`, or (rule 0) the handled set */
 static uint64_t argaccess (ljArgs *A, int n, int idx, lua_Integer rule) {
   lua_State *L = A->L;
-  const char *s = lua_tostring(L, idx);
+  const char *s = lua_tostring(L, idx), *what;
+  uint64_t v;
+  ljArgs B = *A;                         /* reuse the flag parser on it */
   if (lua_type(L, idx) == LUA_TSTRING && strcmp(s, "ro") == 0) return RO;
   if (lua_type(L, idx) == LUA_TSTRING && strcmp(s, "rw") == 0) return ALL;
   if (lua_type(L, idx) == LUA_TSTRING && strcmp(s, "all") == 0) return ALL;
-  if (lua_istable(L, idx)) {
-    ljArgs B = *A;                       /* reuse the flag parser on it */
-    B.base = idx;
-    B.n = 1;
-    return (uint64_t)lj_argflags(&B, 1, &lj_landlock_fs);
-  }
-  return (uint64_t)lj_argerror(A, n, "rule %I: access \"ro\", \"rw\" or a "
-                               "list of rights expected", rule);
+  what = rule ? lua_pushfstring(L, "rule %I", rule) : "handled";
+  if (!lua_istable(L, idx))
+    lj_argerror(A, n, "%s: access \"ro\", \"rw\" or a list of rights "
+                "expected", what);
+  B.base = idx;
+  B.n = 1;
+  v = (uint64_t)lj_argflags(&B, 1, &lj_landlock_fs);
+  if (v & ~(uint64_t)ALL)                /* a number no right has */
+    lj_argerror(A, n, "%s: unknown landlock right bits %I", what,
+                (lua_Integer)(v & ~(uint64_t)ALL));
+  if (rule) lua_pop(L, 1);
+  return v;
 }
 
 static void landlock_decode (ljArgs *A, ljStep *s) {

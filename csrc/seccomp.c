@@ -15,7 +15,7 @@
 **   core.seccomp(f)  -- the step: load into the calling thread
 **
 ** Actions: allow, kill (the thread), kill_process, trap, log,
-** "errno:NAME" or "errno:N" (1..4095), "trace:N".  A comparison is
+** "errno:NAME" or "errno:N" (1..4094), "trace:N".  A comparison is
 ** {"a0".."a5", op, value} with op ==, !=, <, <=, >, >=, or
 ** {"aN", "&=", mask, value}.  Loading needs no_new_privs (or
 ** CAP_SYS_ADMIN), as the kernel requires: the filter never sets it
@@ -25,6 +25,7 @@
 */
 
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,29 +48,47 @@ typedef struct Filter {
 
 /* {====== Actions and comparisons ======} */
 
+/* the string at stack index idx, NULL if it is not one; raises if it
+** holds a NUL byte, which C would read as its end */
+static const char *tostr (ljArgs *A, int n, int idx, const char *what) {
+  size_t len;
+  const char *s;
+  if (lua_type(A->L, idx) != LUA_TSTRING) return NULL;
+  s = lua_tolstring(A->L, idx, &len);
+  if (strlen(s) != len) lj_argerror(A, n, "%s contains a NUL byte", what);
+  return s;
+}
+
 static uint32_t argaction (ljArgs *A, int n, int idx) {
   lua_State *L = A->L;
-  const char *s;
+  const char *s = tostr(A, n, idx, "seccomp action");
   lua_Integer v;
-  if (lua_type(L, idx) != LUA_TSTRING)
-    lj_argerror(A, n, "seccomp action expected, got %s",
-                luaL_typename(L, idx));
-  s = lua_tostring(L, idx);
+  if (s == NULL)
+    return (uint32_t)lj_argerror(A, n, "seccomp action expected, got %s",
+                                 luaL_typename(L, idx));
   if (strcmp(s, "allow") == 0) return SCMP_ACT_ALLOW;
   if (strcmp(s, "kill") == 0) return SCMP_ACT_KILL;
   if (strcmp(s, "kill_process") == 0) return SCMP_ACT_KILL_PROCESS;
   if (strcmp(s, "trap") == 0) return SCMP_ACT_TRAP;
   if (strcmp(s, "log") == 0) return SCMP_ACT_LOG;
-  if (strncmp(s, "errno:", 6) == 0 || strncmp(s, "trace:", 6) == 0) {
+  if (strncmp(s, "errno:", 6) == 0) {
     const char *arg = s + 6;
-    char *end;
-    if (lj_findname(&lj_errnos, arg, strlen(arg), &v)) end = (char *)"";
-    else v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < (s[0] == 'e') || v > 4095)
-      lj_argerror(A, n, "bad action \"%s\" (errno 1..4095 by name or number)",
-                  s);
-    return s[0] == 'e' ? SCMP_ACT_ERRNO((uint32_t)v)
-                       : SCMP_ACT_TRACE((uint32_t)v);
+    char *end = NULL;
+    if (!lj_findname(&lj_errnos, arg, strlen(arg), &v)) {
+      v = isdigit((unsigned char)*arg) ? strtol(arg, &end, 10) : 0;
+      if (end == NULL || *end != '\0') v = 0;    /* " 1", "+1", "1x" */
+    }
+    if (v < 1 || v > 4094)                /* libseccomp refuses 4095 */
+      lj_argerror(A, n, "bad action \"%s\" (errno 1..4094 by name or "
+                  "number)", s);
+    return SCMP_ACT_ERRNO((uint32_t)v);
+  }
+  if (strncmp(s, "trace:", 6) == 0) {
+    char *end = NULL;
+    v = isdigit((unsigned char)s[6]) ? strtol(s + 6, &end, 10) : -1;
+    if (end == NULL || *end != '\0' || v < 0 || v > 4095)
+      lj_argerror(A, n, "bad action \"%s\" (trace:0..4095)", s);
+    return SCMP_ACT_TRACE((uint32_t)v);
   }
   return (uint32_t)lj_argerror(A, n, "unknown seccomp action \"%s\" (valid: "
     "allow, kill, kill_process, trap, log, errno:NAME, trace:N)", s);
@@ -94,19 +113,20 @@ static struct scmp_arg_cmp argcmp (ljArgs *A, int n, lua_Integer rule,
     lj_argerror(A, n, "rules[%I] comparison %d: table expected", rule, k);
   lua_rawgeti(L, -1, 1);
   lua_rawgeti(L, -2, 2);
-  arg = lua_tostring(L, -2);
-  op = lua_tostring(L, -1);
-  if (!arg || lua_type(L, -2) != LUA_TSTRING || arg[0] != 'a'
-      || arg[1] < '0' || arg[1] > '5' || arg[2])
+  arg = tostr(A, n, -2, "comparison");
+  op = tostr(A, n, -1, "comparison");
+  if (arg && arg[0] == 'a' && arg[1] >= '0' && arg[1] <= '5' && !arg[2])
+    c.arg = (unsigned)(arg[1] - '0');
+  else
     lj_argerror(A, n, "rules[%I] comparison %d: argument \"a0\"..\"a5\" "
                 "expected", rule, k);
-  c.arg = (unsigned)(arg[1] - '0');
   for (i = 0; op && i < lj_countof(cmpops); i++)
     if (strcmp(op, cmpops[i].name) == 0) break;
-  if (!op || lua_type(L, -1) != LUA_TSTRING || i == lj_countof(cmpops))
+  if (op && i < lj_countof(cmpops))
+    c.op = cmpops[i].op;
+  else
     lj_argerror(A, n, "rules[%I] comparison %d: operator ==, !=, <, <=, >, "
                 ">= or &= expected", rule, k);
-  c.op = cmpops[i].op;
   lua_pop(L, 2);
   nvals = c.op == SCMP_CMP_MASKED_EQ ? 2 : 1;
   for (j = 0; j < nvals; j++) {
@@ -157,14 +177,14 @@ static void addarches (ljArgs *A, int n, Filter *f, int idx) {
   len = (lua_Integer)lua_rawlen(L, -1);
   for (i = 1; i <= len; i++) {
     const char *name;
-    uint32_t token;
+    uint32_t token = 0;
     int err;
     lua_rawgeti(L, -1, i);
-    name = lua_tostring(L, -1);
-    if (!name || lua_type(L, -1) != LUA_TSTRING)
+    if ((name = tostr(A, n, -1, "arch name")) == NULL)
       lj_argerror(A, n, "arch[%I]: name expected", i);
-    token = strcmp(name, "native") == 0 ? seccomp_arch_native()
-                                        : seccomp_arch_resolve_name(name);
+    else
+      token = strcmp(name, "native") == 0 ? seccomp_arch_native()
+                                          : seccomp_arch_resolve_name(name);
     if (token == 0) lj_argerror(A, n, "arch[%I]: unknown \"%s\"", i, name);
     err = seccomp_arch_add(f->ctx, token);
     if (err != 0 && err != -EEXIST)
@@ -191,8 +211,7 @@ static void addrules (ljArgs *A, int n, Filter *f, int idx, uint32_t def) {
     lua_rawgeti(L, -1, 1);
     action = argaction(A, n, lua_gettop(L));
     lua_rawgeti(L, -2, 2);
-    name = lua_tostring(L, -1);
-    if (!name || lua_type(L, -1) != LUA_TSTRING)
+    if ((name = tostr(A, n, -1, "syscall name")) == NULL)
       lj_argerror(A, n, "rules[%I]: syscall name expected", i);
     nr = seccomp_syscall_resolve_name(name);
     if (nr == __NR_SCMP_ERROR)
@@ -200,9 +219,15 @@ static void addrules (ljArgs *A, int n, Filter *f, int idx, uint32_t def) {
     ncmp = (int)lua_rawlen(L, -3) - 2;
     if (ncmp > 6) lj_argerror(A, n, "rules[%I]: more than 6 comparisons", i);
     for (k = 0; k < ncmp; k++) {
+      int j;
       lua_rawgeti(L, -3, 3 + k);
       cmp[k] = argcmp(A, n, i, k + 1);
       lua_pop(L, 1);
+      for (j = 0; j < k; j++)       /* else a bare EINVAL from libseccomp */
+        if (cmp[j].arg == cmp[k].arg)
+          lj_argerror(A, n, "rules[%I]: a%d compared twice (libseccomp "
+                      "takes one comparison per argument)", i,
+                      (int)cmp[k].arg);
     }
     if (action != def) {
       err = seccomp_rule_add_array(f->ctx, action, nr, (unsigned)ncmp, cmp);
@@ -229,9 +254,11 @@ static Filter *newfilter (ljArgs *A, int n) {
     luaL_error(L, "seccomp_init failed");
   seccomp_attr_set(f->ctx, SCMP_FLTATR_CTL_NNP, 0);
   lua_getfield(L, idx, "badarch");
-  if (!lua_isnil(L, -1))
-    seccomp_attr_set(f->ctx, SCMP_FLTATR_ACT_BADARCH,
-                     argaction(A, n, lua_gettop(L)));
+  if (!lua_isnil(L, -1)) {
+    int err = seccomp_attr_set(f->ctx, SCMP_FLTATR_ACT_BADARCH,
+                               argaction(A, n, lua_gettop(L)));
+    if (err != 0) lj_argerror(A, n, "badarch: %s", strerror(-err));
+  }
   lua_pop(L, 1);
   addarches(A, n, f, idx);
   addrules(A, n, f, idx, def);
@@ -314,8 +341,12 @@ static void seccomp_decode (ljArgs *A, ljStep *s) {
   if ((err = exportbpf(L, f)) != 0)
     lj_argerror(A, 1, "cannot export the filter: %s", strerror(err));
   bpf = lua_tolstring(L, -1, &len);
-  if (len == 0 || len % sizeof(struct sock_filter) != 0 || len > 65536 * 8)
+  if (len == 0 || len % sizeof(struct sock_filter) != 0)
     lj_argerror(A, 1, "the filter compiles to %d bytes", (int)len);
+  /* the kernel's BPF_MAXINSNS: say so now, not as E2BIG in a child */
+  if (len / sizeof(struct sock_filter) > 4096)
+    lj_argerror(A, 1, "the filter compiles to %d BPF instructions, more "
+                "than the kernel's 4096", (int)(len / 8));
   s->p = lj_strdup(L, A->arena, bpf, len);
   s->i[0] = (int64_t)(len / sizeof(struct sock_filter));
   lua_pop(L, 1);
@@ -354,10 +385,14 @@ static int filter_load (lua_State *L) {
 /* }====== */
 
 
-/* seccomp_resolve(name) -> number on the native arch (or nil) */
+/* seccomp_resolve(name) -> number on the native arch, or nil: unknown,
+** or only on other arches (libseccomp's negative pseudo-numbers) */
 static int seccomp_resolve (lua_State *L) {
-  int nr = seccomp_syscall_resolve_name(luaL_checkstring(L, 1));
-  if (nr == __NR_SCMP_ERROR) luaL_pushfail(L);
+  ljArgs A;
+  int nr;
+  lj_args(&A, L, "seccomp_resolve", "name");
+  nr = seccomp_syscall_resolve_name(lj_argstr(&A, 1, NULL));
+  if (nr < 0) luaL_pushfail(L);
   else lua_pushinteger(L, nr);
   return 1;
 }

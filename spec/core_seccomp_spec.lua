@@ -1,0 +1,594 @@
+-- seccomp_filter, filter:load/export/pfc/close, core.seccomp, and
+-- seccomp_resolve
+local H = require "helper"
+local S = require "bpfsim"
+
+local X86_64 = H.sh("uname -m"):match("^x86_64") ~= nil
+
+-- libseccomp offers kill_process and log only where seccomp(2) says the
+-- kernel has them (4.14+; not under valgrind, which lacks seccomp(2))
+local NEWACTIONS = H.lua(H.modes[1], [[
+  return (pcall(core.seccomp_filter, { badarch = "kill_process",
+                                       rules = { {"log", "getpid"} } }))
+]])
+local function newactions ()
+  if not NEWACTIONS then
+    H.skip("libseccomp refuses kill_process and log here (no seccomp(2))")
+  end
+end
+
+-- snippet prelude: run f in a forked child, return its wait status
+-- ("exit N" or "SIGNAME"); f's return value is the exit code
+local LIB = [[
+  local function inchild (f)
+    local pid = assert(core.fork())
+    if pid == 0 then
+      local ok, code = pcall(f)
+      core._exit(ok and (code or 0) or 99)
+    end
+    local st = assert(core.waitpid(pid))
+    return st.signaled and st.signame or "exit " .. st.code
+  end
+  local function seccomp_status ()
+    local t = {}
+    for l in io.lines("/proc/self/status") do
+      local k, v = l:match("^(Seccomp[%w_]*):%s*(%d+)")
+      if k then t[k] = tonumber(v) end
+    end
+    return t
+  end
+  local function filtered (spec)       -- no_new_privs, then the filter
+    assert(core.no_new_privs())
+    assert(core.seccomp(spec))
+  end
+]]
+
+local function lua (mode, code)
+  return H.lua(mode, LIB .. code)
+end
+
+-- a program making one raw system call: `probe n NR [args]` natively,
+-- `probe i NR [args]` through int $0x80 (i386); exits with the errno
+local PROBE = [[
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main (int argc, char **argv) {
+  unsigned long a[6] = { 0, 0, 0, 0, 0, 0 };
+  long nr, r;
+  int i;
+  if (argc < 3) return 255;
+  nr = strtol(argv[2], NULL, 0);
+  for (i = 3; i < argc && i < 9; i++) a[i - 3] = strtoul(argv[i], NULL, 0);
+  if (argv[1][0] == 'n') {
+    r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    return r < 0 ? errno : 0;
+  }
+  __asm__ volatile ("int $0x80" : "=a"(r) : "a"(nr), "b"(a[0]), "c"(a[1]),
+                    "d"(a[2]), "S"(a[3]), "D"(a[4]) : "memory");
+  return r < 0 && r > -4096 ? (int)-r : 0;
+}
+]]
+
+local probedir
+local function probe ()
+  if probedir == nil then
+    probedir = false
+    if not X86_64 then return nil end
+    local dir = H.sh("mktemp -d /tmp/lunajail-probe.XXXXXX"):match("%S+")
+    local f = assert(io.open(dir .. "/probe.c", "w"))
+    f:write(PROBE) f:close()
+    local _, ok = H.sh("cc -O -o " .. dir .. "/probe " .. dir .. "/probe.c 2>&1" ..
+                       " && chmod 755 " .. dir .. " " .. dir .. "/probe")
+    if ok then probedir = dir else H.sh("rm -rf " .. dir) end
+  end
+  return probedir and probedir .. "/probe" or nil
+end
+
+local function hex (v) return ("0x%08x"):format(v) end
+
+describe("core seccomp", function()
+  teardown(function()
+    if probedir then H.sh("rm -rf " .. probedir) end
+  end)
+
+  for _, mode in ipairs(H.modes) do
+    describe("as " .. mode, function()
+      it("builds a filter without loading it, and exports BPF", function()
+        local bpf, pfc, str, state, nr = lua(mode, [[
+          local f = core.seccomp_filter{
+            rules = { {"errno:EPERM", "mkdir"}, {"errno:EPERM", "mkdirat"} } }
+          local bpf, pfc, str = f:export(), f:pfc(), tostring(f)
+          return bpf, pfc, str, core.prctl_state().seccomp,
+                 core.seccomp_resolve("mkdir")
+        ]])
+        assert.is_true(#bpf > 0)
+        assert.equal(0, #bpf % 8)
+        assert.equal(0, state)                -- built, not loaded
+        assert.equal("lunajail.SeccompFilter (open)", str)
+        assert.matches('syscall "mkdir" %(' .. nr .. '%)', pfc)
+        assert.matches("ERRNO%(1%)", pfc)
+        assert.matches("action ALLOW", pfc)
+        local prog = S.decode(bpf)
+        assert.equal(S.ERRNO | 1, S.run(prog, { nr = nr, arch = S.X86_64 }))
+      end)
+
+      it("denies with errno:EPERM, leaving other calls alone", function()
+        local ok, msg, errno, sh, st, state, wrote = lua(mode, [[
+          filtered{ rules = { {"errno:EPERM", "mkdir"}, {"errno:EPERM", "mkdirat"} } }
+          local d = "/tmp/lunajail-seccomp-" .. core.getpid()
+          local ok, msg, errno = core.mkdir_p(d)
+          local sh = os.execute("mkdir " .. d .. " 2>/dev/null")
+          os.remove(d)                       -- in case the filter failed
+          local f = io.open("/proc/self/status")
+          local wrote = f:read("a") ~= nil
+          f:close()
+          return ok, msg, errno, sh, seccomp_status(),
+                 core.prctl_state().seccomp, wrote
+        ]])
+        assert.is_nil(ok)
+        assert.matches("^mkdir_p%(.*%): Operation not permitted %(EPERM%)$", msg)
+        assert.equal(1, errno)
+        assert.is_nil(sh)                      -- and in an exec'd program
+        assert.equal(2, st.Seccomp)
+        assert.equal(1, st.Seccomp_filters)
+        assert.equal(2, state)
+        assert.is_true(wrote)
+      end)
+
+      it("returns any errno given by name or number", function()
+        local e1, e2, e3 = lua(mode, [[
+          filtered{ rules = { {"errno:ECONNREFUSED", "mkdir"},
+                              {"errno:ECONNREFUSED", "mkdirat"},
+                              {"errno:econnrefused", "rmdir"},
+                              {"errno:4094", "chdir"} } }
+          local d = "/tmp/lunajail-seccomp-" .. core.getpid()
+          local e1 = select(3, core.mkdir_p(d))
+          local e2 = select(3, os.remove("/"))    -- unlink: EISDIR, then rmdir
+          local e3 = select(3, core.chdir("/"))
+          os.remove(d)
+          return e1, e2, e3
+        ]])
+        assert.equal(111, e1)
+        assert.equal(111, e2)
+        assert.equal(4094, e3)
+      end)
+
+      it("kills the process, the thread, or traps, with SIGSYS", function()
+        newactions()
+        local kp, kt, trap, before = lua(mode, [[
+          local function deny (action)
+            return inchild(function()
+              filtered{ rules = { {action, "getppid"} } }
+              core.getppid()
+              return 0
+            end)
+          end
+          return deny("kill_process"), deny("kill"), deny("trap"),
+                 inchild(function() core.getppid() return 7 end)
+        ]])
+        assert.equal("SIGSYS", kp)
+        assert.equal("SIGSYS", kt)
+        assert.equal("SIGSYS", trap)
+        assert.equal("exit 7", before)
+      end)
+
+      it("logs and allows with log, fails with ENOSYS on trace", function()
+        newactions()
+        local logged, traced = lua(mode, [[
+          local d = "/tmp/lunajail-seccomp-" .. core.getpid()
+          local logged = inchild(function()
+            filtered{ rules = { {"log", "mkdir"} } }
+            local ok = core.mkdir_p(d)
+            os.remove(d)
+            return ok and 0 or 1
+          end)
+          local traced = inchild(function()
+            filtered{ rules = { {"trace:5", "mkdir"}, {"trace:5", "mkdirat"} } }
+            return select(3, core.mkdir_p(d))  -- no tracer: ENOSYS
+          end)
+          os.remove(d)
+          return logged, traced
+        ]])
+        assert.equal("exit 0", logged)
+        assert.equal("exit 38", traced)
+      end)
+
+      it("compares arguments with every operator", function()
+        -- kill(self, sig) for signals ignored by default: 0, 17, 23, 28;
+        -- the exit code has bit i set when the i-th was denied (EPERM)
+        local r = lua(mode, [[
+          local sigs = { 0, 17, 23, 28 }
+          local function denied (...)
+            local cmps = { ... }
+            return inchild(function()
+              local rule = { "errno:EPERM", "kill" }
+              for _, c in ipairs(cmps) do rule[#rule + 1] = c end
+              filtered{ rules = { rule } }
+              local bits = 0
+              for i, s in ipairs(sigs) do
+                local ok, _, e = core.kill(core.getpid(), s)
+                if not ok and e == 1 then bits = bits | (1 << (i - 1)) end
+              end
+              return bits
+            end)
+          end
+          return {
+            eq = denied{"a1", "==", 0}, ne = denied{"a1", "!=", 0},
+            lt = denied{"a1", "<", 20}, le = denied{"a1", "<=", 23},
+            gt = denied{"a1", ">", 23}, ge = denied{"a1", ">=", 23},
+            mask = denied{"a1", "&=", 1, 1},
+            both = denied({"a0", "!=", 0}, {"a1", "==", 17}),
+            other = denied({"a0", "==", 0}, {"a1", "==", 17}),
+            none = denied{"a1", "==", 9},
+          }
+        ]])
+        local bits = { eq = 1, ne = 14, lt = 3, le = 7, gt = 8, ge = 12,
+                       mask = 6, both = 2, other = 0, none = 0 }
+        for k, v in pairs(bits) do assert.equal("exit " .. v, r[k], k) end
+      end)
+
+      it("installs through filter:load(), core.seccomp(filter) and a spec", function()
+        local a, b, c, st = lua(mode, [[
+          assert(core.no_new_privs())
+          local f = core.seccomp_filter{ rules = { {"errno:EPERM", "mkdir"} } }
+          local a = f:load()
+          local b = core.seccomp(f)
+          local c = core.seccomp{ rules = { {"errno:EPERM", "rmdir"} } }
+          return a, b, c, seccomp_status()
+        ]])
+        assert.is_true(a)
+        assert.is_true(b)
+        assert.is_true(c)
+        assert.equal(2, st.Seccomp)
+        assert.equal(3, st.Seccomp_filters)
+      end)
+
+      if mode == "root" then
+        it("loads without no_new_privs with CAP_SYS_ADMIN", function()
+          local ok, state = lua(mode, [[
+            local ok = core.seccomp{ rules = { {"errno:EPERM", "mkdir"} } }
+            return ok, core.prctl_state()
+          ]])
+          assert.is_true(ok)
+          assert.equal(2, state.seccomp)
+          assert.is_false(state.no_new_privs)
+        end)
+      else
+        it("refuses to load without no_new_privs: EACCES", function()
+          local ok, msg, errno, state = lua(mode, [[
+            local f = core.seccomp_filter{ rules = { {"errno:EPERM", "mkdir"} } }
+            local n = #f:export() // 8
+            local ok, msg, errno = f:load()
+            return ok, msg, errno, core.prctl_state().seccomp, n
+          ]])
+          assert.is_nil(ok)
+          assert.matches("^seccomp%(%d+ BPF instructions%): " ..
+                         "Permission denied %(EACCES%)$", msg)
+          assert.equal(13, errno)
+          assert.equal(0, state)
+        end)
+
+        it("loads without no_new_privs in its own user namespace", function()
+          local ok, state = lua(mode, [[
+            enter{"user"}
+            local ok = core.seccomp{ rules = { {"errno:EPERM", "mkdir"} } }
+            return ok, core.prctl_state().seccomp
+          ]])
+          assert.is_true(ok)
+          assert.equal(2, state)
+        end)
+      end
+
+      it("catches ioctl commands with high bits set through &= masks", function()
+        local p = probe()
+        if not p then return H.skip("needs x86_64 and a C compiler") end
+        local r = lua(mode, ([[
+          local function run (rule, cmd)
+            return inchild(function()
+              filtered{ rules = { rule } }
+              core.exec(%q, {"probe", "n", "16", "1000", cmd})
+            end)
+          end
+          local masked = {"errno:EPERM", "ioctl", {"a1", "&=", 0xffffffff, 0x5401}}
+          local exact = {"errno:EPERM", "ioctl", {"a1", "==", 0x5401}}
+          return {
+            run(masked, "0x5401"), run(masked, "0x100005401"),
+            run(masked, "0xffffffff00005401"), run(masked, "0x5402"),
+            run(exact, "0x5401"), run(exact, "0x100005401"),
+          }
+        ]]):format(p))
+        assert.equal("exit 1", r[1])
+        assert.equal("exit 1", r[2])          -- the kernel ignores high bits
+        assert.equal("exit 1", r[3])
+        assert.equal("exit 9", r[4])          -- EBADF: reached the kernel
+        assert.equal("exit 1", r[5])
+        assert.equal("exit 9", r[6])          -- == compares all 64 bits
+      end)
+
+      it("kills i386 system calls unless the x86 arch is added", function()
+        newactions()
+        local p = probe()
+        if not p then return H.skip("needs x86_64 and a C compiler") end
+        local r = lua(mode, ([[
+          local P = %q
+          local function run (spec, ...)
+            local argv = { "probe", ... }
+            return inchild(function()
+              if spec then filtered(spec) end
+              core.exec(P, argv)
+            end)
+          end
+          local x86 = { arch = {"native", "x86"},
+                        rules = { {"errno:EPERM", "mkdir"} } }
+          return {
+            plain = run(nil, "i", "20"),                -- getpid
+            plain_mkdir = run(nil, "i", "39", "0"),      -- mkdir(NULL)
+            default = run({ rules = {} }, "i", "20"),
+            kp = run({ badarch = "kill_process" }, "i", "20"),
+            errno = run({ badarch = "errno:EPERM" }, "i", "20"),
+            x86 = run(x86, "i", "20"),
+            x86_mkdir = run(x86, "i", "39", "0"),
+            native_mkdir = run(x86, "n", "83", "0"),
+          }
+        ]]):format(p))
+        if r.plain ~= "exit 0" then
+          return H.skip("no i386 emulation (int $0x80: " .. r.plain .. ")")
+        end
+        assert.equal("exit 14", r.plain_mkdir)     -- EFAULT, unfiltered
+        assert.equal("SIGSYS", r.default)
+        assert.equal("SIGSYS", r.kp)
+        assert.equal("exit 1", r.errno)
+        assert.equal("exit 0", r.x86)
+        assert.equal("exit 1", r.x86_mkdir)
+        assert.equal("exit 1", r.native_mkdir)
+      end)
+
+      it("closes once, by close(), <close> or the collector", function()
+        local s1, again, s2, err1, err2, err3, err4, err5 = lua(mode, [[
+          local f = core.seccomp_filter{}
+          f:close()
+          local again = pcall(f.close, f)
+          local g
+          do
+            local h <close> = core.seccomp_filter{}
+            g = h
+          end
+          for _ = 1, 200 do core.seccomp_filter{ rules = { {"kill", "ptrace"} } } end
+          collectgarbage() collectgarbage()
+          return tostring(f), again, tostring(g),
+                 select(2, pcall(f.export, f)), select(2, pcall(f.pfc, f)),
+                 select(2, pcall(f.load, f)), select(2, pcall(core.seccomp, f)),
+                 select(2, pcall(g.export, g))
+        ]])
+        assert.equal("lunajail.SeccompFilter (closed)", s1)
+        assert.is_true(again)
+        assert.equal("lunajail.SeccompFilter (closed)", s2)
+        assert.matches("seccomp filter is closed", err1)
+        assert.matches("seccomp filter is closed", err2)
+        assert.matches("seccomp filter is closed", err3)
+        assert.matches("seccomp: bad argument #1 %(filter%): seccomp filter is closed",
+                       err4)
+        assert.matches("seccomp filter is closed", err5)
+      end)
+    end)
+  end
+
+  describe("BPF", function()
+    local X32, I386 = S.X32_BIT, S.I386
+
+    -- the exported program of spec, and the native numbers of names
+    local function export (spec, names)
+      return H.lua(H.modes[1], ([[
+        local nr = {}
+        for _, n in ipairs(%s) do nr[n] = assert(core.seccomp_resolve(n), n) end
+        return core.seccomp_filter(%s):export(), nr
+      ]]):format(names or "{}", spec))
+    end
+
+    it("encodes every action", function()
+      newactions()
+      local bpf, nr = export([[{ badarch = "kill_process", rules = {
+          {"errno:EPERM", "mkdir"}, {"errno:77", "rmdir"},
+          {"kill", "ptrace"}, {"kill_process", "reboot"}, {"trap", "acct"},
+          {"log", "sync"}, {"trace:7", "syncfs"}, {"allow", "getpid"} } }]],
+        [[{"mkdir", "rmdir", "ptrace", "reboot", "acct", "sync", "syncfs",
+           "getpid", "uname"}]])
+      local prog = S.decode(bpf)
+      local function act (name)
+        return hex(S.run(prog, { nr = nr[name], arch = S.X86_64 }))
+      end
+      assert.equal(hex(S.ERRNO | 1), act("mkdir"))
+      assert.equal(hex(S.ERRNO | 77), act("rmdir"))
+      assert.equal(hex(S.KILL_THREAD), act("ptrace"))
+      assert.equal(hex(S.KILL_PROCESS), act("reboot"))
+      assert.equal(hex(S.TRAP), act("acct"))
+      assert.equal(hex(S.LOG), act("sync"))
+      assert.equal(hex(S.TRACE | 7), act("syncfs"))
+      assert.equal(hex(S.ALLOW), act("getpid"))
+      assert.equal(hex(S.ALLOW), act("uname"))
+    end)
+
+    it("never lets an x32 or i386 call through the native filter", function()
+      newactions()
+      for _, badarch in ipairs{ "kill_process", "errno:ENOSYS" } do
+        local bpf = export(([[{ badarch = %q, rules = {
+            {"errno:EPERM", "mkdir"} } }]]):format(badarch))
+        local prog = S.decode(bpf)
+        local want = badarch == "kill_process" and S.KILL_PROCESS
+                     or S.ERRNO | 38
+        for n = 0, 547 do
+          assert.equal(hex(want), hex(S.run(prog, { nr = X32 | n, arch = S.X86_64 })),
+                       "x32 " .. n)
+        end
+        for _, n in ipairs{ 1, 20, 39, 54, 102, 172, 385 } do
+          assert.equal(hex(want), hex(S.run(prog, { nr = n, arch = I386 })),
+                       "i386 " .. n)
+        end
+        assert.equal(hex(want), hex(S.run(prog, { nr = 39, arch = S.AARCH64 })))
+      end
+    end)
+
+    it("kills other arches by default (the thread)", function()
+      local prog = S.decode(export("{}"))
+      assert.equal(hex(S.KILL_THREAD), hex(S.run(prog, { nr = 20, arch = I386 })))
+      assert.equal(hex(S.KILL_THREAD),
+                   hex(S.run(prog, { nr = X32 | 39, arch = S.X86_64 })))
+    end)
+
+    it("filters the x86 and x32 arches by their own numbers", function()
+      local bpf, nr = export([[{ arch = {"native", "x86", "x32"}, rules = {
+          {"errno:EPERM", "mkdir"} } }]], [[{"mkdir", "getpid"}]])
+      local prog = S.decode(bpf)
+      local function act (n, arch) return hex(S.run(prog, { nr = n, arch = arch })) end
+      assert.equal(hex(S.ERRNO | 1), act(nr.mkdir, S.X86_64))
+      assert.equal(hex(S.ALLOW), act(nr.getpid, S.X86_64))
+      assert.equal(hex(S.ERRNO | 1), act(39, I386))          -- i386 mkdir
+      assert.equal(hex(S.ALLOW), act(20, I386))              -- i386 getpid
+      assert.equal(hex(S.ERRNO | 1), act(X32 | nr.mkdir, S.X86_64))
+      assert.equal(hex(S.ALLOW), act(X32 | nr.getpid, S.X86_64))
+      assert.equal(hex(S.KILL_THREAD), act(39, S.AARCH64))
+    end)
+
+    it("compares 64-bit arguments, and masks them", function()
+      local bpf, nr = export([[{ rules = {
+          {"errno:EPERM", "ioctl", {"a1", "&=", 0xffffffff, 0x5412}},
+          {"errno:EACCES", "personality", {"a0", ">", 0xffffffff}},
+          {"errno:ENOENT", "kill", {"a1", "==", -1}} } }]],
+        [[{"ioctl", "personality", "kill"}]])
+      local prog = S.decode(bpf)
+      local function act (name, ...)
+        return hex(S.run(prog, { nr = nr[name], arch = S.X86_64, args = { ... } }))
+      end
+      assert.equal(hex(S.ERRNO | 1), act("ioctl", 3, 0x5412))
+      assert.equal(hex(S.ERRNO | 1), act("ioctl", 3, 0xdeadbeef00005412))
+      assert.equal(hex(S.ALLOW), act("ioctl", 3, 0x5413))
+      assert.equal(hex(S.ALLOW), act("personality", 0xffffffff))
+      assert.equal(hex(S.ERRNO | 13), act("personality", 0x100000000))
+      assert.equal(hex(S.ERRNO | 2), act("kill", 1, -1))
+      assert.equal(hex(S.ALLOW), act("kill", 1, 0xffffffff))
+    end)
+
+    it("makes an allow list with a deny default", function()
+      local bpf, nr = export([[{ default = "errno:ENOSYS", rules = {
+          {"allow", "getpid"}, {"errno:ENOSYS", "mkdir"} } }]],
+        [[{"getpid", "mkdir", "uname"}]])
+      local prog = S.decode(bpf)
+      local function act (name) return hex(S.run(prog, { nr = nr[name], arch = S.X86_64 })) end
+      assert.equal(hex(S.ALLOW), act("getpid"))
+      assert.equal(hex(S.ERRNO | 38), act("mkdir"))
+      assert.equal(hex(S.ERRNO | 38), act("uname"))
+    end)
+
+    it("skips rules whose action is the default", function()
+      local a = export([[{ rules = { {"allow", "mkdir"}, {"allow", "rmdir"} } }]])
+      local b = export("{}")
+      assert.equal(b, a)
+    end)
+
+    it("refuses a filter the kernel would not take", function()
+      local err = H.raises(H.modes[1], [[
+        local rules = {}
+        for i = 1, 5000 do rules[i] = {"errno:EPERM", "ioctl", {"a1", "==", i}} end
+        local f = core.seccomp_filter{ rules = rules }
+        assert(#f:export() // 8 > 4096)
+        return f:load()
+      ]])
+      assert.matches("seccomp: bad argument #1 %(filter%): the filter compiles " ..
+                     "to %d+ BPF instructions, more than the kernel's 4096", err)
+    end)
+  end)
+
+  describe("seccomp_resolve", function()
+    it("gives native numbers, nil for unknown and foreign calls", function()
+      local getpid, mkdir, none, socketcall = H.lua(H.modes[1], [[
+        return core.seccomp_resolve("getpid"), core.seccomp_resolve("mkdir"),
+               core.seccomp_resolve("nosuchcall"), core.seccomp_resolve("socketcall")
+      ]])
+      if X86_64 then
+        assert.equal(39, getpid)
+        assert.equal(83, mkdir)
+      else
+        assert.is_number(getpid)
+      end
+      assert.is_nil(none)
+      if X86_64 then assert.is_nil(socketcall) end   -- i386 only
+    end)
+  end)
+
+  describe("bad input", function()
+    local F = "core.seccomp_filter"
+    local cases = {
+      { F .. "()", "seccomp_filter: bad argument #1 %(spec%): table expected, got no value" },
+      { F .. "(42)", "#1 %(spec%): table expected, got number" },
+      { F .. "{default = 'deny'}", "unknown seccomp action \"deny\" %(valid: allow" },
+      { F .. "{default = 1}", "seccomp action expected, got number" },
+      { F .. "{default = 'allow\\0x'}", "seccomp action contains a NUL byte" },
+      { F .. "{badarch = 'nope'}", "unknown seccomp action \"nope\"" },
+      { F .. "{rules = {{'errno:0', 'mkdir'}}}", "bad action \"errno:0\" %(errno 1..4094" },
+      { F .. "{rules = {{'errno:4095', 'mkdir'}}}", "bad action \"errno:4095\"" },
+      { F .. "{rules = {{'errno:4096', 'mkdir'}}}", "bad action \"errno:4096\"" },
+      { F .. "{rules = {{'errno:65536', 'mkdir'}}}", "bad action \"errno:65536\"" },
+      { F .. "{rules = {{'errno:-1', 'mkdir'}}}", "bad action \"errno:%-1\"" },
+      { F .. "{rules = {{'errno:EPERMX', 'mkdir'}}}", "bad action \"errno:EPERMX\"" },
+      { F .. "{rules = {{'errno:', 'mkdir'}}}", "bad action \"errno:\"" },
+      { F .. "{rules = {{'errno: 1', 'mkdir'}}}", "bad action \"errno: 1\"" },
+      { F .. "{rules = {{'errno:1x', 'mkdir'}}}", "bad action \"errno:1x\"" },
+      { F .. "{rules = {{'trace:4096', 'mkdir'}}}", "bad action \"trace:4096\"" },
+      { F .. "{rules = {{'trace:EPERM', 'mkdir'}}}", "bad action \"trace:EPERM\"" },
+      { F .. "{rules = {{'deny', 'mkdir'}}}", "unknown seccomp action \"deny\"" },
+      { F .. "{rules = {{'errno:EPERM', 'nosuchcall'}}}",
+        "#1 %(spec%): rules%[1%]: unknown syscall \"nosuchcall\"" },
+      { F .. "{rules = {{'allow', 'getpid'}, {'errno:EPERM'}}}",
+        "rules%[2%]: syscall name expected" },
+      { F .. "{rules = {{'errno:EPERM', 83}}}", "rules%[1%]: syscall name expected" },
+      { F .. "{rules = {{'errno:EPERM', 'mkdir\\0x'}}}", "syscall name contains a NUL" },
+      { F .. "{rules = {'mkdir'}}", "rules%[1%]: {action, syscall, ...} expected" },
+      { F .. "{rules = 'mkdir'}", "#1 %(spec%): rules: list expected" },
+      { F .. "{arch = 'x86'}", "arch: list of names expected" },
+      { F .. "{arch = {'vax'}}", "arch%[1%]: unknown \"vax\"" },
+      { F .. "{arch = {'native', 1}}", "arch%[2%]: name expected" },
+      { F .. "{arch = {'x86\\0'}}", "arch name contains a NUL" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'a6', '==', 1}}}}",
+        "rules%[1%] comparison 1: argument \"a0\"..\"a5\" expected" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'b1', '==', 1}}}}", "argument \"a0\"" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'a10', '==', 1}}}}", "argument \"a0\"" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {1, '==', 1}}}}", "argument \"a0\"" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'a1', '=', 1}}}}",
+        "rules%[1%] comparison 1: operator ==, !=, <, <=, >, >= or &= expected" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'a1', '~=', 1}}}}", "operator ==" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'a1', '==', '1'}}}}",
+        "comparison 1: integer value expected" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'a1', '==', 1.5}}}}",
+        "integer value expected" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'a1', '&=', 1}}}}",
+        "integer value expected" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'a1', '=='}}}}", "integer value expected" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'a1', '==', 1}, 'a2'}}}",
+        "rules%[1%] comparison 2: table expected" },
+      { F .. "{rules = {{'errno:EPERM', 'ioctl', {'a0', '==', 1}, {'a1', '==', 1}, " ..
+        "{'a2', '==', 1}, {'a3', '==', 1}, {'a4', '==', 1}, {'a5', '==', 1}, " ..
+        "{'a0', '==', 2}}}}", "rules%[1%]: more than 6 comparisons" },
+      { F .. "{rules = {{'errno:EPERM', 'kill', {'a1', '>=', 17}, {'a1', '<=', 23}}}}",
+        "rules%[1%]: a1 compared twice" },
+      { "core.seccomp()", "seccomp: bad argument #1 %(filter%): seccomp filter or spec " ..
+        "table expected" },
+      { "core.seccomp(42)", "#1 %(filter%): seccomp filter or spec table expected" },
+      { "core.seccomp('mkdir')", "#1 %(filter%): seccomp filter or spec table expected" },
+      { "core.seccomp{rules = {{'nope', 'mkdir'}}}",
+        "seccomp: bad argument #1 %(filter%): unknown seccomp action \"nope\"" },
+      { "core.seccomp_filter{}.export(42)", "SeccompFilter expected" },
+      { "core.seccomp_filter{}.load({})", "SeccompFilter expected" },
+      { "core.seccomp_resolve()", "seccomp_resolve: bad argument #1 %(name%): string " ..
+        "expected, got no value" },
+      { "core.seccomp_resolve(39)", "#1 %(name%): string expected, got number" },
+      { "core.seccomp_resolve('getpid\\0x')", "#1 %(name%): string contains a NUL" },
+    }
+    for _, c in ipairs(cases) do
+      it("rejects " .. c[1], function()
+        local err = H.raises(H.modes[1], "return " .. c[1])
+        assert.matches(c[2], err)
+      end)
+    end
+  end)
+end)
