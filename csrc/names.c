@@ -21,14 +21,16 @@
 /* {====== Lookup ======} */
 
 /* does s (len bytes) spell entry e of t?  Case does not matter and the
-** C prefix is optional: "term", "TERM", "SIGTERM", "sigterm" */
+** C prefix is optional: "term", "TERM", "SIGTERM", "sigterm".  An entry
+** with a C name of its own ("mount": CLONE_NEWNS) takes only that. */
 static int matches (const ljNames *t, const ljName *e, const char *s,
                     size_t len) {
   size_t plen = strlen(t->prefix), nlen = strlen(e->name);
   if (e->cname && len == strlen(e->cname)
       && strncasecmp(s, e->cname, len) == 0)
     return 1;
-  if (len > plen && plen > 0 && strncasecmp(s, t->prefix, plen) == 0
+  if (!e->cname && len > plen && plen > 0
+      && strncasecmp(s, t->prefix, plen) == 0
       && len - plen == nlen && strncasecmp(s + plen, e->name, nlen) == 0)
     return 1;
   return len == nlen && strncasecmp(s, e->name, len) == 0;

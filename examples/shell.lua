@@ -47,7 +47,8 @@ while true do
     if data then child:write_all(data, 5)
     else
       stdin_open = false
-      child:write("\4")                    -- end of input: ^D, as at a terminal
+      child:write("\4\4")   -- end of input, as at a terminal: a ^D flushes a
+                             -- partial line, a ^D on an empty one ends it
     end
   end
   if not child:status().running and child:read("stdout") == nil then break end

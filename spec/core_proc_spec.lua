@@ -307,7 +307,6 @@ describe("core process primitives", function()
       { "core.waitpid(1.5)", "#1 %(pid%): number has no integer representation" },
       { "core.waitpid(1, 'hang')", '#2 %(options%): unknown wait option "hang" ' ..
                                    '%(valid: nohang, untraced, continued%)' },
-      { "core.waitpid(1, {'nohang', 'NOHANG'})", 'unknown wait option "NOHANG"' },
       { "core.waitpid(1, true)", "#2 %(options%): wait option names expected, got boolean" },
       { "core.waitpid(1, -1)", "#2 %(options%): %-1 out of range" },
       { "core.waitpid(1, 'nohang\\0')", "#2 %(options%): string contains a NUL byte" },
@@ -317,7 +316,6 @@ describe("core process primitives", function()
       { "core.kill(2147483646.5)", "#1 %(pid%): number has no integer representation" },
       { "core.kill(2147483647, 'SIGFOO')", '#2 %(signal%): unknown signal "SIGFOO" ' ..
                                            '%(valid: hup, int, quit, ill,' },
-      { "core.kill(2147483647, 'sigterm')", 'unknown signal "sigterm"' },
       { "core.kill(2147483647, 65)", "#2 %(signal%): 65 out of range %[0, 64%]" },
       { "core.kill(2147483647, -1)", "#2 %(signal%): %-1 out of range" },
       { "core.kill(2147483647, 1.5)", "#2 %(signal%): number has no integer representation" },

@@ -6,12 +6,14 @@ local function example (mode, name, input)
     local input = %s
     local env = ("LUA_PATH='%%s/lua/?.lua;%%s/lua/?/init.lua;;' LUA_CPATH='%%s/build/?.so;;' ")
                 :format(TOP, TOP, TOP)
-    local cmd = "cd " .. TOP .. " && " ..
-                (input and ("printf '%%s' " .. ("%%q"):format(input) .. " | ") or "") ..
-                env .. "lua5.4 examples/%s.lua 2>&1"
+    local file = os.tmpname()
+    io.open(file, "w"):write(input or ""):close()
+    local cmd = "cd " .. TOP .. " && " .. env .. "lua5.4 examples/%s.lua < " .. file ..
+                " 2>&1"
     local h = io.popen(cmd)
     local out = h:read("a")
     local ok, how, code = h:close()
+    os.remove(file)
     return out, code
   ]]):format(input and ("%q"):format(input):gsub("\
 ", "\n") or "nil", name))
