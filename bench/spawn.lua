@@ -128,7 +128,7 @@ local function heap (mb)
   lunajail(2, true, {})
   for _ = 1, ROUNDS do lunajail(per, true, s) end
   local r = median(s)
-  big = nil                                        -- luacheck: ignore
+  assert(#big == mb)                               -- held until here
   collectgarbage()
   return r
 end

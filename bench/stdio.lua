@@ -129,7 +129,6 @@ local spawned = core.monotonic() - t0
 collectgarbage() collectgarbage()
 local rss1, heap1 = rss(), collectgarbage("count")
 for i = 1, N do children[i]:write(i .. "\n") children[i]:close_stdin() end
-children = nil
 assert(loop:run(120))
 local perchild = ("%d sandboxes supervised at once: spawned in %.2f s; parent " ..
   "RSS +%.1f KB and Lua heap +%.1f KB per child"):format(N, spawned,

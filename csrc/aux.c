@@ -127,7 +127,8 @@ int lj_argerror (ljArgs *A, int n, const char *fmt, ...) {
   lua_pushvfstring(L, fmt, ap);
   va_end(ap);
   lua_concat(L, 3);
-  return lua_error(L);
+  lua_error(L);
+  __builtin_unreachable();
 }
 
 int lj_argidx (ljArgs *A, int n) {

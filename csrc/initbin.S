@@ -6,8 +6,11 @@
         .hidden lj_initbin
 lj_initbin:
         .incbin INITBIN
-        .global lj_initbin_end
-        .hidden lj_initbin_end
 lj_initbin_end:
+        .balign 8
+        .global lj_initbin_size
+        .hidden lj_initbin_size
+lj_initbin_size:                        /* its length, computed here */
+        .quad lj_initbin_end - lj_initbin
 
         .section .note.GNU-stack,"",%progbits

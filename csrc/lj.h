@@ -62,6 +62,7 @@ typedef struct ljArgs {
 } ljArgs;
 
 void lj_args (ljArgs *A, lua_State *L, const char *where, const char *names);
+__attribute__((noreturn))
 int lj_argerror (ljArgs *A, int n, const char *fmt, ...);   /* raises */
 int lj_isnone (ljArgs *A, int n);          /* absent or nil */
 int lj_isstring (ljArgs *A, int n);        /* a real string (not a number) */

@@ -55,7 +55,8 @@
 long lj_clone3 (void *args, size_t size, int (*fn) (void *), void *arg);
 #endif
 
-extern const char lj_initbin[], lj_initbin_end[];
+extern const char lj_initbin[];
+extern const uint64_t lj_initbin_size;
 
 
 /* {====== The init binary, a sealed memfd per Lua state ======} */
@@ -70,7 +71,7 @@ static int initfd_gc (lua_State *L) {
 }
 
 static int makeinitfd (void) {
-  size_t len = (size_t)(lj_initbin_end - lj_initbin), off = 0;
+  size_t len = (size_t)lj_initbin_size, off = 0;
   int fd = memfd_create("lunajail-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -1;
   while (off < len) {
@@ -126,6 +127,7 @@ typedef struct Field {
 } Field;
 
 static ljArgs *field (lua_State *L, Field *f, ljArena *a, const char *name) {
+  memset(f, 0, sizeof *f);
   snprintf(f->where, sizeof f->where, "spawn: plan.%s", name);
   lua_getfield(L, 1, name);
   f->A.L = L;

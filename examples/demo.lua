@@ -32,7 +32,8 @@ local function view (title)
   print("    network:   " .. -- the interfaces
         sh("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' '"))
   print("    caps:      " .. sh("grep CapEff /proc/self/status"))
-  print("    write /usr: " .. sh("touch /usr/lunajail-demo && echo allowed && rm /usr/lunajail-demo"))
+  print("    write /usr: " ..
+        sh("touch /usr/lunajail-demo && echo allowed && rm /usr/lunajail-demo"))
 end
 
 local uid, gid = select(2, core.getresuid()), select(2, core.getresgid())

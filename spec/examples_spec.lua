@@ -32,7 +32,7 @@ describe("examples", function()
       end)
 
       it("shell.lua runs commands in a sandboxed shell", function()
-        local out, code = example(mode, "shell", "hostname; id -u; exit 3\n")
+        local out = example(mode, "shell", "hostname; id -u; exit 3\n")
         assert.matches("sandbox", out)
         assert.matches("%[shell exited: 3%]", out)
       end)
