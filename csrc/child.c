@@ -177,18 +177,19 @@ static int ctty (ljPlan *P, int newsession) {
   return ioctl(0, TIOCSCTTY, 0) == 0 ? 0 : errno;
 }
 
-/* pid 2, on our stack while we wait: exec, or leave the errno behind */
+/* pid 2, on our stack while we wait: exec, or report the errno (as the
+** exec step, the last) and leave it behind for pid 1 */
 static int payload_main (void *arg) {
   ljPlan *P = (ljPlan *)arg;
   int err;
   close(P->statusfd);              /* init's alone */
-  if ((err = ctty(P, 1)) != 0) {
-    P->payloaderr = err;
-    _exit(127);
+  if ((err = ctty(P, 1)) == 0) {
+    unblock(1);
+    execve(P->execpath, (char *const *)P->argv, (char *const *)P->envp);
+    err = errno;
   }
-  unblock(1);
-  execve(P->execpath, (char *const *)P->argv, (char *const *)P->envp);
-  P->payloaderr = errno;
+  P->payloaderr = err;
+  report(P, LJ_REP_FATAL, P->nsteps, err);
   _exit(127);
 }
 
@@ -202,7 +203,6 @@ static void itoa (char *out, int v) {
 static int exec_apply (const ljStep *s, ljCtx *c) {
   ljPlan *P = (ljPlan *)c->plan;
   static const char *const noenv[] = { NULL };
-  char stack[16384] __attribute__((aligned(16)));
   int err, pid;
   (void)s;
   P->execpath = P->path;
@@ -219,15 +219,20 @@ static int exec_apply (const ljStep *s, ljCtx *c) {
     return err;
   }
   P->payloaderr = 0;
-  pid = clone(payload_main, stack + sizeof stack,
-              CLONE_VM | CLONE_VFORK | SIGCHLD, P);
+  pid = clone(payload_main, P->payloadstack, CLONE_VM | CLONE_VFORK | SIGCHLD, P);
   if (pid < 0) return errno;
-  if (P->payloaderr) return P->payloaderr;
+  if (P->payloaderr) _exit(127);   /* pid 2 reported it */
   itoa(P->initpid, pid);
   itoa(P->initstatus, P->statusfd);
   syscall(SYS_execveat, P->initfd, "", (char *const *)P->initargv,
           (char *const *)noenv, AT_EMPTY_PATH);
-  return errno;                    /* we exit: the kernel kills pid 2 */
+  err = errno;
+  {                                /* no execveat (< 3.19, valgrind): by path */
+    char path[32] = "/proc/self/fd/";
+    itoa(path + 14, P->initfd);
+    execve(path, (char *const *)P->initargv, (char *const *)noenv);
+  }
+  return err;                      /* we exit: the kernel kills pid 2 */
 }
 
 static void exec_describe (const ljStep *s, ljBuf *b) {

@@ -38,7 +38,8 @@
 
 #include "spawn.h"
 
-#define STACKSIZE  (256 * 1024)
+#define STACKSIZE  (256 * 1024)  /* the child's stack ... */
+#define PAYLOADSTACK (32 * 1024)   /* ... whose lowest part is pid 2's */
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -53,6 +54,25 @@
 #if defined(__x86_64__) || defined(__aarch64__)
 #define HAVE_CLONE3 1
 long lj_clone3 (void *args, size_t size, int (*fn) (void *), void *arg);
+#endif
+
+/* ASan: the child's frames mark its stack's shadow (in our memory, as
+** the child shares it) and it never unmarks them: before each clone the
+** stack is clean again, or a new child at the same address trips over
+** the marks of an old one */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* valgrind runs a CLONE_VM child only as a thread: under it, the child
+** gets a copy of our memory instead (see startchild) */
+#if defined(__has_include) && __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
 #endif
 
 extern const char lj_initbin[];
@@ -626,10 +646,20 @@ static void collect (Run *R) {
 /*
 ** clone3(CLONE_VM | CLONE_PIDFD | namespaces) on our stack, or clone(2)
 ** where clone3 is missing (before Linux 5.3, or another machine): the
-** same child, except that a time namespace then needs clone3.
+** same child, except that a time namespace then needs clone3.  Under
+** valgrind, which cannot run such a child, a fork-style clone: the child
+** gets a copy of our memory, so its progress is not seen here (a child
+** killed before its exec is then reported as a plain exit).
 */
 static int startchild (ljPlan *P, Run *R, int *err) {
   int pid;
+  if (RUNNING_ON_VALGRIND) {
+    pid = clone(lj_child_main, (char *)R->stack + STACKSIZE,
+                CLONE_PIDFD | P->cloneflags | SIGCHLD, P, &R->pidfd);
+    *err = errno;
+    P->progress = P->nsteps;       /* unknown: do not claim a kill */
+    return pid;
+  }
 #ifdef HAVE_CLONE3
   struct {                         /* struct clone_args, version 0 */
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
@@ -675,6 +705,8 @@ static int start (ljPlan *P, const Side *M, Run *R) {
     R->what = "mmap";
     return errno;
   }
+  P->payloadstack = (char *)R->stack + PAYLOADSTACK;
+  UNPOISON(R->stack, STACKSIZE);
   /* Signals stay blocked until the child has exec'd or been reaped: no
   ** host handler may run in the child before it resets them, and the
   ** child shares our errno (the same TLS), so nothing of ours may fail

@@ -43,6 +43,8 @@ typedef struct ljPlan {
   const char *initargv[4];         /* lunajail-init PAYLOADPID STATUSFD */
   char initpid[16], initstatus[16];
   volatile int payloaderr;         /* the payload's failed exec */
+  char *payloadstack;              /* pid 2's stack: the top of the low
+                                      end of our child's stack mapping */
   char resolved[4096];             /* the PATH search result */
   volatile int progress;           /* index of the step being applied */
 } ljPlan;

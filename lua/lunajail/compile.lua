@@ -32,9 +32,14 @@ local function set (list)
   return s
 end
 
-local function flags (t)
+-- flags("bind", ro and "rdonly", ...): the names given, nil and false
+-- skipped (a hole must not end the list)
+local function flags (...)
   local out = {}
-  for _, f in ipairs(t) do if f then out[#out + 1] = f end end
+  for i = 1, select("#", ...) do
+    local f = select(i, ...)
+    if f then out[#out + 1] = f end
+  end
   return table.concat(out, ",")
 end
 
@@ -150,10 +155,12 @@ local function mountpoint (c, target, source)
   end
 end
 
-local function bind (c, source, target, ro, dev, reason, optional)
+-- not recursive unless asked: the mounts under source stay out (fail
+-- closed), and a read-only or nosuid tree needs mount_setattr (5.12)
+local function bind (c, source, target, ro, dev, reason, optional, rec)
   if optional and not core.stat(source, true) then return end
   mountpoint(c, target, source)
-  local f = flags { "bind", "rec", ro and "rdonly", "nosuid", not dev and "nodev" }
+  local f = flags("bind", rec and "rec", ro and "rdonly", "nosuid", not dev and "nodev")
   c.add(reason, { "mount", host(c, source), c.R .. target, nil, f,
                   optional = optional or nil })
 end
@@ -165,7 +172,8 @@ local mounters = {}
 function mounters.bind (c, m)
   bind(c, m.source, m.target, m.ro, m.dev, (m.ro and "read-only bind " or
        m.dev and "bind with devices " or "writable bind ") .. m.source ..
-       (m.source ~= m.target and " at " .. m.target or ""), m.optional)
+       (m.source ~= m.target and " at " .. m.target or "") ..
+       (m.rec and ", with the mounts under it" or ""), m.optional, m.rec)
 end
 
 function mounters.tmpfs (c, m)
@@ -179,7 +187,7 @@ function mounters.tmpfs (c, m)
   mountpoint(c, m.target)
   c.add(("tmpfs %s (%s%s)"):format(m.target, data, m.noexec and ",noexec" or ""),
         { "mount", "tmpfs", c.R .. m.target, "tmpfs",
-          flags { "nosuid", "nodev", m.noexec and "noexec" }, data,
+          flags("nosuid", "nodev", m.noexec and "noexec"), data,
           optional = m.optional or nil })
 end
 
@@ -260,7 +268,7 @@ local function beginroot (c, r)
             "mode=0755" .. (r.root_size and ",size=" .. r.root_size or "") })
   else
     c.add("the new root: " .. r.root.path,
-          { "mount", host(c, r.root.path), c.R, nil, "bind,rec,nosuid,nodev" })
+          { "mount", host(c, r.root.path), c.R, nil, "bind,nosuid,nodev" })
   end
 end
 
