@@ -59,7 +59,7 @@ export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(B)/?.so;;
 
 .PHONY: all demo test check deps test-deps asan valgrind gc lint bench \
-        fuzz install uninstall clean
+        fuzz install uninstall clean spec-helpers
 
 all: $(SO)
 
@@ -110,18 +110,14 @@ ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 
 asan:
-	$(MAKE) clean-so
-	$(MAKE) all spec-helpers CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)"
-	LJ_ASAN=1 sh spec/run; st=$$?; $(MAKE) clean-so; exit $$st
+	$(MAKE) B=build/asan all CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)"
+	LJ_ASAN=1 LJ_BUILD=build/asan sh spec/run
 
 valgrind: all spec-helpers
 	LJ_VALGRIND=1 sh spec/run
 
 gc: all spec-helpers
 	LJ_GC=1 sh spec/run
-
-clean-so:
-	rm -rf $(B)/obj $(SO)
 
 lint:
 	luacheck --quiet .

@@ -30,8 +30,8 @@ describe("core id primitives", function()
         -- live on the C stack (it may hold 65536 gids)
         local out = H.lua(mode, [[
           local S = require "snip"
-          return S.sh("ulimit -s 200 && lua5.4 -e 'package.cpath = \"" .. TOP ..
-                      "/build/?.so;\" .. package.cpath " ..
+          return S.sh("ulimit -s 200 && lua5.4 -e 'package.cpath = \"" .. BUILD ..
+                      "/?.so;\" .. package.cpath " ..
                       "print(#require(\"lunajail.core\").getgroups())' 2>&1; echo $?")
         ]])
         assert.matches("^%d+\n0$", out)

@@ -4,8 +4,8 @@ local H = require "helper"
 local function example (mode, name, input)
   return H.lua(mode, ([[
     local input = %s
-    local env = ("LUA_PATH='%%s/lua/?.lua;%%s/lua/?/init.lua;;' LUA_CPATH='%%s/build/?.so;;' ")
-                :format(TOP, TOP, TOP)
+    local env = ("LUA_PATH='%%s/lua/?.lua;%%s/lua/?/init.lua;;' LUA_CPATH='%%s/?.so;;' ")
+                :format(TOP, TOP, BUILD)
     local file = os.tmpname()
     io.open(file, "w"):write(input or ""):close()
     local cmd = "cd " .. TOP .. " && " .. env .. "lua5.4 examples/%s.lua < " .. file ..

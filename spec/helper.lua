@@ -22,6 +22,7 @@ end
 H.sh = sh
 
 H.top = os.getenv("PWD")
+H.build = H.top .. "/" .. (os.getenv("LJ_BUILD") or "build")
 H.euid = tonumber((sh("id -u")))
 H.root = H.euid == 0
 -- "root": the runner itself (CI runs as root); "nobody": uid 65534
@@ -30,7 +31,7 @@ H.modes = H.root and { "root", "nobody" } or { "user" }
 local prelude = [[
 package.path = TOP .. "/lua/?.lua;" .. TOP .. "/lua/?/init.lua;" ..
   TOP .. "/spec/?.lua;" .. package.path
-package.cpath = TOP .. "/build/?.so;" .. package.cpath
+package.cpath = BUILD .. "/?.so;" .. package.cpath
 if os.getenv("LJ_GC") then collectgarbage("incremental", 100, 1000, 1) end
 core = require "lunajail.core"
 do
@@ -93,7 +94,8 @@ end
 function H.run (mode, code)
   local name = os.tmpname()
   local f = assert(io.open(name, "w"))
-  f:write("local TOP = ", string.format("%q", H.top), "\n", prelude, code,
+  f:write("local TOP = ", string.format("%q", H.top), "\n",
+          "local BUILD = ", string.format("%q", H.build), "\n", prelude, code,
           postlude)
   f:close()
   sh("chmod 644 " .. name)

@@ -362,7 +362,7 @@ describe("core.spawn", function()
         local f = io.open(script, "w")
         f:write(("package.path = %q .. package.path\n"):format(
           TOP .. "/lua/?.lua;" .. TOP .. "/lua/?/init.lua;" .. TOP .. "/spec/?.lua;"))
-        f:write(("package.cpath = %q .. package.cpath\n"):format(TOP .. "/build/?.so;"))
+        f:write(("package.cpath = %q .. package.cpath\n"):format(BUILD .. "/?.so;"))
         f:write([=[
           local core = require "lunajail.core"
           require "lunajail"
