@@ -191,12 +191,43 @@ function mounters.tmpfs (c, m)
           optional = m.optional or nil })
 end
 
+-- what runc keeps read-only and masks in a container's /proc and /sys
+M.PROC_RO = { "sys", "sysrq-trigger", "irq", "bus", "fs" }
+M.PROC_MASKED = { "kcore", "keys", "timer_list", "timer_stats", "sched_debug",
+                  "latency_stats", "acpi", "asound", "scsi" }
+M.SYS_MASKED = { "firmware", "devices/virtual/powercap" }
+
+-- a file is covered by /dev/null, a directory by an empty read-only tmpfs;
+-- only what exists on this kernel (the sandbox's proc is of the same
+-- kernel), and never optional: a mask that fails stops the sandbox
+local function mask (c, dir, hostdir, names, why)
+  for _, n in ipairs(names) do
+    local st = core.stat(hostdir .. "/" .. n)
+    local t = dir .. "/" .. n
+    if st and st.type == "dir" then
+      c.add(why .. ": " .. n .. " masked", { "mount", "tmpfs", t, "tmpfs",
+                                              "rdonly,nosuid,nodev,noexec", "size=0" })
+    elseif st then
+      c.add(why .. ": " .. n .. " masked", { "mount", c.H .. "/dev/null", t, nil,
+                                              "bind,rdonly,nosuid,nodev,noexec" })
+    end
+  end
+end
+
 function mounters.proc (c, m)
+  local t = c.R .. m.target
   mountpoint(c, m.target)
   c.add("a /proc of the sandbox's own pid namespace (mounted before pivot_root: " ..
         "the kernel wants a visible proc then)",
-        { "mount", "proc", c.R .. m.target, "proc", "nosuid,nodev,noexec",
-          optional = m.optional or nil })
+        { "mount", "proc", t, "proc", "nosuid,nodev,noexec", optional = m.optional or nil })
+  if m.mask == false then return end
+  for _, n in ipairs(M.PROC_RO) do
+    if core.stat("/proc/" .. n) then
+      c.add("the kernel's knobs in /proc/" .. n .. " are read-only",
+            { "mount", t .. "/" .. n, t .. "/" .. n, nil, "bind,rdonly,nosuid,nodev,noexec" })
+    end
+  end
+  mask(c, t, "/proc", M.PROC_MASKED, "kernel memory, keys and timers")
 end
 
 function mounters.dev (c, m)
@@ -231,6 +262,7 @@ function mounters.sysfs (c, m)
   mountpoint(c, m.target)
   c.add("a read-only /sys", { "mount", "sysfs", c.R .. m.target, "sysfs",
                               "rdonly,nosuid,nodev,noexec", optional = m.optional or nil })
+  mask(c, c.R .. m.target, "/sys", M.SYS_MASKED, "firmware and power controls")
 end
 
 function mounters.overlay (c, m)
@@ -375,6 +407,18 @@ local function privileges (c, r)
   if r.groups and c.root then c.add("supplementary groups", { "setgroups", r.groups }) end
   if c.gid then c.add("group id " .. c.gid, { "setresgid", c.gid }) end
   if c.uid then c.add("user id " .. c.uid, { "setresuid", c.uid }) end
+  if keep and c.uid == 0 then
+    -- uid 0 kept (in a user namespace): exec gives it no capabilities
+    -- back, and nothing can unlock that
+    local bits = { "noroot", "noroot_locked", "no_setuid_fixup_locked",
+                   "keep_caps_locked" }
+    if #keep == 0 then
+      bits[#bits + 1] = "no_cap_ambient_raise"
+      bits[#bits + 1] = "no_cap_ambient_raise_locked"
+    end
+    c.add("uid 0 stays: root gains no capabilities at exec, locked",
+          { "securebits", bits })
+  end
   if keep then
     c.add(#keep == 0 and "every capability dropped: effective, permitted, inheritable, " ..
           "ambient, bounding" or "only these capabilities: " .. table.concat(keep, ", "),

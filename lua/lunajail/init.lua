@@ -14,6 +14,7 @@
 local core = require "lunajail.core"
 local recipe = require "lunajail.recipe"
 local compile = require "lunajail.compile"
+local seccomp = require "lunajail.seccomp"
 local presets = require "lunajail.presets"
 require "lunajail.child"
 
@@ -109,6 +110,11 @@ function Recipe:explain ()
     if not ok then text = step[1] .. "(...)" end
     if #text > 56 then text = text:sub(1, 53) .. "..." end
     line(i, text, why[i])
+    if step[1] == "seccomp" then             -- the filter, call by call
+      for _, r in ipairs(seccomp.list(self.seccomp)) do
+        lines[#lines + 1] = ("        %-22s %-13s %s"):format(r[1], r[2], r[3])
+      end
+    end
   end
   local n = #plan.steps
   if plan.cwd then n = n + 1 line(n, ("chdir(%q)"):format(plan.cwd), "the working directory") end

@@ -320,7 +320,7 @@ local mountkeys = {
   tmpfs = { target = C.abspath, size = C.size, mode = C.mode, owner = C.boolean,
             uid = C.id, gid = C.id, noexec = C.boolean, nr_inodes = C.id,
             optional = C.boolean },
-  proc = { target = C.abspath, optional = C.boolean },
+  proc = { target = C.abspath, mask = C.boolean, optional = C.boolean },
   dev = { target = C.abspath, optional = C.boolean },
   mqueue = { target = C.abspath, optional = C.boolean },
   sysfs = { target = C.abspath, optional = C.boolean },

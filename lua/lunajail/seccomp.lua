@@ -193,11 +193,21 @@ function M.spec (v)
                                  :format(#(v.rules or {}))
 end
 
--- the rules of a preset, for documentation and explain: {name, reason}
-function M.list (name)
-  local _, reasons = preset(name or "default")
-  local out = {}
-  for n, why in pairs(reasons) do out[#out + 1] = { n, why } end
+-- the rules of a recipe's seccomp field, for explain and the docs:
+-- {{name, action, reason}, ...}, sorted, one per call
+function M.list (v)
+  local spec, reasons
+  if type(v) ~= "table" then spec, reasons = preset(v or "default")
+  elseif v.preset or v.allow or v.deny then
+    spec, reasons = preset(v.preset or "default", v.deny, v.allow)
+  else spec, reasons = v, {} end
+  local out, seen = {}, {}
+  for _, r in ipairs(spec.rules or {}) do
+    if not seen[r[2]] then
+      seen[r[2]] = true
+      out[#out + 1] = { r[2], r[1], reasons[r[2]] or (#r > 2 and "some arguments" or "") }
+    end
+  end
   table.sort(out, function (a, b) return a[1] < b[1] end)
   return out
 end
