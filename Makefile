@@ -46,7 +46,7 @@ INIT    = $(B)/lunajail-init
 ARCH := $(shell uname -m)
 ifneq ($(filter x86_64 aarch64,$(ARCH)),)
 INIT_CFLAGS = -Os -ffreestanding -fno-stack-protector -fno-builtin \
-              -nostdlib -static -fno-pie -no-pie -DLJ_FREESTANDING
+              -nostdlib -static -fno-pie -DLJ_FREESTANDING
 else
 INIT_CFLAGS = -Os -static
 endif

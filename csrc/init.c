@@ -62,7 +62,8 @@ int lj_main (long *sp) {
   int argc = (int)sp[0];
   char **argv = (char **)(sp + 1);
   sigset all = ~0UL;
-  long pid, sfd;
+  char info[128];                  /* siginfo_t: si_signo first */
+  long pid, sfd, sig;
   int i;
   if (argc < 3 || (pid = number(argv[1])) <= 0) die(127);
   sfd = number(argv[2]);
@@ -71,9 +72,9 @@ int lj_main (long *sp) {
   lj_sys(SYS_prctl, PR_SET_NAME, "lunajail-init", 0, 0);  /* not memfd:... */
   if (sfd > 0) lj_sys(SYS_close_range, 0, sfd - 1, 0, 0);
   lj_sys(SYS_close_range, sfd + 1, ~0U, 0, 0);
-  for (;;) {
-    char info[128];                /* siginfo_t: si_signo first */
-    long sig = lj_sys(SYS_rt_sigtimedwait, &all, info, 0, sizeof all);
+  for (sig = SIGCHLD;; sig = lj_sys(SYS_rt_sigtimedwait, &all, info, 0,
+                                    sizeof all)) {
+    /* a first pass before any wait: the payload may be gone already */
     if (sig == SIGCHLD) {
       int status;
       long r;

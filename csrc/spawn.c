@@ -887,11 +887,29 @@ static int l_spawn (lua_State *L) {
   return 1;
 }
 
+/* core.check(plan) -> true: decodes the plan as spawn would, raising on
+** misuse, and starts nothing */
+static int l_check (lua_State *L) {
+  ljArena *a;
+  ljPlan *P;
+  Side M;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  memset(&M, 0, sizeof M);
+  a = lj_newarena(L);
+  P = (ljPlan *)lj_alloc(L, a, sizeof *P);
+  decodeplan(L, a, P, &M);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* }====== */
 
 
 void lj_open_spawn (lua_State *L) {
   lua_pushcfunction(L, l_spawn);
   lua_setfield(L, -2, "spawn");
+  lua_pushcfunction(L, l_check);
+  lua_setfield(L, -2, "check");
   lj_open_process(L);
 }
