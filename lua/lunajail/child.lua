@@ -11,7 +11,9 @@
 --   child:read_bytes(stream, n [, timeout])   -> exactly n bytes, err, partial
 --   child:read_all(stream [, timeout])        -> everything to EOF, err, partial
 --   child:write_all(data [, timeout])         -> true | nil, err, written
---   child:communicate([input [, timeout]])    -> stdout, stderr, status
+--   child:communicate([input [, timeout [, max]]]) -> stdout, stderr, status
+--       (max: bytes kept per stream; beyond it the child is killed and
+--       the status says output_limit = true)
 --   child:terminate([grace])                  -> status
 -- err is "timeout" or "closed"; partial is what had arrived.  stream is
 -- "stdout" (the default) or "stderr".  Timeouts are seconds (floats).
@@ -123,17 +125,25 @@ function M.write_all (block, child, data, timeout)
 end
 
 -- feeds input (then EOF) while draining stdout and stderr: a child that
--- writes a lot to either never stalls on the other
-function M.communicate (block, child, input, timeout)
+-- writes a lot to either never stalls on the other.  With max, at most
+-- max bytes of each stream are kept; one more and the child is killed.
+function M.communicate (block, child, input, timeout, max)
   local dl = deadline(timeout)
   local out, err = {}, {}
-  local sent, closed = 0, false
+  local kept = { [out] = 0, [err] = 0 }
+  local sent, closed, over = 0, false, false
   input = input or ""
   local function collect (stream, sink)
     while true do
       local data, e = child:read(stream, 1 << 20)
       if not data then return e == "closed" end
-      sink[#sink + 1] = data
+      if max and kept[sink] + #data > max then
+        data = data:sub(1, max - kept[sink])
+        if not over then child:kill("KILL") end
+        over = true
+      end
+      kept[sink] = kept[sink] + #data
+      if #data > 0 then sink[#sink + 1] = data end
     end
   end
   while true do
@@ -150,6 +160,7 @@ function M.communicate (block, child, input, timeout)
     if done_out and done_err then
       local st = child:status()
       if not st.running then
+        if over then st.output_limit = true end
         return table.concat(out), table.concat(err), st
       end
     end

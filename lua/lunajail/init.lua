@@ -166,15 +166,19 @@ function M.spawn (r, t)
 end
 Recipe.spawn = M.spawn
 
--- run(recipe, {stdin =, timeout =, grace =}) -> {exited=, code=,
--- signaled=, signal=, signame=, stdout=, stderr=, timeout=, rusage=,
--- status=} | nil, err
+-- run(recipe, {stdin =, timeout =, grace =, max_output =}) -> {exited=,
+-- code=, signaled=, signal=, signame=, stdout=, stderr=, timeout=,
+-- output_limit=, rusage=, status=} | nil, err
+-- max_output (default 64 MiB) bounds what is kept of each stream: a
+-- sandbox that prints more is killed (output_limit = true), and the host
+-- never holds more than that.
 function M.run (r, opts)
   opts = opts or {}
   local c, err = M.spawn(r)
   if not c then return nil, err end
-  local out, e, st = c:communicate(opts.stdin, opts.timeout)
-  local res = { timeout = false }
+  local out, e, st = c:communicate(opts.stdin, opts.timeout,
+                                   opts.max_output or 64 * 1024 * 1024)
+  local res = { timeout = false, output_limit = false }
   if not out then                       -- the timeout: stop it, keep what came
     res.timeout = true
     res.stdout, res.stderr = st.stdout, st.stderr
