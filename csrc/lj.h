@@ -109,6 +109,7 @@ lua_Integer lj_argname (ljArgs *A, int n, const ljNames *t);
 ** absent -> 0 */
 lua_Integer lj_argflags (ljArgs *A, int n, const ljNames *t);
 int lj_argsignal (ljArgs *A, int n);       /* by name or 1.._NSIG-1 */
+int lj_argsignal0 (ljArgs *A, int n);      /* and the number 0 (none) */
 const char *lj_nameof (const ljNames *t, lua_Integer v);  /* or NULL */
 /* the C spelling of v ("ENOENT") into buf; NULL if v has no name */
 const char *lj_cname (const ljNames *t, lua_Integer v, char *buf,

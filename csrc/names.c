@@ -175,6 +175,13 @@ int lj_argsignal (ljArgs *A, int n) {
   return (int)v;
 }
 
+/* a signal by name, or a number from 0 (kill's probe, pdeathsig's none) */
+int lj_argsignal0 (ljArgs *A, int n) {
+  if (n <= A->n && lua_type(A->L, lj_argidx(A, n)) == LUA_TNUMBER)
+    return (int)lj_argint(A, n, 0, NSIG - 1);
+  return lj_argsignal(A, n);
+}
+
 /* t.NAME = value and t[value] = "NAME", in the C spelling */
 void lj_pushnames (lua_State *L, const ljNames *t) {
   const ljName *e;

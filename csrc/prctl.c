@@ -51,9 +51,8 @@ static const ljOp op_no_new_privs = {
 
 /* pdeathsig(sig): sig by name or number; 0 clears */
 static void pdeathsig_decode (ljArgs *A, ljStep *s) {
-  int num = A->n >= 1 && lua_type(A->L, lj_argidx(A, 1)) == LUA_TNUMBER;
   s->i[0] = PR_SET_PDEATHSIG;
-  s->i[1] = num ? lj_argint(A, 1, 0, NSIG - 1) : lj_argsignal(A, 1);
+  s->i[1] = lj_argsignal0(A, 1);
 }
 
 static int pdeathsig_apply (const ljStep *s, ljCtx *c) {

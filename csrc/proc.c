@@ -211,9 +211,7 @@ static int l_kill (lua_State *L) {
   int pid, sig;
   lj_args(&A, L, "kill", "pid,signal");
   pid = (int)lj_argint(&A, 1, INT32_MIN + 1, INT32_MAX);
-  sig = lj_isnone(&A, 2) ? SIGTERM
-        : lua_type(L, 2) == LUA_TNUMBER ? (int)lj_argint(&A, 2, 0, NSIG - 1)
-        : lj_argsignal(&A, 2);
+  sig = lj_isnone(&A, 2) ? SIGTERM : lj_argsignal0(&A, 2);
   if (kill(pid, sig) != 0)
     return lj_pushfail(L, lua_pushfstring(L, "kill(%d, %d)", pid, sig),
                        errno);

@@ -463,9 +463,7 @@ static int child_close_stdin (lua_State *L) {
 static int argsignal (lua_State *L, int arg, int def) {
   ljArgs A;
   lj_args(&A, L, "kill", "self,signal");
-  if (lj_isnone(&A, arg)) return def;
-  if (lj_isstring(&A, arg)) return lj_argsignal(&A, arg);
-  return (int)lj_argint(&A, arg, 0, NSIG - 1);
+  return lj_isnone(&A, arg) ? def : lj_argsignal0(&A, arg);
 }
 
 static int child_kill (lua_State *L) {
