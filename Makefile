@@ -125,9 +125,12 @@ lint:
 	  --inline-suppr -D_GNU_SOURCE -DLLONG_MAX=9223372036854775807LL \
 	  -I$(LUA_INCDIR) csrc
 
-bench: all
+bench: all $(B)/raw_spawn $(B)/raw_pipe
 	$(LUA) bench/spawn.lua
 	$(LUA) bench/stdio.lua
+
+$(B)/raw_spawn $(B)/raw_pipe: $(B)/%: bench/%.c | $(B)/obj
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
 fuzz: all
 	sh fuzz/run

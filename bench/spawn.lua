@@ -14,59 +14,19 @@
 
 local core = require "lunajail.core"
 require "lunajail"
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local B = require "common"
 
 local N = tonumber(arg[1]) or 400
 local ROUNDS = 8
-local root = select(2, core.getresuid()) == 0
-local uid, gid = select(2, core.getresuid()), select(2, core.getresgid())
+local root, uid = B.root, B.uid
 local dir = arg[0]:match("^(.*)/bench/") or "."
 local raw = dir .. "/build/raw_spawn"
-
-local function sh (cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  assert(p:close(), "failed: " .. cmd)
-  return out
-end
-
-local function median (t)
-  table.sort(t)
-  local n = #t
-  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
-end
+local sh, median = B.sh, B.median
 
 local function plan (pid1)
-  local r = "/tmp/r"
-  local p = {
-    argv = { "/bin/true" },
-    namespaces = { "pid", "mount", "net", "uts", "ipc" },
-    pid1 = pid1,
-    stdio = { "null", "inherit", "inherit" },
-    steps = {
-      { "mount", nil, "/", nil, { "rec", "private" } },
-      { "mount", "tmpfs", "/tmp", "tmpfs", { "nosuid", "nodev" } },
-      { "mkdir_p", r },
-      { "mount", "tmpfs", r, "tmpfs", { "nosuid", "nodev" }, "mode=0755" },
-      { "mkdir_p", r .. "/usr" },
-      { "mount", "/usr", r .. "/usr", nil, { "bind", "rdonly", "nosuid", "nodev" } },
-      { "symlink", "usr/bin", r .. "/bin" },
-      { "symlink", "usr/lib", r .. "/lib" },
-      { "symlink", "usr/lib64", r .. "/lib64" },
-      { "mkdir_p", r .. "/proc" },
-      { "mount", "proc", r .. "/proc", "proc", { "nosuid", "nodev", "noexec" } },
-      { "chdir", r },
-      { "pivot_root", ".", "." },
-      { "umount", ".", { "detach" } },
-      { "chdir", "/" },
-      { "ifup", "lo" },
-      { "no_new_privs" },
-    },
-  }
-  if not root then
-    table.insert(p.namespaces, "user")
-    p.uidmap, p.gidmap = { { 0, uid, 1 } }, { { 0, gid, 1 } }
-  end
-  return p
+  return B.sandbox({ "/bin/true" }, { proc = true, lo = true, pid1 = pid1,
+                                      stdio = { "null", "inherit", "inherit" } })
 end
 
 local function lunajail (n, pid1, out)
@@ -87,10 +47,7 @@ local function external (args, out)
   end
 end
 
-local bwrap = "bwrap " .. (root and "" or "--unshare-user ") ..
-  "--unshare-pid --unshare-net --unshare-uts --unshare-ipc " ..
-  "--ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib " ..
-  "--symlink usr/lib64 /lib64 --proc /proc /bin/true"
+local bwrap = B.bwrap("/bin/true", { proc = true })
 local have_bwrap = os.execute("command -v bwrap >/dev/null")
 
 local t = { raw = {}, lj1 = {}, ljinit = {}, bwrap = {} }

@@ -18,45 +18,16 @@
 
 local core = require "lunajail.core"
 require "lunajail"
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local B = require "common"
 
 local MB = tonumber(arg[1]) or 1024
-local root = select(2, core.getresuid()) == 0
+local root, uid = B.root, B.uid
 local dir = arg[0]:match("^(.*)/bench/") or "."
 local raw = dir .. "/build/raw_pipe"
-local uid, gid = select(2, core.getresuid()), select(2, core.getresgid())
+local sh, best = B.sh, B.best
 
-local function sh (cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  assert(p:close(), "failed: " .. cmd)
-  return out
-end
-
-local function sandbox (argv)
-  local r = "/tmp/r"
-  local p = {
-    argv = argv, env = { PATH = "/usr/bin:/bin" },
-    namespaces = { "pid", "mount", "net", "uts", "ipc" },
-    steps = {
-      { "mount", nil, "/", nil, { "rec", "private" } },
-      { "mount", "tmpfs", "/tmp", "tmpfs", { "nosuid", "nodev" } },
-      { "mkdir_p", r },
-      { "mount", "tmpfs", r, "tmpfs", { "nosuid", "nodev" }, "mode=0755" },
-      { "mkdir_p", r .. "/usr" },
-      { "mount", "/usr", r .. "/usr", nil, { "bind", "rdonly", "nosuid", "nodev" } },
-      { "symlink", "usr/bin", r .. "/bin" },
-      { "symlink", "usr/lib", r .. "/lib" },
-      { "symlink", "usr/lib64", r .. "/lib64" },
-      { "chdir", r }, { "pivot_root", ".", "." }, { "umount", ".", { "detach" } },
-      { "chdir", "/" }, { "no_new_privs" },
-    },
-  }
-  if not root then
-    table.insert(p.namespaces, "user")
-    p.uidmap, p.gidmap = { { 0, uid, 1 } }, { { 0, gid, 1 } }
-  end
-  return p
-end
+local function sandbox (argv) return B.sandbox(argv) end
 
 -- MB megabytes through cat (sandboxed unless plain), from Lua; seconds
 local function lunajail (plain)
@@ -88,19 +59,7 @@ local function lunajail (plain)
   return core.monotonic() - t0
 end
 
-local function best (f, n)
-  local b
-  for _ = 1, n do
-    local t = f()
-    if not b or t < b then b = t end
-  end
-  return b
-end
-
-local bwrap = "bwrap " .. (root and "" or "--unshare-user ") ..
-  "--unshare-pid --unshare-net --unshare-uts --unshare-ipc " ..
-  "--ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib " ..
-  "--symlink usr/lib64 /lib64 cat"
+local bwrap = B.bwrap("cat")
 local have_bwrap = os.execute("command -v bwrap >/dev/null")
 
 -- 1,000 sandboxes at once from one Lua state

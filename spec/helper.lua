@@ -146,6 +146,16 @@ for level = 2, 10 do
   if specenv then break end
 end
 
+-- one spec per case {code, pattern}: the expression code, run as mode
+-- (default: the first), must raise an error matching pattern
+function H.rejects (cases, mode)
+  for _, c in ipairs(cases) do
+    specenv.it("rejects " .. c[1], function ()
+      specenv.assert.matches(c[2], H.raises(mode or H.modes[1], "return " .. c[1]))
+    end)
+  end
+end
+
 -- a feature the kernel lacks: skip the spec, saying why
 function H.skip (reason)
   local pending = specenv and specenv.pending

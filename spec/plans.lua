@@ -90,29 +90,7 @@ end
 function P.sh (script, t)
   t = t or {}
   t.argv = { "sh", "-c", script }
-  -- this process's open fds and unreaped children, counted without
--- io.popen (whose pipe ends race with the listing)
-function P.fdcount ()
-  local c = assert(core.spawn{ argv = { "/bin/ls", "/proc/" .. core.getpid() .. "/fd" },
-                               stdio = { "null", "pipe", "null" } })
-  local out = c:communicate(nil, 10)
-  c:close()
-  local n = 0
-  for _ in out:gmatch("[^\n]+") do n = n + 1 end
-  return n
-end
-
-function P.childcount ()
-  local h = io.open("/proc/" .. core.getpid() .. "/task/" .. core.getpid() ..
-                    "/children")
-  local s = h:read("a")
-  h:close()
-  local n = 0
-  for _ in s:gmatch("%d+") do n = n + 1 end
-  return n
-end
-
-return P.run(P.sandbox(t), t.input)
+  return P.run(P.sandbox(t), t.input)
 end
 
 -- this process's open fds and unreaped children, counted without
