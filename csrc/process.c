@@ -173,7 +173,16 @@ static int flush (ljChild *c) {
 /* }====== */
 
 
-/* {====== Reaping ======} */
+/* {====== Signals and reaping ======} */
+
+/* through the pidfd: a recycled pid is never hit.  Without
+** pidfd_send_signal (before Linux 5.1; valgrind), kill(2) does as well
+** while the child is unreaped: its pid cannot be reused before that */
+static int sendsig (ljChild *c, int sig) {
+  if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) == 0) return 0;
+  if (errno != ENOSYS || c->reaped) return -1;
+  return kill(c->pid, sig);
+}
 
 /* the payload's own status, written by lunajail-init before it exits */
 static void readinitstatus (ljChild *c) {
@@ -470,7 +479,7 @@ static int child_kill (lua_State *L) {
   ljChild *c = tochild(L);
   int sig = argsignal(L, 2, SIGTERM);
   if (c->reaped || c->pidfd < 0) return closed(L, "exited");
-  if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) != 0) {
+  if (sendsig(c, sig) != 0) {
     if (errno == ESRCH) return closed(L, "exited");
     return lj_pushfail(L, "pidfd_send_signal", errno);
   }
@@ -548,7 +557,7 @@ static int child_step (lua_State *L) {
   }
   if (c->deadline > 0 && !c->reaped && now() >= c->deadline) {
     c->deadline = 0;
-    syscall(SYS_pidfd_send_signal, c->pidfd, c->deadsig, NULL, 0);
+    sendsig(c, c->deadsig);
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "timeout");
   }
@@ -640,8 +649,7 @@ static int child_close (lua_State *L) {
   closefd(&c->ptyfd);
   closefd(&c->epfd);
   if (c->pidfd >= 0) {
-    if (!c->reaped && c->killsig)
-      syscall(SYS_pidfd_send_signal, c->pidfd, c->killsig, NULL, 0);
+    if (!c->reaped && c->killsig) sendsig(c, c->killsig);
     if (!tryreap(c)) {
       reaper_add(L, c->pidfd);           /* it owns the pidfd now */
       c->pidfd = -1;

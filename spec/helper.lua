@@ -113,7 +113,7 @@ function H.run (mode, code)
     error("valgrind reported errors as " .. mode .. ":\n" .. out, 2)
   end
   local r = assert(load("return " .. res))()
-  if not r[1] then error("snippet raised as " .. mode .. ":\n" .. r[2] ..
+  if not r[1] then error("snippet raised as " .. mode .. ":\n" .. tostring(r[2]) ..
                          "\n" .. text, 2) end
   return table.pack(table.unpack(r, 2, r.n)), text
 end
