@@ -114,7 +114,7 @@ asan:
 	LJ_ASAN=1 LJ_BUILD=build/asan sh spec/run
 
 valgrind: all spec-helpers
-	LJ_VALGRIND=1 sh spec/run
+	LJ_VALGRIND=1 LJ_TIMEOUT=7200 sh spec/run
 
 gc: all spec-helpers
 	LJ_GC=1 sh spec/run

@@ -22,6 +22,7 @@ describe("core namespace primitives", function()
   for _, mode in ipairs(H.modes) do
     describe("as " .. mode, function()
       it("unshares a UTS namespace and names the host and domain in it", function()
+        if H.novalgrind("does not emulate setdomainname") then return end
         local host = hostname()
         local changed, uname, proc, domain = H.lua(mode, [[
           local S = require "snip"
@@ -41,6 +42,7 @@ describe("core namespace primitives", function()
       end)
 
       it("takes a host name of 64 bytes, the kernel's limit", function()
+        if H.novalgrind("does not emulate setdomainname") then return end
         local name = H.lua(mode, enter(mode, "uts") .. [[
           assert(core.sethostname(("h"):rep(64)))
           assert(core.setdomainname(("d"):rep(64)))
@@ -50,6 +52,7 @@ describe("core namespace primitives", function()
       end)
 
       it("reports names set outside an owned UTS namespace", function()
+        if H.novalgrind("does not emulate setdomainname") then return end
         -- in a new user namespace, the host's UTS namespace is not ours
         local ok, msg, errno, ok2, msg2 = H.lua(mode, [[
           enter{"user"}

@@ -156,6 +156,18 @@ function H.rejects (cases, mode)
   end
 end
 
+-- under make valgrind, a spec that needs what valgrind does not emulate
+-- (it refuses setrlimit(RLIMIT_NOFILE) to the programs it runs, lacks
+-- setdomainname, ...) is skipped, saying so; true when skipped
+H.valgrind = os.getenv("LJ_VALGRIND") ~= nil
+function H.novalgrind (why)
+  if H.valgrind then
+    H.skip("under valgrind, which " .. why)
+    return true
+  end
+  return false
+end
+
 -- a feature the kernel lacks: skip the spec, saying why
 function H.skip (reason)
   local pending = specenv and specenv.pending
