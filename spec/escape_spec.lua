@@ -15,6 +15,7 @@ local S = require "bpfsim"
 
 local ARCH = ({ x86_64 = S.X86_64, aarch64 = S.AARCH64 })[H.sh("uname -m"):match("%S+")]
 local ERRNO = { EPERM = 1, EACCES = 13, ENOSYS = 38 }
+-- runc's lists, written out here rather than taken from lunajail.compile
 local PROC_RO = { "sys", "sysrq-trigger", "irq", "bus", "fs" }
 local PROC_MASKED = { "kcore", "keys", "timer_list", "timer_stats", "sched_debug",
                       "latency_stats", "acpi", "asound", "scsi" }
@@ -386,6 +387,31 @@ local function pty (mode)
 end
 
 
+-- N sandboxes whose payload tries, from its first instruction, to ptrace
+-- PID 1: {outcome = count}.  "ok /usr/bin/lua5.4" is the spawner's child,
+-- which shares the caller's memory until it execs the init; "ok
+-- /memfd:lunajail-init (deleted)" the init before it makes itself
+-- undumpable.
+local RACE = [[
+  local P = BUILD .. "/probe"
+  local counts = {}
+  for _ = 1, %d do
+    local r = assert(lj.run(lj.container{ argv = {"/probe", "init-race", "20000"},
+                                          mounts = { {"ro-bind", P, "/probe"} } },
+                            { timeout = 20 }))
+    local k = r.stdout:match("^(.-)\n") or r.stdout
+    counts[k] = (counts[k] or 0) + 1
+  end
+  return counts
+]]
+local RACES = 200
+
+-- KNOWN ESCAPE, in C (csrc/child.c, csrc/init.c), reported, and listed in
+-- docs/security.md: PID 1 can be ptraced by the payload for a moment after
+-- the payload starts.  Until the C is fixed the race row prints its counts
+-- and stays pending; set this to false with the fix, and it must pass.
+local PID1_RACE_KNOWN = true
+
 describe("escape catalogue", function()
   for _, mode in ipairs(H.modes) do
     describe("as " .. mode, function()
@@ -451,6 +477,26 @@ describe("escape catalogue", function()
         assert.equal("ok 0", e["ptrace-canary"])
         assert.equal("refused", c["canary-fds"])
         assert.equal("listed", e["canary-fds"])
+      end)
+
+      it("rows 4, 5, 9: PID 1 is out of the payload's reach from its first instruction",
+         function()
+        local counts = H.lua(mode, RACE:format(RACES))
+        local text, attached = {}, 0
+        for k, v in pairs(counts) do
+          text[#text + 1] = v .. " x " .. k
+          if k:match("^ok") then attached = attached + v end
+        end
+        table.sort(text)
+        text = table.concat(text, ", ")
+        if PID1_RACE_KNOWN then
+          print("# race on PID 1 as " .. mode .. ": " .. text)
+          return pending("known escape (csrc/child.c, csrc/init.c; docs/security.md): " ..
+                         "the payload can ptrace PID 1 while it is still the spawner's " ..
+                         "child sharing the caller's memory, or the init before it " ..
+                         "is undumpable; here " .. attached .. " of " .. RACES)
+        end
+        assert.equal(0, attached, text)
       end)
 
       it("row 6: only stdio inside, though the host has fds without CLOEXEC; the cwd " ..

@@ -298,6 +298,26 @@ static int try_ptrace_attach (int argc, char **argv)
   return report(syscall(SYS_ptrace, PTRACE_SEIZE, atol(argv[2]), 0, 0));
 }
 
+/* init-race <tries>: PTRACE_SEIZE of pid 1 from the payload's first
+   instruction on, until it works or the tries run out; "ok <its exe>" when
+   it works: /usr/bin/lua5.4 means the spawner's child that becomes pid 1,
+   which shares the caller's memory until it execs the init */
+static int try_init_race (int argc, char **argv)
+{
+  long tries = argc > 2 ? atol(argv[2]) : 100000;
+  char exe[256];
+  ssize_t n;
+  for (long i = 0; i < tries; i++) {
+    if (syscall(SYS_ptrace, PTRACE_SEIZE, 1, 0, 0) == 0) {
+      n = readlink("/proc/1/exe", exe, sizeof exe - 1);
+      exe[n < 0 ? 0 : n] = '\0';
+      printf("ok %s\n", exe);
+      return 0;
+    }
+  }
+  return report(-1);
+}
+
 /* }====== */
 
 
@@ -578,8 +598,9 @@ static const struct { const char *name; int (*fn) (int, char **); } cmds[] = {
   CMD("perf_event_open", perf_event_open), CMD("userfaultfd", userfaultfd),
   CMD("io_uring_setup", io_uring_setup), CMD("io_uring_enter", io_uring_enter),
   CMD("io_uring_register", io_uring_register), CMD("personality", personality),
-  CMD("ptrace-attach", ptrace_attach), CMD("i386-getpid", i386_getpid),
-  CMD("i386-unshare", i386_unshare), CMD("x32-getpid", x32_getpid),
+  CMD("ptrace-attach", ptrace_attach), CMD("init-race", init_race),
+  CMD("i386-getpid", i386_getpid), CMD("i386-unshare", i386_unshare),
+  CMD("x32-getpid", x32_getpid),
   CMD("connect-abstract", connect_abstract), CMD("connect-tcp", connect_tcp),
   CMD("listen-abstract", listen_abstract), CMD("listen-tcp", listen_tcp),
   CMD("raw-socket", raw_socket), CMD("packet-socket", packet_socket),
