@@ -1,0 +1,841 @@
+-- the escape catalogue (research/security.md section 2, docs/security.md):
+-- each class as a real attempt from inside the default container, as root
+-- and as uid 65534, and the same attempt with lunajail.empty{} (no
+-- seccomp, no namespaces) to show that it works when the protection is
+-- missing, so that every assertion can fail.
+--
+-- The attempts are spec/helpers/probe.c sub-commands ("ok <value>" or
+-- "err <ERRNAME>") and shell one-liners; one container run and one empty
+-- run per mode, memoized.  Where the kernel alone already refuses a call
+-- outside (the same uid, no filter), the live attempt proves nothing: the
+-- row then runs the container's exported seccomp filter in spec/bpfsim.lua
+-- instead, and says so.
+local H = require "helper"
+local S = require "bpfsim"
+
+local ARCH = ({ x86_64 = S.X86_64, aarch64 = S.AARCH64 })[H.sh("uname -m"):match("%S+")]
+local ERRNO = { EPERM = 1, EACCES = 13, ENOSYS = 38 }
+-- runc's lists, written out here rather than taken from lunajail.compile
+local PROC_RO = { "sys", "sysrq-trigger", "irq", "bus", "fs" }
+local PROC_MASKED = { "kcore", "keys", "timer_list", "timer_stats", "sched_debug",
+                      "latency_stats", "acpi", "asound", "scsi" }
+local DEV = "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero"
+
+
+-- {====== The attempts ======}
+
+-- {name, probe arguments} or {name, sh = "a shell command"}; inside =
+-- true: only in the container (never run unprotected on the host).  The
+-- shell variables: P probe, TMP a writable dir, NAME PORT the host's
+-- listening canaries, CANARY a host process, KEY a host shm segment,
+-- SHMFILE a file in the host's /dev/shm, SUID a setuid-root copy of id.
+local CHECKS = {
+  { "ioctl-tiocsti", "ioctl-tiocsti" },
+  { "ioctl-tiocsti-hi", "ioctl-tiocsti-hi" },
+  { "ioctl-tioclinux", "ioctl-tioclinux" },
+  { "ioctl-tioclinux-hi", "ioctl-tioclinux-hi" },
+  { "tty", "open /dev/tty" },
+  { "tty_nr", sh = "cut -d' ' -f7 /proc/self/stat" },
+  { "init-exe", "open /proc/1/exe", inside = true },
+  { "init-fds", sh = "ls /proc/1/fd >/dev/null 2>&1 && echo listed || echo refused",
+    inside = true },
+  { "canary-exe", "open /proc/$CANARY/exe" },
+  { "canary-fds", sh = "ls /proc/$CANARY/fd >/dev/null 2>&1 && echo listed || echo refused" },
+  { "ptrace-init", "ptrace-attach 1", inside = true },
+  { "ptrace-canary", "ptrace-attach $CANARY" },
+  { "fds", "fds" },
+  { "cwd", "cwd" },
+  { "root", sh = "readlink /proc/self/root" },
+  { "setgroups", "setgroups" },
+  { "setgroups-file", sh = "cat /proc/self/setgroups" },
+  { "keyctl", "keyctl" },
+  { "add_key", "add_key" },
+  { "request_key", "request_key" },
+  { "unshare-user", "unshare-user" },
+  { "unshare-tool", sh = "unshare -Ur true >/dev/null 2>&1 && echo ok || echo refused" },
+  { "clone-newuser", "clone-newuser" },
+  { "clone3", "clone3" },
+  { "max_user_namespaces", sh = "cat /proc/sys/user/max_user_namespaces" },
+  { "mountinfo", sh = "awk '{print $5 \" \" $6}' /proc/self/mountinfo" },
+  { "drop_caches", "open /proc/sys/vm/drop_caches w" },
+  { "core_pattern", "open /proc/sys/kernel/core_pattern w" },
+  { "sysrq-trigger", "open /proc/sysrq-trigger w" },
+  { "sysfs", "open /sys/kernel/rcu_expedited w" },
+  { "dev", sh = "ls -A /dev" },
+  { "mknod", "mknod $TMP/lunajail-sda" },
+  { "dev-mem", "open /dev/mem" },
+  { "dev-kmsg", "open /dev/kmsg" },
+  { "dev-kvm", "open /dev/kvm" },
+  { "dev-vda", "open /dev/vda" },
+  { "dev-sda", "open /dev/sda" },
+  { "dev-fuse", "open /dev/fuse" },
+  { "status", sh = "grep -E '^(Cap...|NoNewPrivs|Seccomp|Seccomp_filters):' " ..
+                   "/proc/self/status | tr -d '\\t '" },
+  { "suid", sh = "$SUID -u" },
+  { "open_by_handle_at", "open_by_handle_at" },
+  { "x32-getpid", "x32-getpid" },
+  { "i386-getpid", "i386-getpid" },
+  { "i386-unshare", "i386-unshare" },
+  { "io_uring_setup", "io_uring_setup" },
+  { "io_uring_enter", "io_uring_enter" },
+  { "io_uring_register", "io_uring_register" },
+  { "aslr-off", "personality 0040000" },
+  { "persona-query", "personality ffffffff" },
+  { "setarch-R", sh = "setarch $(uname -m) -R true >/dev/null 2>&1 && echo ok || echo refused" },
+  { "perf_event_open", "perf_event_open" },
+  { "bpf", "bpf" },
+  { "userfaultfd", "userfaultfd" },
+  { "dev-userfaultfd", "open /dev/userfaultfd" },
+  { "umount-keys", "umount /proc/keys", inside = true },
+  { "cgroupfs", "open /sys/fs/cgroup" },
+  { "leftovers", sh = "for p in /oldroot /newroot /.oldroot /tmp/oldroot /tmp/newroot " ..
+                      "/tmp/.lunajail*; do [ -e \"$p\" ] && echo \"$p\"; done; true" },
+  { "abstract", "connect-abstract $NAME" },
+  { "tcp", "connect-tcp $PORT" },
+  { "netdevs", sh = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '" },
+  { "kill-canary", "kill $CANARY 0" },
+  { "chroot", "chroot /" },
+  { "chroot-badptr", "chroot-badptr" },
+  { "mount", "mount" },
+  { "umount", "umount" },
+  { "pivot_root", "pivot_root" },
+  { "setns", "setns" },
+  { "fsopen", "fsopen" },
+  { "open_tree", "open_tree" },
+  { "move_mount", "move_mount" },
+  { "mount_setattr", "mount_setattr" },
+  { "shm", "shmget $KEY" },
+  { "shmfile", "open /dev/shm/$SHMFILE" },
+  { "shm-ls", sh = "ls -A /dev/shm" },
+  { "env", sh = "env | sort" },
+  { "raw-socket", "raw-socket" },
+  { "packet-socket", "packet-socket" },
+}
+for _, n in ipairs(PROC_RO) do
+  CHECKS[#CHECKS + 1] = { "type-" .. n, sh = "stat -c %F /proc/" .. n ..
+                          " 2>/dev/null || echo absent" }
+end
+for _, n in ipairs(PROC_MASKED) do
+  CHECKS[#CHECKS + 1] = { "type-" .. n, sh = "stat -c %F /proc/" .. n ..
+                          " 2>/dev/null || echo absent" }
+  CHECKS[#CHECKS + 1] = { "read-" .. n, "read /proc/" .. n }
+end
+
+-- the shell script that makes every attempt and prints "name<TAB>result"
+-- lines; a probe killed by a signal prints "signal N", a shell command's
+-- lines are joined with ";"
+local function script (inside)
+  local lines = {}
+  for _, c in ipairs(CHECKS) do
+    if inside or not c.inside then
+      if c.sh then
+        lines[#lines + 1] = ("r=$( { %s; } 2>/dev/null | paste -sd';' -)"):format(c.sh)
+      else
+        lines[#lines + 1] = ("r=$(\"$P\" %s 2>&1); s=$?; " ..
+                             "[ $s -gt 128 ] && r=\"signal $((s - 128))\""):format(c[2])
+      end
+      lines[#lines + 1] = ("printf '%%s\\t%%s\\n' %s \"$r\""):format(c[1])
+    end
+  end
+  return table.concat(lines, "\n")
+end
+
+local function parse (out)
+  local t = {}
+  for k, v in out:gmatch("([^\t\n]+)\t([^\n]*)") do t[k] = v end
+  return t
+end
+
+-- }======
+
+
+-- {====== The two runs ======}
+
+-- Common to both: the host's canaries (a listening abstract socket and
+-- TCP port, whose process is also the canary for signals and ptrace; a
+-- SysV shm segment; a file in /dev/shm), fds opened without CLOEXEC, and
+-- the shell variables.  Everything is undone whatever happens.
+local COMMON = [[
+  local script, suid = %q, %q
+  local P = BUILD .. "/probe"
+  local undo = {}
+  local function sh (cmd)
+    local h = assert(io.popen(cmd))
+    local out = h:read("a")
+    h:close()
+    return out
+  end
+  -- a host process of ours: "ok <what> <pid>", killed at the end
+  local function canary (args)
+    local h = assert(io.popen("exec " .. P .. " " .. args))
+    local what, pid = assert(h:read("l")):match("^ok (%%S+) (%%d+)$")
+    undo[#undo + 1] = function () os.execute("kill " .. pid) h:close() end
+    return what, pid
+  end
+  local function finally (body)
+    local ok, res = pcall(body)
+    for i = #undo, 1, -1 do pcall(undo[i]) end
+    if not ok then error(res, 0) end
+    return res
+  end
+  local function setup (probe, tmp, suidpath)
+    local name = "lunajail-canary-" .. core.getpid()
+    canary("listen-abstract " .. name .. " 120")
+    local port, pid = canary("listen-tcp 0 120")
+    local key = assert(sh(P .. " shmcreate"):match("^ok (%%d+)"))
+    undo[#undo + 1] = function () os.execute("ipcrm -M " .. key) end
+    local shmfile = name
+    assert(io.open("/dev/shm/" .. shmfile, "w")):close()
+    undo[#undo + 1] = function () os.remove("/dev/shm/" .. shmfile) end
+    local held = {}                    -- io.open: no O_CLOEXEC
+    for _, p in ipairs { "/", "/etc", "/etc/hostname", "/dev/null" } do
+      held[#held + 1] = assert(io.open(p))
+    end
+    local vars = ("P='%%s' TMP='%%s' NAME='%%s' PORT='%%s' CANARY='%%s' KEY='%%s' " ..
+                  "SHMFILE='%%s' SUID='%%s'\n"):format(probe, tmp, name, port, pid,
+                                                    key, shmfile, suidpath)
+    return { vars = vars, pid = pid, held = held,
+             leaked = sh(P .. " fds") }         -- what a plain child of ours sees
+  end
+]]
+
+local CONTAINER = COMMON .. [[
+  return finally(function ()
+    local v = setup("/probe", "/tmp", "/suid/id")
+    local mounts = { {"ro-bind", P, "/probe"}, {"ro-bind", suid, "/suid"} }
+    local r = lj.container{ argv = {"sh", "-c", v.vars .. script}, mounts = mounts }
+    local res = assert(lj.run(r, { timeout = 60 }))
+    -- the recipe's own mount targets (row 26)
+    local new = require("lunajail.compile").NEWROOT
+    local targets, steps = {}, (r:steps()).steps
+    for _, s in ipairs(steps) do
+      if s[1] == "mount" and type(s[3]) == "string" and s[3]:sub(1, #new) == new then
+        targets[#targets + 1] = s[3]:sub(#new + 1) == "" and "/" or s[3]:sub(#new + 1)
+      end
+    end
+    -- kill -9 -1 inside: every process of the sandbox, and nothing else
+    local k = assert(lj.run(lj.container{ argv = {"sh", "-c", "sleep 20 & /probe kill -1 9"},
+                                          mounts = mounts }, { timeout = 20 }))
+    return { out = res.stdout, err = res.stderr, code = res.code, targets = targets,
+             kill = k.stdout, alive = sh(P .. " kill " .. v.pid .. " 0"),
+             leaked = v.leaked, home = os.getenv("HOME"), last = steps[#steps][1] }
+  end)
+]]
+
+local EMPTY = COMMON .. [[
+  return finally(function ()
+    local tmp = sh("mktemp -d /tmp/lunajail-escape.XXXXXX"):match("%%S+")
+    undo[#undo + 1] = function () os.execute("rm -rf " .. tmp) end
+    local v = setup(P, tmp, suid .. "/id")
+    local r = lj.empty{ argv = {"sh", "-c", v.vars .. script},
+                        env = { PATH = "/usr/local/bin:/usr/bin:/bin" } }
+    local res = assert(lj.run(r, { timeout = 60 }))
+    -- the setuid copy after a plain drop to 65534, without no_new_privs
+    local drop = MODE == "root" and { uid = 65534, gid = 65534, groups = {} } or {}
+    local s = assert(lj.run(lj.empty(drop):with{ argv = {suid .. "/id", "-u"} }))
+    return { out = res.stdout, err = res.stderr, code = res.code, suid = s.stdout }
+  end)
+]]
+
+-- a setuid-root copy of id in a directory of its own, made by the runner
+-- (root) for both modes
+local function suidcopy ()
+  if not H.root then return nil end
+  local d = H.sh("mktemp -d /tmp/lunajail-suid.XXXXXX"):match("%S+")
+  H.sh(("chmod 755 %s && cp /usr/bin/id %s/id && chown 0:0 %s/id && chmod 4755 %s/id")
+       :format(d, d, d, d))
+  return d
+end
+
+local cache = {}
+
+-- results(mode) -> c, e, raw: the container's and empty's results by name
+local function results (mode)
+  if not cache[mode] then
+    local suid = suidcopy() or "/nonexistent"
+    local ok, c, e = pcall(function ()
+      local c = H.lua(mode, CONTAINER:format(script(true), suid))
+      local e = H.lua(mode, EMPTY:format(script(false), suid))
+      return c, e
+    end)
+    if suid ~= "/nonexistent" then H.sh("rm -rf " .. suid) end
+    cache[mode] = ok and { c = c, e = e } or { err = c }
+  end
+  local r = cache[mode]
+  if r.err then error(r.err, 0) end
+  return parse(r.c.out), parse(r.e.out), r
+end
+
+-- }======
+
+
+-- {====== Simulation of the container's filter (convention C) ======}
+
+local filter
+
+-- the action of the container's exported default filter on a call
+local function simulate (name, args, arch, nr)
+  if not filter then
+    local bpf, nrs = H.lua(H.modes[1], [[
+      local bpf
+      for _, s in ipairs((lj.container{ argv = {"true"} }:steps()).steps) do
+        if s[1] == "seccomp" then bpf = s[2]:export() end
+      end
+      local nr = {}
+      for _, n in ipairs { "bpf", "pivot_root", "chroot", "socket", "setgroups",
+                           "ioctl", "personality", "getpid", "unshare" } do
+        nr[n] = core.seccomp_resolve(n)
+      end
+      return bpf, nr
+    ]])
+    filter = { prog = S.decode(bpf), nr = nrs }
+  end
+  return S.run(filter.prog, { nr = nr or assert(filter.nr[name], name),
+                              arch = arch or ARCH, args = args })
+end
+
+local function hex (v) return ("0x%08x"):format(v) end
+
+-- the probe `name` is refused inside with `blocked`, and gives `open`
+-- (a Lua pattern, or a table of them by mode) unprotected.  When the
+-- kernel alone gives the blocked result outside too, the live check is
+-- inconclusive: `sim` = {syscall, args} runs the simulated filter, or
+-- sim = "kernel" says that the caller's own lack of a capability refuses
+-- it outside, and inside the capabilities are dropped (no filter rule).
+-- The simulation runs whenever it is given: the sandbox's uid is never
+-- root, so a call the kernel refuses to unprivileged callers (bpf,
+-- pivot_root, ...) proves nothing live even when root's calibration is
+-- conclusive.
+local function refused (mode, name, blocked, open, sim)
+  local c, e = results(mode)
+  assert.equal(blocked, c[name], name .. " inside the container, as " .. mode)
+  local want = type(open) == "table" and open[mode == "root" and "root" or "nobody"] or open
+  assert.matches("^" .. want .. "$", e[name] or "",
+                 nil, name .. " with lunajail.empty{}, as " .. mode)
+  if type(sim) == "table" then
+    local err = assert(blocked:match("^err (%u+)$"))
+    assert.equal(hex(S.ERRNO | ERRNO[err]), hex(simulate(sim[1], sim[2])), name)
+  end
+  if e[name] ~= blocked then return end
+  assert(sim, name .. " is inconclusive as " .. mode .. " and has no simulation")
+  print(sim == "kernel" and
+        ("# calibration: %s as %s gives %s without lunajail too (no capability); " ..
+         "inside, every capability is dropped"):format(name, mode, blocked) or
+        ("# calibration: %s as %s gives %s without lunajail too; covered by the " ..
+         "BPF simulation"):format(name, mode, blocked))
+end
+
+-- the mount targets and their options inside, {target = options}
+local function mounts (c)
+  local t = {}
+  for m in (c.mountinfo or ""):gmatch("[^;]+") do
+    local target, opts = m:match("^(%S+) (%S+)$")
+    t[target] = opts
+  end
+  return t
+end
+
+local function has (list, x)
+  for item in (list or ""):gmatch("[^;]+") do
+    if item == x then return true end
+  end
+  return false
+end
+
+-- }======
+
+
+-- the pty of row 1: a terminal the snippet creates (script -qec), on
+-- fds 0-2 of the sandbox; "x" echoed before "ok" is an injected byte
+local PTY = [[
+  local P = BUILD .. "/probe"
+  local inner = os.tmpname()
+  local f = assert(io.open(inner, "w"))
+  f:write(("package.path = %q; package.cpath = %q\n"):format(package.path, package.cpath),
+    [=[
+    local lj = require "lunajail"
+    local P = ...
+    local io3 = { "inherit", "inherit", "inherit" }
+    local function try (name, r, probe)
+      io.stdout:write(name, ": ")
+      io.stdout:flush()
+      assert(lj.run(r:with{ argv = {probe or "/probe", "tiocsti-real"}, stdio = io3 }))
+      io.stdout:write("\n")
+    end
+    local bound = { mounts = { {"ro-bind", P, "/probe"} } }
+    try("container", lj.container(bound))
+    try("container-seccomp-only", lj.container(bound):with{ new_session = false })
+    try("container-session-only", lj.container(bound):with{ seccomp = "none" })
+    try("empty-same-session", lj.empty{ new_session = false }, P)
+    ]=])
+  f:close()
+  os.execute("chmod 644 " .. inner)
+  local h = assert(io.popen("script -qec 'lua5.4 " .. inner .. " " .. P ..
+                            "' /dev/null < /dev/null"))
+  local out = h:read("a")
+  h:close()
+  os.remove(inner)
+  return (out:gsub("\r", ""))
+]]
+
+local ptycache = {}
+local function pty (mode)
+  ptycache[mode] = ptycache[mode] or H.lua(mode, PTY)
+  local t = {}
+  for k, v in ptycache[mode]:gmatch("([%w-]+): ([^\n]*)") do t[k] = v end
+  return t
+end
+
+
+-- N sandboxes whose payload tries, from its first instruction, to ptrace
+-- PID 1: {outcome = count}.  "ok /usr/bin/lua5.4" is the spawner's child,
+-- which shares the caller's memory until it execs the init; "ok
+-- /memfd:lunajail-init (deleted)" the init before it makes itself
+-- undumpable.
+local RACE = [[
+  local P = BUILD .. "/probe"
+  local counts = {}
+  for _ = 1, %d do
+    local r = assert(lj.run(lj.container{ argv = {"/probe", "init-race", "20000"},
+                                          mounts = { {"ro-bind", P, "/probe"} } },
+                            { timeout = 20 }))
+    local k = r.stdout:match("^(.-)\n") or r.stdout
+    counts[k] = (counts[k] or 0) + 1
+  end
+  return counts
+]]
+local RACES = os.getenv("LJ_VALGRIND") and 20 or 200      -- informative while pending
+
+-- KNOWN ESCAPE, in C (csrc/child.c, csrc/init.c), reported, and listed in
+-- docs/security.md: PID 1 can be ptraced by the payload for a moment after
+-- the payload starts.  Until the C is fixed the race row prints its counts
+-- and stays pending; set this to false with the fix, and it must pass.
+local PID1_RACE_KNOWN = true
+
+describe("escape catalogue", function()
+  for _, mode in ipairs(H.modes) do
+    describe("as " .. mode, function()
+      it("runs every attempt to the end, inside and outside", function()
+        local c, e, raw = results(mode)
+        assert.equal(0, raw.c.code, raw.c.err)
+        assert.equal(0, raw.e.code, raw.e.err)
+        for _, check in ipairs(CHECKS) do
+          assert.is_not_nil(c[check[1]], check[1] .. " inside")
+          if not check.inside then assert.is_not_nil(e[check[1]], check[1]) end
+        end
+      end)
+
+      it("seccomp state: one filter or more, in filter mode", function()
+        local c, e = results(mode)
+        assert.is_true(has(c.status, "Seccomp:2"), c.status)
+        local n = tonumber(c.status:match("Seccomp_filters:(%d+)"))
+        assert.is_true(n >= 1)
+        assert.is_true(has(e.status, "Seccomp:0"), e.status)
+        local _, _, raw = results(mode)
+        assert.equal("seccomp", raw.c.last)              -- the last step before exec
+      end)
+
+      it("row 1: TIOCSTI cannot type into a terminal (CVE-2017-5226)", function()
+        refused(mode, "ioctl-tiocsti", "err EPERM", "err EBADF")
+        local c = results(mode)
+        assert.equal("err ENXIO", c.tty)          -- no controlling terminal
+        assert.equal("0", c.tty_nr)
+        -- a real pty on fd 0: each protection alone refuses the injection
+        local t = pty(mode)
+        assert.equal("err EPERM", t.container, ptycache[mode])
+        assert.equal("err EPERM", t["container-seccomp-only"])
+        assert.equal("err EPERM", t["container-session-only"])
+        -- the caller's session, nothing else: the byte is typed (and echoed)
+        assert.equal("xok 0", t["empty-same-session"])
+      end)
+
+      it("row 2: TIOCSTI with high bits in the command (CVE-2019-10063)", function()
+        refused(mode, "ioctl-tiocsti-hi", "err EPERM", "err EBADF")
+        assert.equal(hex(S.ERRNO | 1), hex(simulate("ioctl", { 0, 0xdeadbeef00005412 })))
+      end)
+
+      it("row 3: TIOCLINUX, the console's selection (CVE-2023-28100)", function()
+        refused(mode, "ioctl-tioclinux", "err EPERM", "err EBADF")
+        refused(mode, "ioctl-tioclinux-hi", "err EPERM", "err EBADF")
+      end)
+
+      it("row 4: the init's executable cannot be opened (CVE-2019-5736)", function()
+        -- the init inside is not dumpable; a host process of ours is, outside
+        local c, e = results(mode)
+        assert.equal("err EACCES", c["init-exe"])
+        assert.equal("err ENOENT", c["canary-exe"])
+        assert.matches("^ok %d+$", e["canary-exe"])
+      end)
+
+      it("row 5: the init's fds are out of reach, ptrace of it fails (CVE-2016-9962)",
+         function()
+        local c, e = results(mode)
+        assert.equal("refused", c["init-fds"])
+        assert.equal("err EPERM", c["ptrace-init"])
+        -- a host process of the same uid: unseen inside, traceable outside
+        assert.equal("err ESRCH", c["ptrace-canary"])
+        assert.equal("ok 0", e["ptrace-canary"])
+        assert.equal("refused", c["canary-fds"])
+        assert.equal("listed", e["canary-fds"])
+      end)
+
+      it("rows 4, 5, 9: PID 1 is out of the payload's reach from its first instruction",
+         function()
+        local counts = H.lua(mode, RACE:format(RACES))
+        local text, attached = {}, 0
+        for k, v in pairs(counts) do
+          text[#text + 1] = v .. " x " .. k
+          if k:match("^ok") then attached = attached + v end
+        end
+        table.sort(text)
+        text = table.concat(text, ", ")
+        if PID1_RACE_KNOWN then
+          print("# race on PID 1 as " .. mode .. ": " .. text)
+          return pending("known escape (csrc/child.c, csrc/init.c; docs/security.md): " ..
+                         "the payload can ptrace PID 1 while it is still the spawner's " ..
+                         "child sharing the caller's memory, or the init before it " ..
+                         "is undumpable; here " .. attached .. " of " .. RACES)
+        end
+        assert.equal(0, attached, text)
+      end)
+
+      it("row 6: only stdio inside, though the host has fds without CLOEXEC; the cwd " ..
+         "is reachable (CVE-2024-21626)", function()
+        local c, e, raw = results(mode)
+        assert.matches(" %d+=/etc ", raw.c.leaked .. " ")     -- a plain child sees them
+        assert.equal("ok none", c.fds)
+        assert.equal("ok none", e.fds)
+        assert.equal("ok /", c.cwd)
+        assert.equal("/", c.root)
+      end)
+
+      it("row 8: setgroups cannot drop a group (CVE-2014-8989)", function()
+        local c, e = results(mode)
+        assert.equal("err EPERM", c.setgroups)
+        if mode == "root" then
+          assert.equal("ok 0", e.setgroups)                  -- root outside can
+        else
+          -- the user namespace of an unprivileged caller: the kernel's deny
+          assert.equal("deny", c["setgroups-file"])
+          assert.equal("err EPERM", e.setgroups)
+          print("# calibration: setgroups as nobody is refused by the kernel outside " ..
+                "too (no CAP_SETGID); inside, the user namespace's setgroups is deny")
+        end
+      end)
+
+      it("row 10: the kernel keyring (CVE-2016-0728)", function()
+        refused(mode, "keyctl", "err EPERM", "err EOPNOTSUPP")
+        refused(mode, "add_key", "err EPERM", "err EFAULT")
+        refused(mode, "request_key", "err EPERM", "err EFAULT")
+        local c = results(mode)
+        assert.equal("character special file", c["type-keys"])     -- /proc/keys masked
+      end)
+
+      it("row 11: no nested user namespace (CVE-2022-0185 and friends)", function()
+        refused(mode, "unshare-user", "err EPERM", "ok 0")
+        refused(mode, "clone-newuser", "err EPERM", "err EINVAL")
+        refused(mode, "clone3", "err ENOSYS", "err EFAULT")
+        local c, e = results(mode)
+        assert.equal("refused", c["unshare-tool"])
+        assert.equal("ok", e["unshare-tool"])
+      end)
+
+      it("row 12: no mount crosses back to the host, even from a shared one", function()
+        local r = H.lua(mode, [[
+          local P = BUILD .. "/probe"
+          local function targets ()
+            local t = {}
+            for l in io.lines("/proc/self/mountinfo") do
+              t[#t + 1] = l:match("^%S+ %S+ %S+ %S+ (%S+)")
+            end
+            return table.concat(t, " ")
+          end
+          if MODE ~= "root" then
+            -- unprivileged: the host's table before and after spawns
+            local before = targets()
+            for _ = 1, 10 do assert(lj.run(lj.container{ argv = {"true"} })) end
+            return { before = before, after = targets() }
+          end
+          -- root: this process's own mount namespace stands in for the
+          -- host (whose table is never touched), with a shared mount as
+          -- systemd makes them
+          enter{"mount"}
+          assert(core.mount(nil, "/", nil, {"rec", "private"}))   -- on any host
+          local d = io.popen("mktemp -d /tmp/lunajail-shared.XXXXXX"):read("l")
+          local ok, res = pcall(function ()
+            os.execute("chmod 755 " .. d)
+            assert(core.mount(d, d, nil, "bind"))
+            assert(core.mount(nil, d, nil, "shared"))
+            assert(core.mkdir_p(d .. "/m"))
+            local before = targets()
+            -- the right to mount, kept for this test only
+            local r = lj.container{ argv = {"sh", "-c", "/probe mount-tmpfs /data/m; " ..
+                                            "grep -c shared: /proc/self/mountinfo"},
+                                    caps = {"sys_admin"},
+                                    seccomp = { preset = "default", allow = {"mount"} },
+                                    mounts = { {"ro-bind", P, "/probe"}, {"bind", d, "/data"} } }
+            local inside = assert(lj.run(r, { timeout = 20 })).stdout
+            local after = targets()
+            for _ = 1, 10 do assert(lj.run(lj.container{ argv = {"true"} })) end
+            local after10 = targets()
+            -- calibration: the same plan without its first step
+            local plan = r:steps()
+            local first = plan.steps[1]
+            assert(first[1] == "mount" and first[3] == "/" and first[5] == "rec,private")
+            table.remove(plan.steps, 1)
+            local c = assert(core.spawn(plan))
+            local out = c:communicate(nil, 20)
+            c:close()
+            return { before = before, after = after, after10 = after10, inside = inside,
+                     leaked = targets(), out = out, d = d }
+          end)
+          core.umount(d .. "/m", "detach")
+          core.umount(d, "detach")
+          os.execute("rm -rf " .. d)
+          if not ok then error(res, 0) end
+          return res
+        ]])
+        if mode ~= "root" then
+          assert.equal(r.before, r.after)
+          return
+        end
+        assert.equal("ok 0\n0\n", r.inside)           -- mounted, nothing shared inside
+        assert.equal(r.before, r.after)
+        assert.equal(r.before, r.after10)
+        assert.equal("ok 0\n", r.out:match("^ok 0\n") or r.out)
+        -- without "every mount private", the sandbox's mount shows on the host
+        assert.is_truthy((" " .. r.leaked .. " "):find(" " .. r.d .. "/m ", 1, true))
+      end)
+
+      it("row 13: /proc/sys, core_pattern, sysrq-trigger and /sys are not writable",
+         function()
+        local c, e = results(mode)
+        local m = mounts(c)
+        for _, n in ipairs(PROC_RO) do
+          if e["type-" .. n] ~= "absent" then
+            assert.matches("^ro,", m["/proc/" .. n] or "", nil, "/proc/" .. n)
+          end
+        end
+        for _, n in ipairs { "drop_caches", "core_pattern" } do
+          assert.is_true(c[n] == "err EACCES" or c[n] == "err EROFS", n .. ": " .. c[n])
+          assert.matches(mode == "root" and "^ok %d+$" or "^err EACCES$", e[n], nil, n)
+        end
+        if e["sysrq-trigger"] ~= "err ENOENT" then
+          assert.matches("^err E", c["sysrq-trigger"])
+        end
+        assert.equal("err ENOENT", c.sysfs)                   -- no /sys at all
+        assert.matches(mode == "root" and "^ok %d+$" or "^err EACCES$", e.sysfs)
+      end)
+
+      it("row 14: only the minimal /dev; no mknod; nodev everywhere else", function()
+        local c, e = results(mode)
+        assert.equal(DEV, table.concat((function ()
+          local t = {}
+          for x in c.dev:gmatch("[^;]+") do t[#t + 1] = x end
+          table.sort(t)
+          return t
+        end)(), " "))
+        refused(mode, "mknod", "err EPERM", { root = "ok 0", nobody = "err EPERM" },
+                "kernel")
+        for target, opts in pairs(mounts(c)) do
+          if target ~= "/dev" and target:sub(1, 5) ~= "/dev/" then
+            assert.matches("nodev", opts, nil, target)
+          end
+        end
+        -- the host's devices (those it has) are not there
+        local n = 0
+        for _, d in ipairs { "mem", "kmsg", "kvm", "vda", "sda", "fuse" } do
+          if e["dev-" .. d] ~= "err ENOENT" then
+            n = n + 1
+            assert.equal("err ENOENT", c["dev-" .. d], d)
+          end
+        end
+        assert.is_true(n > 0)
+      end)
+
+      it("row 15: no privilege from setuid binaries: NoNewPrivs, nosuid mounts", function()
+        local c, _, raw = results(mode)
+        assert.is_true(has(c.status, "NoNewPrivs:1"), c.status)
+        for target, opts in pairs(mounts(c)) do
+          assert.matches("nosuid", opts, nil, target)
+        end
+        if not H.root then return H.skip("a setuid-root file needs a root runner") end
+        -- a setuid-root copy of id, bound in: the effective uid stays the sandbox's
+        assert.matches("^%d+$", c.suid)
+        assert.is_not.equal("0", c.suid)
+        -- outside, after a plain drop to uid 65534, the same file makes root
+        assert.equal("0\n", raw.e.suid)
+      end)
+
+      it("row 16: no capabilities left; open_by_handle_at refused (shocker)", function()
+        local c, e = results(mode)
+        for _, set in ipairs { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" } do
+          assert.is_true(has(c.status, set .. ":0000000000000000"), set)
+        end
+        if mode == "root" then
+          assert.is_false(has(e.status, "CapEff:0000000000000000"))
+        end
+        refused(mode, "open_by_handle_at", "err EPERM", "err EFAULT")
+      end)
+
+      it("row 17: x32 calls never pass the filter (firejail #87)", function()
+        -- the exported filter, simulated: every x32 number is killed
+        -- (the thread, where libseccomp cannot kill the process: under valgrind)
+        for n = 0, 547 do
+          local act = simulate(nil, nil, S.X86_64, S.X32_BIT | n)
+          assert.is_true(act == S.KILL_PROCESS or act == S.KILL_THREAD,
+                         "x32 " .. n .. ": " .. hex(act))
+        end
+        -- live, informative only: this kernel has no x32 ABI (ENOSYS outside)
+        local c, e = results(mode)
+        assert.is_nil(c["x32-getpid"]:match("^ok"))
+        assert.equal("err ENOSYS", e["x32-getpid"])
+        print("# calibration: x32 is ENOSYS outside (no CONFIG_X86_X32_ABI); inside " ..
+              c["x32-getpid"] .. "; the simulation above is the conclusive check")
+      end)
+
+      it("row 18: i386 calls through int 0x80 are killed, never run", function()
+        if ARCH ~= S.X86_64 then return H.skip("i386 emulation is x86_64's") end
+        local c, e = results(mode)
+        assert.equal("signal 31", c["i386-getpid"])          -- SIGSYS
+        assert.equal("signal 31", c["i386-unshare"])         -- never EINVAL
+        assert.matches("^ok %d+$", e["i386-getpid"])
+        assert.equal("err EINVAL", e["i386-unshare"])
+        local act = simulate(nil, nil, S.I386, 310)
+        assert.is_true(act == S.KILL_PROCESS or act == S.KILL_THREAD, hex(act))
+      end)
+
+      it("row 19: io_uring is refused with an errno, not SIGSYS", function()
+        refused(mode, "io_uring_setup", "err EPERM", "err EFAULT")
+        refused(mode, "io_uring_enter", "err EPERM", "err EBADF")
+        refused(mode, "io_uring_register", "err EPERM", "err EINVAL")
+      end)
+
+      it("row 20: personality cannot switch ASLR off (CVE-2012-0957 and kin)", function()
+        refused(mode, "aslr-off", "err EPERM", "ok 0x0")
+        local c, e = results(mode)
+        assert.equal("refused", c["setarch-R"])
+        assert.equal("ok", e["setarch-R"])
+        -- documented: the query 0xffffffff has every flag bit, so it is refused too
+        refused(mode, "persona-query", "err EPERM", "ok 0x0")
+      end)
+
+      it("row 21: perf_event_open (CVE-2013-2094)", function()
+        refused(mode, "perf_event_open", "err EPERM", "err EFAULT")
+      end)
+
+      it("row 22: bpf (CVE-2017-16995, CVE-2021-3490)", function()
+        refused(mode, "bpf", "err EPERM", { root = "err E2BIG", nobody = "err EPERM" },
+                { "bpf", { 5 } })
+      end)
+
+      it("row 23: userfaultfd, and no /dev/userfaultfd", function()
+        refused(mode, "userfaultfd", "err EPERM", "err EINVAL")
+        local c, e = results(mode)
+        assert.equal("err ENOENT", c["dev-userfaultfd"])
+        if e["dev-userfaultfd"] == "err ENOENT" then
+          print("# calibration: the host has no /dev/userfaultfd")
+        end
+      end)
+
+      it("row 24: /proc/kcore, keys, timer_list ... are masked", function()
+        local c, e = results(mode)
+        local m, n = mounts(c), 0
+        for _, name in ipairs(PROC_MASKED) do
+          local host = e["type-" .. name]
+          if host ~= "absent" then                -- only what this kernel has
+            n = n + 1
+            assert.is_not_nil(m["/proc/" .. name], name)
+            if host == "directory" then
+              assert.equal("directory", c["type-" .. name])
+              assert.matches("^ro,", m["/proc/" .. name])
+            else
+              assert.matches("^regular", host)
+              assert.equal("character special file", c["type-" .. name], name)
+              assert.is_true(c["read-" .. name] == "err EACCES" or
+                             c["read-" .. name] == "ok 0", name)
+            end
+          else
+            assert.equal("absent", c["type-" .. name], name)
+          end
+        end
+        assert.is_true(n > 0)
+        assert.equal("err EPERM", c["umount-keys"])      -- a mask stays put
+      end)
+
+      it("row 25: no cgroup release_agent (CVE-2022-0492)", function()
+        refused(mode, "unshare-user", "err EPERM", "ok 0")
+        local c, e = results(mode)
+        assert.equal("err ENOENT", c.cgroupfs)
+        assert.matches("^ok %d+$", e.cgroupfs)
+      end)
+
+      it("row 26: nothing left of the old root; only the recipe's mounts", function()
+        local c, _, raw = results(mode)
+        assert.equal("", c.leftovers)
+        assert.equal("/", c.root)
+        local got, want = {}, {}
+        for target in pairs(mounts(c)) do got[#got + 1] = target end
+        for _, t in ipairs(raw.c.targets) do want[#want + 1] = t end
+        table.sort(got)
+        table.sort(want)
+        assert.same(want, got)
+      end)
+
+      it("row 27: the host's abstract and TCP sockets are unreachable (CVE-2020-15257)",
+         function()
+        refused(mode, "abstract", "err ECONNREFUSED", "ok 0")
+        refused(mode, "tcp", "err ECONNREFUSED", "ok 0")
+        local c = results(mode)
+        assert.equal("lo", c.netdevs)
+      end)
+
+      it("row 28: host processes cannot be signalled; kill -9 -1 stays inside", function()
+        refused(mode, "kill-canary", "err ESRCH", "ok 0")
+        local _, _, raw = results(mode)
+        assert.equal("ok 0\n", raw.c.kill)              -- it killed, inside only
+        assert.equal("ok 0\n", raw.c.alive)             -- the host canary lives
+      end)
+
+      it("row 29: chroot is refused", function()
+        refused(mode, "chroot", "err EPERM", { root = "ok 0", nobody = "err EPERM" },
+                { "chroot" })
+        refused(mode, "chroot-badptr", "err EPERM", "err EFAULT")
+      end)
+
+      it("row 30: the new mount API, mount, umount, pivot_root and setns " ..
+         "(CVE-2021-41133)", function()
+        refused(mode, "fsopen", "err ENOSYS", { root = "err EFAULT", nobody = "err EPERM" })
+        refused(mode, "open_tree", "err ENOSYS", "err EFAULT")
+        refused(mode, "move_mount", "err ENOSYS", { root = "err EFAULT", nobody = "err EPERM" })
+        refused(mode, "mount_setattr", "err ENOSYS", "err EINVAL")
+        refused(mode, "mount", "err EPERM", "err EFAULT")
+        refused(mode, "umount", "err EPERM", "err EFAULT")
+        refused(mode, "pivot_root", "err EPERM", { root = "err EFAULT", nobody = "err EPERM" },
+                { "pivot_root" })
+        refused(mode, "setns", "err EPERM", "err EBADF")
+      end)
+
+      it("row 31: the host's SysV shm and /dev/shm are out of sight", function()
+        refused(mode, "shm", "err ENOENT", "ok %d+")
+        refused(mode, "shmfile", "err ENOENT", "ok %d+")
+        local c, e = results(mode)
+        assert.equal("", c["shm-ls"])
+        assert.matches("lunajail%-canary%-%d+", e["shm-ls"])
+      end)
+
+      it("row 32: the environment is exactly PATH (and the shell's PWD)", function()
+        local c, _, raw = results(mode)
+        assert.equal("PATH=/usr/local/bin:/usr/bin:/bin;PWD=/", c.env)
+        assert.is_not_nil(raw.c.home)                    -- the host has a HOME
+      end)
+
+      it("packet and raw sockets are refused", function()
+        refused(mode, "packet-socket", "err EPERM", { root = "ok %d+", nobody = "err EPERM" },
+                { "socket", { 17, 3, 0 } })
+        refused(mode, "raw-socket", "err EPERM", { root = "ok %d+", nobody = "err EPERM" },
+                "kernel")
+      end)
+    end)
+  end
+end)
