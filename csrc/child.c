@@ -19,11 +19,11 @@
 **      fds at their numbers, everything else close-on-exec), then "exec"
 **   a failed step writes {LJ_REP_FATAL, index, errno} and exits 127.
 **
-** With PID 1 (a pid namespace), exec starts the payload as pid 2 with
-** clone(CLONE_VM | CLONE_VFORK): it shares our memory only until its
-** exec, while we wait; then we exec lunajail-init, which reaps and
-** forwards signals to it.  No fork copies anything, and init's exec runs
-** beside the payload, not before it.
+** With PID 1 (a pid namespace), exec runs lunajail-init (init.c) in our
+** place, which forks the payload as pid 2 and execs it: no process of
+** the sandbox exists while we still share the parent's memory.  The
+** report fd and init's status fd stay open across that exec; the payload
+** reports its own failed exec, at this same step.
 */
 
 #define _GNU_SOURCE
@@ -65,8 +65,8 @@ static int parent_gone (ljPlan *P) {
 ** Every source first moves above every target (so a swap of 3 and 4, or
 ** a source that is another pair's target, cannot clobber), then lands on
 ** its target.  Ours land above: the report fd at base, the init memfd at
-** base+1, init's status fd at base+2 (the one left open for init).  Then
-** everything but the targets is close-on-exec.
+** base+1, init's status fd at base+2.  Then everything but the targets
+** is close-on-exec, except the report and status fds when init runs.
 */
 
 static int closegaps (ljPlan *P) {
@@ -113,7 +113,10 @@ static int fds_apply (const ljStep *s, ljCtx *c) {
   }
   else if ((err = closegaps(P)) != 0)   /* before 5.11: close the rest */
     return err;
-  if (P->statusfd >= 0 && fcntl(P->statusfd, F_SETFD, 0) != 0) return errno;
+  if (P->initfd >= 0                       /* for init, across its exec */
+      && (fcntl(P->statusfd, F_SETFD, 0) != 0
+          || fcntl(P->reportfd, F_SETFD, 0) != 0))
+    return errno;
   return 0;
 }
 
@@ -170,27 +173,10 @@ static void unblock (int on) {
   sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
-/* a pty on fd 0 becomes the controlling terminal of a new session */
-static int ctty (ljPlan *P, int newsession) {
-  if (!P->ctty) return 0;
-  if (newsession && setsid() < 0) return errno;
-  return ioctl(0, TIOCSCTTY, 0) == 0 ? 0 : errno;
-}
-
-/* pid 2, on our stack while we wait: exec, or report the errno (as the
-** exec step, the last) and leave it behind for pid 1 */
-static int payload_main (void *arg) {
-  ljPlan *P = (ljPlan *)arg;
-  int err;
-  close(P->statusfd);              /* init's alone */
-  if ((err = ctty(P, 1)) == 0) {
-    unblock(1);
-    execve(P->execpath, (char *const *)P->argv, (char *const *)P->envp);
-    err = errno;
-  }
-  P->payloaderr = err;
-  report(P, LJ_REP_FATAL, P->nsteps, err);
-  _exit(127);
+/* a pty on fd 0 becomes the controlling terminal of our new session
+** (init does it for the payload) */
+static int ctty (ljPlan *P) {
+  return !P->ctty || ioctl(0, TIOCSCTTY, 0) == 0 ? 0 : errno;
 }
 
 static void itoa (char *out, int v) {
@@ -202,8 +188,7 @@ static void itoa (char *out, int v) {
 
 static int exec_apply (const ljStep *s, ljCtx *c) {
   ljPlan *P = (ljPlan *)c->plan;
-  static const char *const noenv[] = { NULL };
-  int err, pid;
+  int err;
   (void)s;
   P->execpath = P->path;
   if (P->search) {
@@ -211,28 +196,25 @@ static int exec_apply (const ljStep *s, ljCtx *c) {
     P->execpath = P->resolved;
   }
   if (P->initfd < 0) {
-    if ((err = ctty(P, 0)) != 0) return err;
+    if ((err = ctty(P)) != 0) return err;
     unblock(1);
     execve(P->execpath, (char *const *)P->argv, (char *const *)P->envp);
     err = errno;
     unblock(0);
     return err;
   }
-  P->payloaderr = 0;
-  pid = clone(payload_main, P->payloadstack, CLONE_VM | CLONE_VFORK | SIGCHLD, P);
-  if (pid < 0) return errno;
-  if (P->payloaderr) _exit(127);   /* pid 2 reported it */
-  itoa(P->initpid, pid);
+  P->initargv[5] = P->execpath;
+  itoa(P->initrep, P->reportfd);
   itoa(P->initstatus, P->statusfd);
   syscall(SYS_execveat, P->initfd, "", (char *const *)P->initargv,
-          (char *const *)noenv, AT_EMPTY_PATH);
+          (char *const *)P->envp, AT_EMPTY_PATH);
   err = errno;
   {                                /* no execveat (< 3.19, valgrind): by path */
     char path[32] = "/proc/self/fd/";
     itoa(path + 14, P->initfd);
-    execve(path, (char *const *)P->initargv, (char *const *)noenv);
+    execve(path, (char *const *)P->initargv, (char *const *)P->envp);
   }
-  return err;                      /* we exit: the kernel kills pid 2 */
+  return err;
 }
 
 static void exec_describe (const ljStep *s, ljBuf *b) {

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -38,8 +39,7 @@
 
 #include "spawn.h"
 
-#define STACKSIZE  (256 * 1024)  /* the child's stack ... */
-#define PAYLOADSTACK (32 * 1024)   /* ... whose lowest part is pid 2's */
+#define STACKSIZE  (256 * 1024)  /* the child's stack */
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -342,6 +342,22 @@ static void decodefds (lua_State *L, ljPlan *P, Side *M, ljArena *a) {
   P->base = p[n - 1].target + 1;
 }
 
+/* init's argv (see init.c); the child fills in the fds and the path */
+static void initargv (lua_State *L, ljPlan *P, ljArena *a) {
+  size_t n = 0;
+  while (P->argv[n]) n++;
+  P->initargv = (const char **)lj_alloc(L, a, sizeof(char *) * (n + 7));
+  snprintf(P->initstep, sizeof P->initstep, "%d", P->nsteps);
+  snprintf(P->initflags, sizeof P->initflags, "%d", P->ctty ? 1 : 0);
+  P->initargv[0] = "lunajail-init";
+  P->initargv[1] = P->initrep;
+  P->initargv[2] = P->initstatus;
+  P->initargv[3] = P->initstep;
+  P->initargv[4] = P->initflags;
+  P->initargv[5] = P->path;
+  memcpy(P->initargv + 6, P->argv, sizeof(char *) * (n + 1));
+}
+
 static const char *pathof (const char **envp) {
   for (; *envp; envp++)
     if (strncmp(*envp, "PATH=", 5) == 0) return *envp + 5;
@@ -475,9 +491,7 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   P->steps[P->nsteps++].p = P;
   P->initfd = pid1 ? getinitfd(L) : -1;
   P->statusfd = -1;
-  P->initargv[0] = "lunajail-init";
-  P->initargv[1] = P->initpid;
-  P->initargv[2] = P->initstatus;
+  if (pid1) initargv(L, P, a);
 }
 
 /* }====== */
@@ -688,7 +702,7 @@ static int run (ljPlan *P, const Side *M, Run *R);
 
 static int start (ljPlan *P, const Side *M, Run *R) {
   sigset_t all, old;
-  int err;
+  int err, dumpable;
   if (pipe2(R->rep, O_CLOEXEC) != 0 || pipe2(R->syn, O_CLOEXEC) != 0) {
     R->what = "pipe2";
     return errno;
@@ -705,7 +719,6 @@ static int start (ljPlan *P, const Side *M, Run *R) {
     R->what = "mmap";
     return errno;
   }
-  P->payloadstack = (char *)R->stack + PAYLOADSTACK;
   UNPOISON(R->stack, STACKSIZE);
   /* Signals stay blocked until the child has exec'd or been reaped: no
   ** host handler may run in the child before it resets them, and the
@@ -714,7 +727,12 @@ static int start (ljPlan *P, const Side *M, Run *R) {
   ** only after "go"; until then our map writes may.) */
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
+  dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
   err = run(P, M, R);
+  /* a child that changed its ids in our memory made it undumpable (the
+  ** kernel's guard while that child ran); it has exec'd or is gone now */
+  if (dumpable == 1 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return err;
 }
@@ -802,14 +820,19 @@ static int pushearly (lua_State *L, ljPlan *P, Run *R, int err) {
   if ((strcmp(R->what, "clone") == 0 && (P->cloneflags & CLONE_NEWUSER))
       || strstr(R->what, "map") || strcmp(R->what, "setgroups") == 0) {
     const char *hint = strcmp(R->what, "clone") == 0 ? userns_hint(err)
+      : err == EACCES && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1
+      ? " (this process is not dumpable, so its child's /proc files belong "
+        "to root: without CAP_SETUID, spawn with dumpable(true))"
       : " (without CAP_SETUID only your own id maps; install newuidmap "
         "and newgidmap (Debian package uidmap) for ranges)";
     lua_getfield(L, -1, "message");
     lua_pushstring(L, hint);
     lua_concat(L, 2);
     lua_setfield(L, -2, "message");
-    lua_pushstring(L, hint + 2);
-    lua_setfield(L, -2, "hint");
+    if (*hint) {                   /* " (...)": the words inside */
+      lua_pushlstring(L, hint + 2, strlen(hint) - 3);
+      lua_setfield(L, -2, "hint");
+    }
   }
   return 2;
 }

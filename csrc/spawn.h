@@ -40,11 +40,9 @@ typedef struct ljPlan {
   int search;                      /* look path up in pathenv */
   const char *pathenv;
   const char **argv, **envp;
-  const char *initargv[4];         /* lunajail-init PAYLOADPID STATUSFD */
-  char initpid[16], initstatus[16];
-  volatile int payloaderr;         /* the payload's failed exec */
-  char *payloadstack;              /* pid 2's stack: the top of the low
-                                      end of our child's stack mapping */
+  const char **initargv;           /* lunajail-init REPORTFD STATUSFD
+                                      EXECSTEP FLAGS PATH ARGV... */
+  char initrep[16], initstatus[16], initstep[16], initflags[16];
   char resolved[4096];             /* the PATH search result */
   volatile int progress;           /* index of the step being applied */
 } ljPlan;

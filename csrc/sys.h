@@ -44,6 +44,8 @@ static inline long lj_sys6 (long n, long a, long b, long c, long d, long e,
 #define SYS_wait4 61
 #define SYS_kill 62
 #define SYS_fcntl 72
+#define SYS_ioctl 16
+#define SYS_setsid 112
 #define SYS_prctl 157
 #define SYS_rt_sigtimedwait 128
 #define SYS_close_range 436
@@ -83,6 +85,8 @@ static inline long lj_sys6 (long n, long a, long b, long c, long d, long e,
 #define SYS_wait4 260
 #define SYS_kill 129
 #define SYS_fcntl 25
+#define SYS_ioctl 29
+#define SYS_setsid 157
 #define SYS_prctl 167
 #define SYS_rt_sigtimedwait 137
 #define SYS_close_range 436

@@ -388,10 +388,10 @@ end
 
 
 -- N sandboxes whose payload tries, from its first instruction, to ptrace
--- PID 1: {outcome = count}.  "ok /usr/bin/lua5.4" is the spawner's child,
--- which shares the caller's memory until it execs the init; "ok
--- /memfd:lunajail-init (deleted)" the init before it makes itself
--- undumpable.
+-- PID 1: {outcome = count}.  An "ok ..." is an attach: "ok /usr/bin/lua5.4"
+-- the spawner's child while it shares the caller's memory, "ok
+-- /memfd:lunajail-init (deleted)" an init still dumpable.  The init makes
+-- itself undumpable before it forks the payload, so there must be none.
 local RACE = [[
   local P = BUILD .. "/probe"
   local counts = {}
@@ -404,13 +404,8 @@ local RACE = [[
   end
   return counts
 ]]
-local RACES = os.getenv("LJ_VALGRIND") and 20 or 200      -- informative while pending
+local RACES = os.getenv("LJ_VALGRIND") and 20 or 200
 
--- KNOWN ESCAPE, in C (csrc/child.c, csrc/init.c), reported, and listed in
--- docs/security.md: PID 1 can be ptraced by the payload for a moment after
--- the payload starts.  Until the C is fixed the race row prints its counts
--- and stays pending; set this to false with the fix, and it must pass.
-local PID1_RACE_KNOWN = true
 
 describe("escape catalogue", function()
   for _, mode in ipairs(H.modes) do
@@ -489,13 +484,6 @@ describe("escape catalogue", function()
         end
         table.sort(text)
         text = table.concat(text, ", ")
-        if PID1_RACE_KNOWN then
-          print("# race on PID 1 as " .. mode .. ": " .. text)
-          return pending("known escape (csrc/child.c, csrc/init.c; docs/security.md): " ..
-                         "the payload can ptrace PID 1 while it is still the spawner's " ..
-                         "child sharing the caller's memory, or the init before it " ..
-                         "is undumpable; here " .. attached .. " of " .. RACES)
-        end
         assert.equal(0, attached, text)
       end)
 

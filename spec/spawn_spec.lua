@@ -87,6 +87,37 @@ describe("core.spawn", function()
         assert.equal("1000\n1000\n1000\n", r.stdout)
       end)
 
+      it("leaves the caller dumpable, or not, as it was", function()
+        -- a child that changes its ids in the caller's memory makes that
+        -- memory undumpable while it runs; the spawner restores it
+        local r = lua(mode, [[
+          local id = core.getresuid() == 0 and 65534 or 0
+          local plan = { argv = {"/bin/true"},
+                         steps = { {"setresgid", id}, {"setresuid", id} } }
+          if id == 0 then
+            plan.namespaces = {"user"}
+            plan.uidmap = {{0, select(2, core.getresuid()), 1}}
+            plan.gidmap = {{0, select(2, core.getresgid()), 1}}
+          end
+          local out = {}
+          for _, before in ipairs{true, false} do
+            assert(core.dumpable(before))
+            local c, err = core.spawn(plan)
+            out[#out + 1] = tostring(core.prctl_state().dumpable)
+            if c then c:wait() c:close() else out[#out + 1] = err.hint end
+          end
+          return table.concat(out, " ")
+        ]])
+        if mode == "root" then
+          assert.equal("true false", r)
+        else
+          -- not dumpable, its child's /proc/PID/uid_map is root's: say so
+          assert.equal("true false this process is not dumpable, so its " ..
+                       "child's /proc files belong to root: without " ..
+                       "CAP_SETUID, spawn with dumpable(true)", r)
+        end
+      end)
+
       it("applies file steps: mkdir_p, write_file, symlink, touch", function()
         local r = lua(mode, [[
           return P.sh("stat -c '%a %F' /tmp/d /tmp/f /tmp/t; cat /tmp/f; " ..
