@@ -1,6 +1,9 @@
 -- recipes: every field, every preset, every validation error, and the
 -- container's promises observed from inside, as root and unprivileged
 local H = require "helper"
+-- valgrind keeps fds for itself: it refuses setrlimit(RLIMIT_NOFILE)
+local NOFILE = "refuses setrlimit(RLIMIT_NOFILE) to the programs it runs, " ..
+               "sandboxes included"
 
 -- runs `script` in lj.container(t) (or the recipe the code builds)
 local function inside (mode, script, t)
@@ -79,7 +82,7 @@ describe("recipes", function()
       end)
 
       it("runs the recipe's own fields", function()
-        if H.novalgrind("refuses setrlimit(RLIMIT_NOFILE) to the programs it runs, sandboxes included") then return end
+        if H.novalgrind(NOFILE) then return end
         local out = H.lua(mode, [[
           local dir = os.tmpname()
           os.remove(dir)
@@ -187,7 +190,7 @@ describe("recipes", function()
       end)
 
       it("builds with the build preset: the work dir read-write", function()
-        if H.novalgrind("refuses setrlimit(RLIMIT_NOFILE) to the programs it runs, sandboxes included") then return end
+        if H.novalgrind(NOFILE) then return end
         local out = H.lua(mode, [[
           local dir = os.tmpname()
           os.remove(dir)
@@ -201,7 +204,7 @@ describe("recipes", function()
       end)
 
       it("limits untrusted code", function()
-        if H.novalgrind("refuses setrlimit(RLIMIT_NOFILE) to the programs it runs, sandboxes included") then return end
+        if H.novalgrind(NOFILE) then return end
         local out = H.lua(mode, [[
           return lj.run(lj.untrusted{ argv = {"sh", "-c",
             "ulimit -v; ulimit -t; ulimit -p; nice"} }).stdout

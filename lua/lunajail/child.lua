@@ -182,22 +182,25 @@ function M.terminate (block, child, grace)
   return M.wait(block, child, nil)
 end
 
--- the methods, with the default blocker
-local methods = core.Child
-for _, name in ipairs { "wait", "read_line", "read_bytes", "read_all",
-                        "write_all", "communicate", "terminate" } do
-  local f = M[name]
-  methods[name] = function (child, ...) return f(M.block, child, ...) end
-end
-
-function methods:lines (stream, timeout)
+-- an iterator over the lines of stream (the last one even without its
+-- newline); a timeout raises
+function M.lines (block, child, stream, timeout)
   return function ()
-    local line, err, partial = self:read_line(stream, timeout)
+    local line, err, partial = M.read_line(block, child, stream, timeout)
     if line then return line end
     if err == "closed" and partial and partial ~= "" then return partial end
     if err == "timeout" then error("lines: timeout", 2) end
     return nil
   end
 end
+
+-- the methods, with the default blocker
+local methods = core.Child
+for _, name in ipairs { "wait", "read_line", "lines", "read_bytes", "read_all",
+                        "write_all", "communicate", "terminate" } do
+  local f = M[name]
+  methods[name] = function (child, ...) return f(M.block, child, ...) end
+end
+
 
 return M

@@ -24,20 +24,10 @@ local function block (child, seconds)
   child:step()
 end
 
-for _, name in ipairs { "wait", "read_line", "read_bytes", "read_all",
+for _, name in ipairs { "wait", "read_line", "lines", "read_bytes", "read_all",
                         "write_all", "communicate", "terminate" } do
   local f = C[name]
   M[name] = function (child, ...) return f(block, child, ...) end
-end
-
-function M.lines (child, stream, timeout)
-  return function ()
-    local line, err, partial = M.read_line(child, stream, timeout)
-    if line then return line end
-    if err == "closed" and partial and partial ~= "" then return partial end
-    if err == "timeout" then error("lines: timeout", 2) end
-    return nil
-  end
 end
 
 function M.close (child)
