@@ -6,6 +6,7 @@ local core = require "lunajail.core"
 local M = {}
 
 M.root = select(2, core.getresuid()) == 0
+M.lua = arg and arg[-1] or "lua5.4"        -- this interpreter, for sub-runs
 M.uid, M.gid = select(2, core.getresuid()), select(2, core.getresgid())
 
 function M.sh (cmd)

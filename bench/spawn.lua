@@ -10,7 +10,7 @@
 --   bwrap     the same flags
 -- Rounds alternate the three to spread machine noise; the figure is the
 -- median over every run.  Then the same lunajail spawn from a parent
--- holding 10 MB and 2 GB of touched heap.
+-- holding 10 MB and one holding 2 GB of touched heap, alternating.
 
 local core = require "lunajail.core"
 require "lunajail"
@@ -41,10 +41,23 @@ local function lunajail (n, pid1, out)
   end
 end
 
-local function external (args, out)
-  for l in sh(raw .. " " .. args):gmatch("[^\n]+") do
-    out[#out + 1] = tonumber(l)
-  end
+local function external_cmd (cmd, out)
+  for l in sh(cmd):gmatch("[^\n]+") do out[#out + 1] = tonumber(l) end
+end
+
+local function external (args, out) external_cmd(raw .. " " .. args, out) end
+
+-- "heap MB N": N spawns from a parent holding MB of touched heap, one
+-- figure per line (the parent-size comparison below runs this)
+if arg[1] == "heap" then
+  local mb, n, big = tonumber(arg[2]), tonumber(arg[3]), {}
+  for i = 1, mb do big[i] = string.rep(string.char(i % 256), 1024 * 1024) end
+  local s = {}
+  lunajail(2, true, {})
+  lunajail(n, true, s)
+  assert(#big == mb)                               -- held until here
+  print(table.concat(s, "\n"))
+  os.exit(0)
 end
 
 local bwrap = B.bwrap("/bin/true", { proc = true })
@@ -77,19 +90,14 @@ else
   print("  bwrap                               (not installed)")
 end
 
--- the same spawn from a small and from a large parent
-local function heap (mb)
-  local big = {}                                   -- touched: rep writes it
-  for i = 1, mb do big[i] = string.rep(string.char(i % 256), 1024 * 1024) end
-  local s = {}
-  lunajail(2, true, {})
-  for _ = 1, ROUNDS do lunajail(per, true, s) end
-  local r = median(s)
-  assert(#big == mb)                               -- held until here
-  collectgarbage()
-  return r
+-- the same spawn from a small and from a large parent: each a process of
+-- its own (this script with "heap MB N"), rounds alternating
+local small, large = {}, {}
+local self = ("%s %s heap %%d %d"):format(B.lua, arg[0], per)
+for _ = 1, ROUNDS do
+  external_cmd(self:format(10), small)
+  external_cmd(self:format(2048), large)
 end
-local small = heap(10)
-local large = heap(2048)
+small, large = median(small), median(large)
 print(("parent heap 10 MB: %.0f us, 2 GB: %.0f us per spawn (%.2fx)")
       :format(small, large, large / small))
