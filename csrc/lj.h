@@ -141,6 +141,8 @@ typedef struct ljStep {
 typedef struct ljCtx {
   int pdeathsig;                   /* re-armed after credential changes */
   void *plan;                      /* the spawn plan, in a child */
+  const char *beneath;             /* a "beneath" step's root, or NULL */
+  int beneathfd;                   /* ... opened O_PATH */
 } ljCtx;
 
 typedef struct ljBuf { char *b; size_t n, size; } ljBuf;
@@ -155,6 +157,7 @@ typedef struct ljOp {
 } ljOp;
 
 #define LJ_OPF_CREDS   1           /* changes ids: re-arm pdeathsig */
+#define LJ_OPF_PLAN    2           /* a plan's step only: no core.X */
 
 const ljOp *lj_findop (const char *name);
 void lj_pushopnames (lua_State *L);             /* "mount, umount, ..." */

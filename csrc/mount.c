@@ -1,6 +1,7 @@
 /*
 ** mount.c: mount, umount, pivot_root, chroot, chdir and the small file
-** helpers recipes need (mkdir_p, symlink, write_file, touch).
+** helpers recipes need (mkdir_p, symlink, write_file, touch), and the
+** plan step "beneath" that keeps them inside a new root.
 ** Every apply function here is async-signal-safe.
 */
 
@@ -15,6 +16,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "lj.h"
 
@@ -58,6 +60,92 @@ static const ljName umountflags[] = {
 };
 
 const ljNames lj_umountflags = { "umount flag", "MNT_", umountflags };
+
+
+/* {====== Beneath a root ======}
+** A plan's {"beneath", root} step: from then on, every path under root
+** that mount (its target), mkdir_p, touch, write_file and symlink (the
+** link) act on resolves inside root as if root were / (openat2 with
+** RESOLVE_IN_ROOT): a symlink planted by whoever can write a directory
+** bound into the sandbox -- the payload of an earlier run, say -- cannot
+** lead a setup write or mount out of it.  The last component is never
+** followed when created or written; a mount point that is a directory is
+** opened first and mounted on through the fd (fchdir, then "."), so no
+** later swap can move it.  A plan's step only: it changes how the steps
+** after it resolve.
+*/
+
+typedef struct At {
+  int dirfd;                       /* the parent, or AT_FDCWD */
+  const char *name;                /* the last component */
+  char buf[4096];
+} At;
+
+static int openin (ljCtx *c, const char *rel, int flags) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return (int)syscall(SYS_openat2, c->beneathfd, rel, &how, sizeof how);
+}
+
+/* path below the "beneath" root ("/x/y"), or NULL */
+static const char *inroot (ljCtx *c, const char *path) {
+  size_t n;
+  if (c->beneath == NULL) return NULL;
+  n = strlen(c->beneath);
+  if (strncmp(path, c->beneath, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+    return NULL;
+  return path[n] ? path + n : "/";
+}
+
+/* a->dirfd, a->name: where path is, for the *at() calls */
+static int at (ljCtx *c, const char *path, At *a) {
+  const char *rel = inroot(c, path);
+  char *slash;
+  size_t len;
+  a->dirfd = AT_FDCWD;
+  a->name = path;
+  if (rel == NULL) return 0;
+  len = strlen(rel);
+  if (len >= sizeof a->buf) return ENAMETOOLONG;
+  memcpy(a->buf, rel, len + 1);
+  while (len > 1 && a->buf[len - 1] == '/') a->buf[--len] = '\0';
+  slash = strrchr(a->buf, '/');    /* rel starts with '/' */
+  a->name = slash[1] ? slash + 1 : ".";
+  if (strcmp(a->name, "..") == 0) return EINVAL;
+  if (slash == a->buf) a->dirfd = openin(c, "/", O_PATH | O_DIRECTORY);
+  else {
+    *slash = '\0';
+    a->dirfd = openin(c, a->buf, O_PATH | O_DIRECTORY);
+  }
+  return a->dirfd < 0 ? errno : 0;
+}
+
+static void closeat (At *a) {
+  if (a->dirfd >= 0) close(a->dirfd);
+  a->dirfd = AT_FDCWD;
+}
+
+static void beneath_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_argpath(A, 1);
+}
+
+static int beneath_apply (const ljStep *s, ljCtx *c) {
+  int fd = open(s->s[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  if (c->beneath) close(c->beneathfd);
+  c->beneath = s->s[0];
+  c->beneathfd = fd;
+  return 0;
+}
+
+static const ljOp op_beneath = {
+  "beneath", "root", beneath_decode, beneath_apply, NULL, LJ_OPF_PLAN
+};
+
+/* }====== */
+
 
 
 /* {====== mount ======}
@@ -118,11 +206,10 @@ static int bindattrs (const char *target, unsigned long fl) {
                (fl & BINDATTRS), NULL) == 0 ? 0 : errno;
 }
 
-static int mount_apply (const ljStep *s, ljCtx *c) {
+/* mount(2), then a bind's flags (undone if they fail) */
+static int mountat (const ljStep *s, const char *target) {
   unsigned long fl = (unsigned long)s->i[0];
-  const char *target = s->s[1];
   int err;
-  (void)c;
   if (mount(s->s[0], target, s->s[2], fl, s->s[3]) != 0) return errno;
   if ((fl & MS_BIND) && (fl & BINDATTRS) && !(fl & MS_REMOUNT)
       && (err = bindattrs(target, fl)) != 0) {
@@ -130,6 +217,46 @@ static int mount_apply (const ljStep *s, ljCtx *c) {
     return err;
   }
   return 0;
+}
+
+/* beneath a root: a directory through its fd (mount "." from inside it;
+** the bind's flags from inside the new mount, "." again); a file by name
+** in its parent, never through a symlink */
+static int mountin (const ljStep *s, ljCtx *c, const char *rel) {
+  unsigned long fl = (unsigned long)s->i[0];
+  struct stat st;
+  At a;
+  int cwd, fd, err = 0;
+  if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) return errno;
+  if ((fd = openin(c, rel, O_PATH)) < 0 || fstat(fd, &st) != 0) err = errno;
+  else if (S_ISDIR(st.st_mode)) {
+    if (fchdir(fd) != 0 || mount(s->s[0], ".", s->s[2], fl, s->s[3]) != 0)
+      err = errno;
+    else if ((fl & MS_BIND) && (fl & BINDATTRS) && !(fl & MS_REMOUNT)) {
+      close(fd);                   /* "." is under the new mount: reopen */
+      if ((fd = openin(c, rel, O_PATH | O_DIRECTORY)) < 0 || fchdir(fd) != 0)
+        err = errno;
+      else err = bindattrs(".", fl);
+      if (err && fchdir(fd) == 0)  /* fail closed: no bind without them */
+        umount2(".", MNT_DETACH);
+    }
+  }
+  else if ((err = at(c, s->s[1], &a)) == 0) {
+    if (fchdir(a.dirfd) != 0 || fstatat(a.dirfd, a.name, &st,
+                                         AT_SYMLINK_NOFOLLOW) != 0)
+      err = errno;
+    else err = S_ISLNK(st.st_mode) ? ELOOP : mountat(s, a.name);
+    closeat(&a);
+  }
+  if (fd >= 0) close(fd);
+  if (fchdir(cwd) != 0 && err == 0) err = errno;
+  close(cwd);
+  return err;
+}
+
+static int mount_apply (const ljStep *s, ljCtx *c) {
+  const char *rel = inroot(c, s->s[1]);
+  return rel ? mountin(s, c, rel) : mountat(s, s->s[1]);
 }
 
 static void mount_describe (const ljStep *s, ljBuf *b) {
@@ -220,26 +347,48 @@ static void mkdir_decode (ljArgs *A, ljStep *s) {
   s->i[0] = lj_argmode(A, 2, 0755);
 }
 
-static int isdir (const char *p) {
+/* a directory just made gets its exact mode, through an fd */
+static int setmode (At *a, mode_t m) {
+  int fd = openat(a->dirfd, a->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                  O_CLOEXEC), err = 0;
+  if (fd < 0)                      /* a mode without r for us: by name */
+    return errno == EACCES && fchmodat(a->dirfd, a->name, m, 0) == 0
+           ? 0 : errno;
+  if (fchmod(fd, m) != 0) err = errno;
+  close(fd);
+  return err;
+}
+
+/* a directory, following symlinks (inside the root, beneath one) */
+static int isdir (ljCtx *c, const char *path) {
+  const char *rel = inroot(c, path);
   struct stat st;
-  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+  int fd;
+  if (rel == NULL) return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+  if ((fd = openin(c, rel, O_PATH | O_DIRECTORY)) < 0) return 0;
+  close(fd);
+  return 1;
 }
 
 static int mkdir_apply (const ljStep *s, ljCtx *c) {
   char p[4096];
   size_t len = strlen(s->s[0]), i;
-  (void)c;
   if (len >= sizeof p) return ENAMETOOLONG;
   memcpy(p, s->s[0], len + 1);
   while (len > 1 && p[len - 1] == '/') p[--len] = '\0';
   for (i = 1; i <= len; i++) {
+    mode_t m = i == len ? (mode_t)s->i[0] : 0755;
+    At a;
+    int err;
     if (p[i] != '/' && p[i] != '\0') continue;
     p[i] = '\0';
-    if (mkdir(p, i == len ? (mode_t)s->i[0] : 0755) == 0) {
-      if (chmod(p, i == len ? (mode_t)s->i[0] : 0755) != 0) return errno;
+    if ((err = at(c, p, &a)) == 0) {
+      if (mkdirat(a.dirfd, a.name, m) == 0) err = setmode(&a, m);
+      else if (errno != EEXIST) err = errno;
+      else if (!isdir(c, p)) err = i == len ? EEXIST : ENOTDIR;
+      closeat(&a);
     }
-    else if (errno != EEXIST) return errno;
-    else if (!isdir(p)) return i == len ? EEXIST : ENOTDIR;
+    if (err) return err;
     if (i < len) p[i] = '/';
   }
   return 0;
@@ -257,13 +406,18 @@ static void symlink_decode (ljArgs *A, ljStep *s) {
 static int symlink_apply (const ljStep *s, ljCtx *c) {
   char buf[4096];
   ssize_t n;
-  (void)c;
-  if (symlink(s->s[0], s->s[1]) == 0) return 0;
-  if (errno != EEXIST) return errno;
-  n = readlink(s->s[1], buf, sizeof buf);
-  if (n < 0 || (size_t)n != strlen(s->s[0]) || memcmp(buf, s->s[0], n) != 0)
-    return EEXIST;
-  return 0;
+  At a;
+  int err;
+  if ((err = at(c, s->s[1], &a)) != 0) return err;
+  if (symlinkat(s->s[0], a.dirfd, a.name) != 0) {
+    err = errno;
+    n = readlinkat(a.dirfd, a.name, buf, sizeof buf);
+    if (err == EEXIST && n >= 0 && (size_t)n == strlen(s->s[0])
+        && memcmp(buf, s->s[0], (size_t)n) == 0)
+      err = 0;                     /* the same link: fine */
+  }
+  closeat(&a);
+  return err;
 }
 
 static const ljOp op_symlink = {
@@ -281,11 +435,14 @@ static void write_decode (ljArgs *A, ljStep *s) {
 static int write_apply (const ljStep *s, ljCtx *c) {
   const char *p = (const char *)s->p;
   size_t left = (size_t)s->i[0];
-  int err = 0;
-  int fd = open(s->s[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-                O_NOFOLLOW, (mode_t)s->i[1]);
-  (void)c;
-  if (fd < 0) return errno;
+  At a;
+  int fd, err;
+  if ((err = at(c, s->s[0], &a)) != 0) return err;
+  fd = openat(a.dirfd, a.name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+              O_NOFOLLOW, (mode_t)s->i[1]);
+  if (fd < 0) err = errno;
+  closeat(&a);
+  if (fd < 0) return err;
   while (left > 0 && !err) {
     ssize_t w = write(fd, p, left);
     if (w > 0) { p += w; left -= (size_t)w; }
@@ -306,12 +463,17 @@ static void touch_decode (ljArgs *A, ljStep *s) {
 }
 
 static int touch_apply (const ljStep *s, ljCtx *c) {
-  int fd = open(s->s[0], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-                O_NOFOLLOW, (mode_t)s->i[0]), err = 0;
-  (void)c;
-  if (fd < 0) return errno == EEXIST ? 0 : errno;
-  if (fchmod(fd, (mode_t)s->i[0]) != 0) err = errno;
-  close(fd);
+  At a;
+  int fd, err;
+  if ((err = at(c, s->s[0], &a)) != 0) return err;
+  fd = openat(a.dirfd, a.name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+              O_NOFOLLOW, (mode_t)s->i[0]);
+  err = fd < 0 && errno != EEXIST ? errno : 0;
+  closeat(&a);
+  if (fd >= 0) {
+    if (fchmod(fd, (mode_t)s->i[0]) != 0) err = errno;
+    close(fd);
+  }
   return err;
 }
 
@@ -388,7 +550,7 @@ static int l_realpath (lua_State *L) {
 
 const ljOp *const lj_ops_mount[] = {
   &op_mount, &op_umount, &op_pivot_root, &op_chroot, &op_chdir,
-  &op_mkdir_p, &op_symlink, &op_write_file, &op_touch, NULL
+  &op_mkdir_p, &op_symlink, &op_write_file, &op_touch, &op_beneath, NULL
 };
 
 void lj_open_mount (lua_State *L) {

@@ -54,6 +54,7 @@ static void register_ops (lua_State *L) {
   const ljOp *const *op;
   for (g = 0; g < lj_countof(groups); g++)
     for (op = groups[g]; *op; op++) {
+      if ((*op)->flags & LJ_OPF_PLAN) continue;
       lua_pushlightuserdata(L, (void *)*op);
       lua_pushcclosure(L, step_call, 1);
       lua_setfield(L, -2, (*op)->name);

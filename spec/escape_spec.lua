@@ -497,6 +497,75 @@ describe("escape catalogue", function()
         assert.equal("/", c.root)
       end)
 
+      it("row 7: a symlink planted in a bound directory leads no setup write or " ..
+         "mount out of the new root (CVE-2021-30465, CVE-2024-42472)", function()
+        local r = H.lua(mode, [[
+          local function tmpdir (what)
+            local d = io.popen("mktemp -d /tmp/lunajail-" .. what .. ".XXXXXX"):read("l")
+            os.execute("chmod 755 " .. d)
+            return d
+          end
+          local work, out, root = tmpdir("work"), tmpdir("out"), tmpdir("root")
+          local function listing ()
+            local h = io.popen("ls -A " .. out)
+            local l = h:read("a"):gsub("\n", " ")
+            h:close()
+            return l
+          end
+          local res = {}
+          local ok, err = pcall(function ()
+            -- as the payload of an earlier run could leave them: through the
+            -- documented staging layout, absolute and relative
+            assert(core.symlink("/oldroot" .. out, work .. "/abs"))
+            assert(core.symlink("../../../../../../../oldroot" .. out, work .. "/rel"))
+            local attempts = {
+              file = { files = { {"/work/abs/file", "planted"} } },
+              dir = { dirs = { "/work/rel/dir" } },
+              link = { symlinks = { {"/etc/passwd", "/work/abs/link"} } },
+              tmpfs = { mounts = { {"tmpfs", "/work/rel/mnt"} } },
+              bind = { mounts = { {"ro-bind", "/etc/hostname", "/work/abs/bound"} } },
+            }
+            for name, t in pairs(attempts) do
+              t.work, t.argv = work, {"true"}
+              local rc = lj.build(t)
+              local c, e = lj.spawn(rc)
+              if c then c:wait() c:close() end
+              res[name] = (c and "spawned" or e.op .. " " .. e.errname) .. " | " .. listing()
+              -- calibration: the same plan without its "beneath" step
+              local plan = rc:steps()
+              for i, st in ipairs(plan.steps) do
+                if st[1] == "beneath" then table.remove(plan.steps, i) break end
+              end
+              local c2 = core.spawn(plan)
+              if c2 then c2:wait() c2:close() end
+              res[name .. "-without"] = listing()
+              os.execute("rm -rf " .. out .. "/*")
+            end
+            -- a root whose /proc is a symlink out of it
+            assert(core.symlink("/oldroot" .. out, root .. "/proc"))
+            local c, e = lj.spawn(lj.container{ root = root, argv = {"true"},
+                                                system = {} })
+            if c then c:wait() c:close() end
+            res.proc = (c and "spawned" or e.op .. " " .. e.errname) .. " | " .. listing()
+          end)
+          os.execute("rm -rf " .. work .. " " .. out .. " " .. root)
+          if not ok then error(err, 0) end
+          return res
+        ]])
+        assert.equal("write_file ENOENT | ", r.file)
+        assert.equal("mkdir_p ENOENT | ", r.dir)
+        assert.equal("symlink ENOENT | ", r.link)
+        assert.equal("mkdir_p ENOENT | ", r.tmpfs)
+        assert.equal("touch ENOENT | ", r.bind)
+        assert.equal("mount ENOENT | ", r.proc)
+        -- without the step, each lands in the host's directory
+        assert.equal("file ", r["file-without"])
+        assert.equal("dir ", r["dir-without"])
+        assert.equal("link ", r["link-without"])
+        assert.equal("mnt ", r["tmpfs-without"])
+        assert.equal("bound ", r["bind-without"])
+      end)
+
       it("row 8: setgroups cannot drop a group (CVE-2014-8989)", function()
         local c, e = results(mode)
         assert.equal("err EPERM", c.setgroups)

@@ -129,6 +129,29 @@ describe("core.spawn", function()
                      "hi\n/tmp/f\n", r.stdout)
       end)
 
+      it("resolves paths below a beneath step's root inside it", function()
+        local r = lua(mode, [[
+          local res, err = P.sh("ls -A /tmp/out; echo -; ls -A /tmp/r/in", { steps = {
+            {"mkdir_p", "/tmp/r/in"}, {"mkdir_p", "/tmp/out"},
+            {"symlink", "/tmp/out", "/tmp/r/abs"}, {"symlink", "../../out", "/tmp/r/rel"},
+            {"symlink", "/in", "/tmp/r/ok"},
+            {"beneath", "/tmp/r"},
+            {"write_file", "/tmp/r/abs/f", "x", optional = true},
+            {"mkdir_p", "/tmp/r/rel/d", optional = true},
+            {"touch", "/tmp/r/abs/t", optional = true},
+            {"symlink", "x", "/tmp/r/rel/l", optional = true},
+            {"mount", "tmpfs", "/tmp/r/abs", "tmpfs", optional = true},
+            {"write_file", "/tmp/r/ok/f", "x"}, {"mkdir_p", "/tmp/r/ok/d"},
+            {"mount", "tmpfs", "/tmp/r/ok/d", "tmpfs"},
+            {"touch", "/tmp/r/ok/d/t"},
+          } })
+          if not res then error(tostring(err), 0) end
+          return res.stdout, core.beneath
+        ]])
+        -- nothing escaped to /tmp/out; the symlink inside, "/in", led to /tmp/r/in
+        assert.equal("-\nd\nf\n", r)
+      end)
+
       it("applies unshare, setns, chroot and ifup steps", function()
         local r = lua(mode, [[
           return P.sh("readlink /proc/self/ns/uts; cat /proc/net/dev | " ..

@@ -5,7 +5,8 @@
 --   make every mount private; a staging tmpfs over /tmp, in the new mount
 --   namespace only; pivot_root into it, so the host's tree is at /oldroot
 --   (all of it, /tmp included: the staging mount moved away from there);
---   the new root at /newroot; the system binds (symlinks copied as
+--   the new root at /newroot, every path below it resolved inside it
+--   from then on ("beneath"); the system binds (symlinks copied as
 --   symlinks), fstab, the recipe's mounts -- every source taken from
 --   /oldroot, resolved by the parent first; dirs, files, symlinks;
 --   pivot_root into /newroot and detach everything else; the root
@@ -302,6 +303,9 @@ local function beginroot (c, r)
     c.add("the new root: " .. r.root.path,
           { "mount", host(c, r.root.path), c.R, nil, "bind,nosuid,nodev" })
   end
+  c.add("every path made or mounted on in the new root resolves inside it: " ..
+        "a symlink planted in a bound directory cannot lead out",
+        { "beneath", c.R })
 end
 
 local function system (c, r)
