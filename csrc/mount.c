@@ -81,12 +81,93 @@ typedef struct At {
   char buf[4096];
 } At;
 
+#define MAXDEPTH 256                /* directories deep, by hand */
+
+/* RESOLVE_IN_ROOT by hand, where openat2 is missing (before Linux 5.6;
+** valgrind): one component at a time, O_NOFOLLOW, each opened from the
+** fd of the one before; a symlink's target is spliced in front of what
+** is left (from the root when absolute); ".." goes back one fd and never
+** above the root.  flags: O_PATH, maybe O_DIRECTORY. */
+static int walkin (ljCtx *c, const char *rel, int flags) {
+  char buf[2][8192];
+  int stack[MAXDEPTH], depth = 0, links = 0, k = 0, err = 0, fd = -1;
+  const char *rest;
+  size_t n = strlen(rel);
+  if (n >= sizeof buf[0]) return errno = ENAMETOOLONG, -1;
+  memcpy(buf[0], rel, n + 1);
+  rest = buf[0];
+  stack[0] = c->beneathfd;
+  for (;;) {
+    char comp[256], link[4096];
+    struct stat st;
+    size_t len;
+    ssize_t ln;
+    int cur = stack[depth];
+    while (*rest == '/') rest++;
+    if (*rest == '\0') {          /* the path ends on a directory */
+      fd = openat(cur, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) err = errno;
+      break;
+    }
+    len = strcspn(rest, "/");
+    if (len >= sizeof comp) { err = ENAMETOOLONG; break; }
+    memcpy(comp, rest, len);
+    comp[len] = '\0';
+    rest += len;
+    if (strcmp(comp, ".") == 0) continue;
+    if (strcmp(comp, "..") == 0) {
+      if (depth > 0) close(stack[depth--]);
+      continue;
+    }
+    if ((fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0
+        || fstat(fd, &st) != 0) { err = errno; break; }
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > 40) { err = ELOOP; break; }
+      if ((ln = readlinkat(fd, "", link, sizeof link - 1)) < 0) {
+        err = errno;
+        break;
+      }
+      close(fd);
+      fd = -1;
+      link[ln] = '\0';
+      if (link[0] == '/')
+        while (depth > 0) close(stack[depth--]);
+      if ((size_t)ln + 1 + strlen(rest) >= sizeof buf[0]) {
+        err = ENAMETOOLONG;
+        break;
+      }
+      k = 1 - k;                   /* the link's target, then the rest */
+      memcpy(buf[k], link, (size_t)ln);
+      strcpy(buf[k] + ln, rest);
+      rest = buf[k];
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode)) {    /* only the last may be no directory */
+      while (*rest == '/') rest++;
+      if (*rest != '\0') err = ENOTDIR;
+      else if (flags & O_DIRECTORY) err = ENOTDIR;
+      break;
+    }
+    if (depth + 1 >= MAXDEPTH) { err = ENAMETOOLONG; break; }
+    stack[++depth] = fd;
+    fd = -1;
+  }
+  while (depth > 0) close(stack[depth--]);
+  if (err) {
+    if (fd >= 0) close(fd);
+    return errno = err, -1;
+  }
+  return fd;
+}
+
 static int openin (ljCtx *c, const char *rel, int flags) {
   struct open_how how;
+  int fd;
   memset(&how, 0, sizeof how);
   how.flags = (uint64_t)(flags | O_CLOEXEC);
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return (int)syscall(SYS_openat2, c->beneathfd, rel, &how, sizeof how);
+  fd = (int)syscall(SYS_openat2, c->beneathfd, rel, &how, sizeof how);
+  return fd < 0 && errno == ENOSYS ? walkin(c, rel, flags) : fd;
 }
 
 /* path below the "beneath" root ("/x/y"), or NULL */
