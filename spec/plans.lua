@@ -94,14 +94,24 @@ function P.sh (script, t)
 end
 
 -- this process's open fds and unreaped children, counted without
--- io.popen (whose pipe ends race with the listing)
+-- io.popen (whose pipe ends race with the listing).  The listing must not
+-- race with the spawn that makes it either: ls runs once spawn has
+-- returned (its report pipe closed) and the child object holds all it
+-- will (pollfd: communicate makes its epoll fd only when it must wait),
+-- and the object's own fds are not counted.
 function P.fdcount ()
-  local c = assert(core.spawn{ argv = { "/bin/ls", "/proc/" .. core.getpid() .. "/fd" },
-                               stdio = { "null", "pipe", "null" } })
-  local out = c:communicate(nil, 10)
+  local c = assert(core.spawn{ argv = { "/bin/sh", "-c",
+                                        "read go && exec /bin/ls /proc/" ..
+                                        core.getpid() .. "/fd" },
+                               stdio = { "pipe", "pipe", "null" } })
+  local own = { [c:pidfd()] = true, [c:getfd("stdin")] = true,
+                [c:getfd("stdout")] = true, [c:pollfd()] = true }
+  local out = c:communicate("go\n", 10)
   c:close()
   local n = 0
-  for _ in out:gmatch("[^\n]+") do n = n + 1 end
+  for fd in out:gmatch("[^\n]+") do
+    if not own[tonumber(fd)] then n = n + 1 end
+  end
   return n
 end
 
