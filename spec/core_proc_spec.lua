@@ -276,7 +276,7 @@ describe("core process primitives", function()
         assert.equal(0, r[2])
         assert.matches("lj%-kept%-output", text)
         if H.novalgrind("runs glibc's __libc_freeres at _exit " ..
-                        "(--run-libc-freeres=yes), which flushes stdio") then
+                        "(--run-libc-freeres=yes): that flushes stdio") then
           return
         end
         assert.not_matches("lj%-lost%-output", text)
