@@ -13,6 +13,7 @@ local NEWACTIONS = H.lua(H.modes[1], [[
 ]])
 local function newactions ()
   if not NEWACTIONS then
+    H.novalgrind("lacks seccomp(2), so libseccomp refuses kill_process and log")
     H.skip("libseccomp refuses kill_process and log here (no seccomp(2))")
   end
 end

@@ -213,8 +213,12 @@ local CONTAINER = COMMON .. [[
         targets[#targets + 1] = s[3]:sub(#new + 1) == "" and "/" or s[3]:sub(#new + 1)
       end
     end
-    -- kill -9 -1 inside: every process of the sandbox, and nothing else
-    local k = assert(lj.run(lj.container{ argv = {"sh", "-c", "sleep 20 & /probe kill -1 9"},
+    -- kill -9 -1 inside: every process of the sandbox, and nothing else.
+    -- The probe is the payload (exec): had it a shell for parent, that
+    -- shell's death would end init, whose exit kills the probe before it
+    -- can print
+    local k = assert(lj.run(lj.container{ argv = {"sh", "-c",
+                                                  "sleep 20 & exec /probe kill -1 9"},
                                           mounts = mounts }, { timeout = 20 }))
     return { out = res.stdout, err = res.stderr, code = res.code, targets = targets,
              kill = k.stdout, alive = sh(P .. " kill " .. v.pid .. " 0"),

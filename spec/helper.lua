@@ -69,7 +69,13 @@ local function main ()
 local postlude = [[
 
 end
-local r = table.pack(xpcall(main, debug.traceback))
+-- an error object (a table: a failed step, an assert on a spawn's nil,
+-- err) comes back as its own text, with its fields
+local function handler (e)
+  if type(e) ~= "string" then e = tostring(e) .. " " .. ser(e, 0) end
+  return debug.traceback(e, 2)
+end
+local r = table.pack(xpcall(main, handler))
 io.stdout:write("\n@@RESULT@@" .. ser(r, 0) .. "\n")
 io.stdout:flush()
 os.exit(0)
