@@ -173,17 +173,12 @@ describe("core id primitives", function()
     describe("as nobody", function()
       it("cannot become root or change groups", function()
         local r = table.pack(H.lua("nobody", [[
-          local out, n = {}, 0
-          local function add (...)
-            local r = table.pack(...)
-            for i = 1, 3 do out[n + i] = r[i] end
-            n = n + 3
-          end
+          local add, results = require("snip").triples()
           add(core.setresuid(0))
           add(core.setresgid(65534, 0, 65534))
           add(core.setgroups{})
           add(core.setresuid(65534, 65534, 65534))   -- no change: allowed
-          return table.unpack(out, 1, n)
+          return results()
         ]]))
         assert.is_nil(r[1])
         assert.equal("setresuid(0, 0, 0): Operation not permitted (EPERM)", r[2])

@@ -206,19 +206,14 @@ describe("core namespace primitives", function()
           local uid = core.getresuid()
           assert(core.unshare{"user"})
           local pid = core.getpid()
-          local out, n = {}, 0
-          local function add (...)
-            local r = table.pack(...)
-            for i = 1, 3 do out[n + i] = r[i] end
-            n = n + 3
-          end
+          local add, results = require("snip").triples()
           -- from inside, the kernel takes one id (the writer's own), no
           -- range that wraps past 2^32, and each map once
           add(core.write_idmap(pid, "uid", {{0, uid, 1}, {1, 100000, 10}}))
           add(core.write_idmap(pid, "uid", {{4294967294, uid, 2}}))
           add(core.write_idmap(pid, "uid", {{0, uid, 1}}))
           add(core.write_idmap(pid, "uid", {{0, uid, 1}}))
-          return pid, table.unpack(out, 1, 12)
+          return pid, results()
         ]]))
         local pid = r[1]
         local map = "write /proc/" .. pid .. "/uid_map: "
@@ -323,17 +318,12 @@ describe("core namespace primitives", function()
 
       it("reports setns failures with the path or fd", function()
         local r = table.pack(H.lua(mode, [[
-          local out, n = {}, 0
-          local function add (...)
-            local r = table.pack(...)
-            for i = 1, 3 do out[n + i] = r[i] end
-            n = n + 3
-          end
+          local add, results = require("snip").triples()
           add(core.setns("/nonexistent/ns", "uts"))
           add(core.setns("/proc/self/ns/uts", "net"))   -- not a net ns
           add(core.setns(0, "uts"))                     -- not a ns at all
           add(core.setns(999))
-          return table.unpack(out, 1, 12)
+          return results()
         ]]))
         assert.is_nil(r[1])
         assert.equal('setns("/nonexistent/ns", "uts"): No such file or directory (ENOENT)',

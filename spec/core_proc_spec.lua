@@ -224,12 +224,7 @@ describe("core process primitives", function()
           local script = os.tmpname()            -- executable, but no #!
           assert(io.open(script, "w")):write("exit 6\n"):close()
           os.execute("chmod 755 " .. script)
-          local out, n = {}, 0
-          local function add (...)
-            local r = table.pack(...)
-            for i = 1, 3 do out[n + i] = r[i] end
-            n = n + 3
-          end
+          local add, results = require("snip").triples()
           add(core.exec("/nonexistent/lj", {"lj"}))
           add(core.exec("/dev/null", {"null"}))
           add(core.exec(script, {"script"}))
@@ -237,7 +232,7 @@ describe("core process primitives", function()
           -- execp runs a file without #! with /bin/sh, as execvp(3) does
           local st = S.forked(function () core.execp(script, {"script"}) end)
           os.remove(script)
-          return script, st.code, core.getpid() == S.stat(1), table.unpack(out, 1, n)
+          return script, st.code, core.getpid() == S.stat(1), results()
         ]]))
         local script = r[1]
         assert.equal(6, r[2])

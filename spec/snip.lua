@@ -14,6 +14,9 @@
 --   S.forked(f, ...)     S.fork(f, ...).wait()
 --   S.waitfor(f, what)   calls f until it returns true (a bounded wait,
 --                        never a timing assertion); raises naming what
+--   S.triples()          add, results: add(...) keeps the first three
+--                        values of a call (true or nil, message, errno);
+--                        results() returns every one kept, in order
 --
 -- S.fork passes the values back through an unlinked temp file the child
 -- inherits open, so the child may drop privileges or change namespaces
@@ -24,6 +27,16 @@
 local core = require "lunajail.core"
 
 local S = {}
+
+function S.triples ()
+  local out, n = {}, 0
+  local function add (...)
+    local r = table.pack(...)
+    for i = 1, 3 do out[n + i] = r[i] end
+    n = n + 3
+  end
+  return add, function () return table.unpack(out, 1, n) end
+end
 
 function S.read (path)
   local f, err = io.open(path, "rb")
