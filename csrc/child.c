@@ -179,13 +179,6 @@ static int ctty (ljPlan *P) {
   return !P->ctty || ioctl(0, TIOCSCTTY, 0) == 0 ? 0 : errno;
 }
 
-static void itoa (char *out, int v) {
-  char tmp[16], *p = tmp + sizeof tmp;
-  *--p = '\0';
-  do { *--p = (char)('0' + v % 10); v /= 10; } while (v);
-  memcpy(out, p, (size_t)(tmp + sizeof tmp - p));
-}
-
 static int exec_apply (const ljStep *s, ljCtx *c) {
   ljPlan *P = (ljPlan *)c->plan;
   int err;
@@ -203,17 +196,11 @@ static int exec_apply (const ljStep *s, ljCtx *c) {
     unblock(0);
     return err;
   }
-  P->initargv[5] = P->execpath;
-  itoa(P->initrep, P->reportfd);
-  itoa(P->initstatus, P->statusfd);
+  P->initargv[5] = P->execpath;    /* the rest is the parent's */
   syscall(SYS_execveat, P->initfd, "", (char *const *)P->initargv,
           (char *const *)P->envp, AT_EMPTY_PATH);
-  err = errno;
-  {                                /* no execveat (< 3.19, valgrind): by path */
-    char path[32] = "/proc/self/fd/";
-    itoa(path + 14, P->initfd);
-    execve(path, (char *const *)P->initargv, (char *const *)P->envp);
-  }
+  err = errno;                     /* no execveat (< 3.19, valgrind): */
+  execve(P->initpath, (char *const *)P->initargv, (char *const *)P->envp);
   return err;
 }
 

@@ -342,13 +342,18 @@ static void decodefds (lua_State *L, ljPlan *P, Side *M, ljArena *a) {
   P->base = p[n - 1].target + 1;
 }
 
-/* init's argv (see init.c); the child fills in the fds and the path */
+/* init's argv (see init.c), but the path the child's PATH search finds.
+** The fds step puts the report fd at base, the init memfd at base+1 and
+** init's status fd at base+2: their numbers are known here. */
 static void initargv (lua_State *L, ljPlan *P, ljArena *a) {
   size_t n = 0;
   while (P->argv[n]) n++;
   P->initargv = (const char **)lj_alloc(L, a, sizeof(char *) * (n + 7));
+  snprintf(P->initrep, sizeof P->initrep, "%d", P->base);
+  snprintf(P->initstatus, sizeof P->initstatus, "%d", P->base + 2);
   snprintf(P->initstep, sizeof P->initstep, "%d", P->nsteps);
   snprintf(P->initflags, sizeof P->initflags, "%d", P->ctty ? 1 : 0);
+  snprintf(P->initpath, sizeof P->initpath, "/proc/self/fd/%d", P->base + 1);
   P->initargv[0] = "lunajail-init";
   P->initargv[1] = P->initrep;
   P->initargv[2] = P->initstatus;

@@ -43,6 +43,7 @@ typedef struct ljPlan {
   const char **initargv;           /* lunajail-init REPORTFD STATUSFD
                                       EXECSTEP FLAGS PATH ARGV... */
   char initrep[16], initstatus[16], initstep[16], initflags[16];
+  char initpath[32];               /* /proc/self/fd/N of the init memfd */
   char resolved[4096];             /* the PATH search result */
   volatile int progress;           /* index of the step being applied */
 } ljPlan;
