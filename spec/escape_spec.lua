@@ -15,10 +15,18 @@ local S = require "bpfsim"
 
 local ARCH = ({ x86_64 = S.X86_64, aarch64 = S.AARCH64 })[H.sh("uname -m"):match("%S+")]
 local ERRNO = { EPERM = 1, EACCES = 13, ENOSYS = 38 }
--- runc's lists, written out here rather than taken from lunajail.compile
+-- the lists, written out here rather than taken from lunajail.compile:
+-- runc's, then what else tells of the host (docs/security.md, row 24)
 local PROC_RO = { "sys", "sysrq-trigger", "irq", "bus", "fs" }
 local PROC_MASKED = { "kcore", "keys", "timer_list", "timer_stats", "sched_debug",
-                      "latency_stats", "acpi", "asound", "scsi" }
+                      "latency_stats", "acpi", "asound", "scsi",
+                      "key-users", "interrupts", "softirqs", "cmdline", "config.gz",
+                      "kallsyms", "modules", "iomem", "ioports", "mtrr", "vmallocinfo",
+                      "slabinfo", "pagetypeinfo", "zoneinfo", "buddyinfo", "kpagecount",
+                      "kpageflags", "kpagecgroup", "kmsg" }
+-- read inside only: outside, reading the kernel log blocks, and takes
+-- its messages from the host's syslog
+local NOREAD = { kmsg = true }
 local DEV = "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero"
 
 
@@ -108,6 +116,7 @@ local CHECKS = {
   { "shmfile", "open /dev/shm/$SHMFILE" },
   { "shm-ls", sh = "ls -A /dev/shm" },
   { "env", sh = "env | sort" },
+  { "cgroup", sh = "cat /proc/self/cgroup" },
   { "raw-socket", "raw-socket" },
   { "packet-socket", "packet-socket" },
 }
@@ -118,7 +127,7 @@ end
 for _, n in ipairs(PROC_MASKED) do
   CHECKS[#CHECKS + 1] = { "type-" .. n, sh = "stat -c %F /proc/" .. n ..
                           " 2>/dev/null || echo absent" }
-  CHECKS[#CHECKS + 1] = { "read-" .. n, "read /proc/" .. n }
+  CHECKS[#CHECKS + 1] = { "read-" .. n, "read /proc/" .. n, inside = NOREAD[n] }
 end
 
 -- the shell script that makes every attempt and prints "name<TAB>result"
@@ -209,7 +218,8 @@ local CONTAINER = COMMON .. [[
     local new = require("lunajail.compile").NEWROOT
     local targets, steps = {}, (r:steps()).steps
     for _, s in ipairs(steps) do
-      if s[1] == "mount" and type(s[3]) == "string" and s[3]:sub(1, #new) == new then
+      if s[1] == "mount" and type(s[3]) == "string" and s[3]:sub(1, #new) == new
+         and not tostring(s[5]):find("remount", 1, true) then   -- a mount, not its flags
         targets[#targets + 1] = s[3]:sub(#new + 1) == "" and "/" or s[3]:sub(#new + 1)
       end
     end
@@ -409,6 +419,107 @@ local RACE = [[
   return counts
 ]]
 local RACES = os.getenv("LJ_VALGRIND") and 20 or 200
+
+
+-- The walls of /dev and the tmpfs mounts (rows 14 and 31): the payload
+-- tries to write into /dev and to fill /dev/shm and /tmp, in bytes and
+-- in inodes; the setup writes more than /dev and the root can hold.
+-- Each runs in the container, then in the same plan without the
+-- protection: without the remount of /dev, or with a tmpfs step's size=
+-- and nr_inodes= removed.  Errors come back as coreutils prints them.
+local WALLS = [=[
+  local NEW = require("lunajail.compile").NEWROOT
+  local script = [[
+    err () { out=$("$@" 2>&1) && echo ok || echo "${out##*: }"; }
+    fill () { i=0; while [ $i -lt $2 ] && true 2>/dev/null > $1/f$i; do i=$((i+1)); done
+              echo $i; rm -f $1/f*; }
+    printf 'create\t%s\n' "$(err touch /dev/lunajail-x)"
+    printf 'rename\t%s\n' "$(err mv /dev/ptmx /dev/lunajail-ptmx)"
+    printf 'chmod\t%s\n' "$(err chmod 0777 /dev)"
+    printf 'shm\t%s\n' "$(err dd if=/dev/zero of=/dev/shm/big bs=1M count=17 status=none)"
+    rm -f /dev/shm/big
+    printf 'shm-2m\t%s\n' "$(err dd if=/dev/zero of=/dev/shm/big bs=1M count=2 status=none)"
+    rm -f /dev/shm/big
+    printf 'shm-files\t%s\n' "$(fill /dev/shm 5000)"
+    printf 'tmp-files\t%s\n' "$(fill /tmp 2000)"
+  ]]
+  local function parse (out)
+    local t = {}
+    for k, v in out:gmatch("([^\t\n]+)\t([^\n]*)") do t[k] = v end
+    return t
+  end
+  local function run (plan)
+    local c = assert(core.spawn(plan))
+    local out, err = c:communicate(nil, 60)
+    c:close()
+    return parse(assert(out, err))
+  end
+  local function spawned (plan)
+    local c, e = core.spawn(plan)
+    if not c then return e.op .. " " .. e.errname end
+    c:wait()
+    c:close()
+    return "spawned"
+  end
+  -- the plan without the remount of /dev
+  local function writable (plan)
+    for i, st in ipairs(plan.steps) do
+      if st[1] == "mount" and st[3] == NEW .. "/dev" and st[5]:find("remount") then
+        table.remove(plan.steps, i)
+        break
+      end
+    end
+    return plan
+  end
+  -- the plan with the tmpfs at target unbounded
+  local function unbounded (plan, ...)
+    for _, t in ipairs { ... } do
+      local found
+      for _, st in ipairs(plan.steps) do
+        if st[1] == "mount" and st[4] == "tmpfs" and st[3] == NEW .. t then
+          st[6], found = st[6]:gsub(",?size=%w+", ""):gsub(",?nr_inodes=%w+", ""), true
+        end
+      end
+      assert(found, "no tmpfs at " .. t)
+    end
+    return plan
+  end
+  local r = lj.container{ argv = {"sh", "-c", script} }
+  local res = { inside = run(r:steps()),
+                writable = run(writable(r:steps())),
+                unbounded = run(unbounded(r:steps(), "/dev/shm", "/tmp")),
+                untrusted = run(lj.untrusted{ argv = {"sh", "-c", script} }:steps()) }
+  -- the setup writes more than /dev (64k) and the root (16m) hold
+  local dev = lj.container{ argv = {"true"},
+                            files = { {"/dev/lunajail-big", ("x"):rep(128 * 1024)} } }
+  res.dev = spawned(dev:steps())
+  res["dev-unbounded"] = spawned(unbounded(dev:steps(), "/dev"))
+  local root = lj.container{ argv = {"true"},
+                             files = { {"/lunajail-big", ("x"):rep(17 * 1024 * 1024)} } }
+  res.root = spawned(root:steps())
+  res["root-unbounded"] = spawned(unbounded(root:steps(), ""))
+  res["root-32m"] = spawned(root:with{ root_size = "32m" }:steps())
+  -- every tmpfs the compiler makes: {target = data} of those without both bounds
+  local loose, n = {}, 0
+  for _, rc in ipairs { lj.container{}, lj.untrusted{}, lj.build{ work = "/tmp" },
+                        lj.container{ mounts = { {"tmpfs", "/scratch"}, {"sysfs"},
+                                                 {"dev", "/dev2", shm_size = "1g"} } } } do
+    for _, st in ipairs((rc:with{ argv = {"true"} }:steps()).steps) do
+      if st[1] == "mount" and st[4] == "tmpfs" then
+        n = n + 1
+        if not (st[6] or ""):match("size=[1-9]") or not (st[6] or ""):match("nr_inodes=[1-9]")
+        then loose[st[3]] = st[6] or "" end
+      end
+    end
+  end
+  res.loose, res.tmpfs = loose, n
+  return res
+]=]
+local wallscache = {}
+local function walls (mode)
+  wallscache[mode] = wallscache[mode] or H.lua(mode, WALLS)
+  return wallscache[mode]
+end
 
 
 describe("escape catalogue", function()
@@ -715,6 +826,27 @@ describe("escape catalogue", function()
         assert.is_true(n > 0)
       end)
 
+      it("row 14: /dev is read-only once its nodes are in place, even where the " ..
+         "payload owns it", function()
+        local w = walls(mode)
+        for _, k in ipairs { "create", "rename", "chmod" } do
+          assert.equal("Read-only file system", w.inside[k], k)
+        end
+        -- without the remount: a user namespace maps only the sandbox's uid,
+        -- so the payload owns /dev and changes it at will; as root, /dev is
+        -- root's and its mode refuses the payload
+        local want = mode == "root" and { create = "Permission denied",
+                                          rename = "Permission denied",
+                                          chmod = "Operation not permitted" }
+                                    or { create = "ok", rename = "ok", chmod = "ok" }
+        assert.same(want, { create = w.writable.create, rename = w.writable.rename,
+                            chmod = w.writable.chmod })
+        if mode == "root" then
+          print("# calibration: as root, /dev without the remount is root's 0755: " ..
+                "EACCES, not EROFS; as nobody the payload owns it")
+        end
+      end)
+
       it("row 15: no privilege from setuid binaries: NoNewPrivs, nosuid mounts", function()
         local c, _, raw = results(mode)
         assert.is_true(has(c.status, "NoNewPrivs:1"), c.status)
@@ -800,9 +932,10 @@ describe("escape catalogue", function()
         end
       end)
 
-      it("row 24: /proc/kcore, keys, timer_list ... are masked", function()
+      it("row 24: /proc/kcore, keys, timer_list, cmdline, interrupts ... are masked",
+         function()
         local c, e = results(mode)
-        local m, n = mounts(c), 0
+        local m, n, told = mounts(c), 0, {}
         for _, name in ipairs(PROC_MASKED) do
           local host = e["type-" .. name]
           if host ~= "absent" then                -- only what this kernel has
@@ -816,12 +949,25 @@ describe("escape catalogue", function()
               assert.equal("character special file", c["type-" .. name], name)
               assert.is_true(c["read-" .. name] == "err EACCES" or
                              c["read-" .. name] == "ok 0", name)
+              -- outside, the same caller reads it (or the kernel keeps it root's)
+              local out = e["read-" .. name]
+              if not NOREAD[name] then
+                assert.is_truthy(out:match("^ok %d+$") or out == "err EACCES" or
+                                 out == "err EPERM", name .. ": " .. out)
+                told[name] = out ~= "ok 0" and out:match("^ok") ~= nil
+              end
             end
           else
             assert.equal("absent", c["type-" .. name], name)
           end
         end
         assert.is_true(n > 0)
+        -- what the masks hide is there to read without them
+        for _, name in ipairs { "cmdline", "interrupts", "key-users" } do
+          if e["type-" .. name] ~= "absent" then
+            assert.is_true(told[name], name)
+          end
+        end
         assert.equal("err EPERM", c["umount-keys"])      -- a mask stays put
       end)
 
@@ -884,6 +1030,49 @@ describe("escape catalogue", function()
         local c, e = results(mode)
         assert.equal("", c["shm-ls"])
         assert.matches("lunajail%-canary%-%d+", e["shm-ls"])
+      end)
+
+      it("— every tmpfs is bounded, in bytes and in inodes", function()
+        local w = walls(mode)
+        -- the payload: /dev/shm 16m (untrusted: 1m), /tmp 4m with 1024 inodes
+        assert.equal("No space left on device", w.inside.shm)
+        assert.equal("ok", w.inside["shm-2m"])
+        assert.equal("No space left on device", w.untrusted["shm-2m"])
+        assert.is_true(tonumber(w.inside["shm-files"]) < 5000, w.inside["shm-files"])
+        assert.is_true(tonumber(w.inside["tmp-files"]) < 2000, w.inside["tmp-files"])
+        -- the same plan with those tmpfs unbounded: each fills (12 GB here)
+        assert.equal("ok", w.unbounded.shm)
+        assert.equal("5000", w.unbounded["shm-files"])
+        assert.equal("2000", w.unbounded["tmp-files"])
+        -- the setup: /dev and the root tmpfs, and root_size to raise it
+        assert.equal("write_file ENOSPC", w.dev)
+        assert.equal("spawned", w["dev-unbounded"])
+        assert.equal("write_file ENOSPC", w.root)
+        assert.equal("spawned", w["root-unbounded"])
+        assert.equal("spawned", w["root-32m"])
+        -- every tmpfs of the presets (staging, root, /dev, /dev/shm, /tmp,
+        -- /home, masks) and of a recipe's own has both bounds
+        assert.same({}, w.loose)
+        assert.is_true(w.tmpfs >= 7)
+      end)
+
+      it("— the host's cgroup path is out of sight: a cgroup namespace", function()
+        local c, e = results(mode)
+        local n = 0
+        for entry in c.cgroup:gmatch("[^;]+") do
+          n = n + 1
+          assert.matches(":/$", entry)
+        end
+        assert.is_true(n > 0)
+        local shown = {}
+        for entry in e.cgroup:gmatch("[^;]+") do
+          if not entry:match(":/$") then shown[#shown + 1] = entry end
+        end
+        if #shown == 0 then
+          return H.skip("the caller is in the root cgroup of every hierarchy: " ..
+                        "no path to hide")
+        end
+        print("# calibration: outside, " .. table.concat(shown, " "))
       end)
 
       it("row 32: the environment is exactly PATH (and the shell's PWD)", function()

@@ -337,6 +337,16 @@ describe("recipes", function()
         "recipe.mounts%[1%]%.size: size like" },
       { "lj.container{ mounts = {{'tmpfs', '/t', mode = 0755}} }",
         "no octal literals" },
+      { "lj.container{ mounts = {{'tmpfs', '/t', size = 0}} }",
+        "recipe.mounts%[1%]%.size: size like" },
+      { "lj.container{ mounts = {{'tmpfs', '/t', nr_inodes = 0}} }",
+        "recipe.mounts%[1%]%.nr_inodes: positive integer expected, got 0 %(0 means " ..
+        "no limit%)" },
+      { "lj.container{ mounts = {{'dev', shm_size = '16 MB'}} }",
+        "recipe.mounts%[1%]%.shm_size: size like" },
+      { "lj.container{ mounts = {{'dev', size = '1m'}} }",
+        "recipe.mounts%[1%]%.size: unknown key for a dev mount %(valid: optional, " ..
+        "shm_size, target%)" },
       { "lj.container{ mounts = {{'nfs', '/t'}} }", "unknown mount type nfs" },
       { "lj.container{ mounts = {{'tmpfs', '/t', sise = '1m'}} }",
         "recipe.mounts%[1%]%.sise: unknown key for a tmpfs mount" },

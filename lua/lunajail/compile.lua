@@ -177,14 +177,30 @@ function mounters.bind (c, m)
        (m.rec and ", with the mounts under it" or ""), m.optional, m.rec)
 end
 
-function mounters.tmpfs (c, m)
-  local data = { "mode=" .. (m.mode or "0755") }
-  if m.size then data[#data + 1] = "size=" .. m.size end
-  if m.nr_inodes then data[#data + 1] = "nr_inodes=" .. m.nr_inodes end
-  local uid, gid = m.owner and c.uid or m.uid, m.owner and c.gid or m.gid
+-- Every tmpfs lunajail makes is bounded twice: tmpfs without size= (or
+-- with size=0) may take half of RAM, and without nr_inodes= as many
+-- inodes again, in kernel memory no size= counts.  The inode count, when
+-- not given: one per 4 KiB of size, at least 64.
+M.TMPFS_SIZE = "64m"       -- a recipe's tmpfs without size =
+M.ROOT_SIZE = "16m"        -- root = "tmpfs" without root_size =
+M.SHM_SIZE = "16m"         -- /dev/shm of {"dev"} without shm_size =
+
+local units = { k = 2 ^ 10, m = 2 ^ 20, g = 2 ^ 30 }
+
+-- "mode=0755,size=4m,nr_inodes=1024[,uid=..,gid=..]"; size a C.size string
+local function tmpfsdata (mode, size, inodes, uid, gid)
+  local n, unit = size:match("^(%d+)(%a?)$")
+  local pages = tonumber(n) * (units[unit] or 1) / 4096       -- a float: no wrap
+  inodes = inodes or math.floor(math.max(64, math.min(pages, 2 ^ 32 - 1)))
+  local data = { "mode=" .. mode, "size=" .. size, "nr_inodes=" .. inodes }
   if uid then data[#data + 1] = "uid=" .. uid end
   if gid then data[#data + 1] = "gid=" .. gid end
-  data = table.concat(data, ",")
+  return table.concat(data, ",")
+end
+
+function mounters.tmpfs (c, m)
+  local data = tmpfsdata(m.mode or "0755", m.size or M.TMPFS_SIZE, m.nr_inodes,
+                         m.owner and c.uid or m.uid, m.owner and c.gid or m.gid)
   mountpoint(c, m.target)
   c.add(("tmpfs %s (%s%s)"):format(m.target, data, m.noexec and ",noexec" or ""),
         { "mount", "tmpfs", c.R .. m.target, "tmpfs",
@@ -192,25 +208,70 @@ function mounters.tmpfs (c, m)
           optional = m.optional or nil })
 end
 
--- what runc keeps read-only and masks in a container's /proc and /sys
+-- /proc and /sys: what runc keeps read-only, and what is masked, each
+-- with its reason (explain() shows it).  Masked: what runc masks (Docker
+-- and Kubernetes mask /proc/interrupts too), what tells the host's
+-- kernel apart (its build, symbols, modules, boot line), the kernel
+-- memory and allocator state that exploits read, and counters that are
+-- a side channel on other processes.  Stays: what ordinary programs read
+-- (cpuinfo, meminfo, stat, loadavg, uptime, vmstat, mounts, self, net,
+-- sys read-only): docs/security.md lists it, and why.
 M.PROC_RO = { "sys", "sysrq-trigger", "irq", "bus", "fs" }
-M.PROC_MASKED = { "kcore", "keys", "timer_list", "timer_stats", "sched_debug",
-                  "latency_stats", "acpi", "asound", "scsi" }
-M.SYS_MASKED = { "firmware", "devices/virtual/powercap" }
+M.PROC_MASKED = {
+  { "kcore", "the host's physical memory, as a core file (runc)" },
+  { "keys", "the keys of the host's keyrings (runc)" },
+  { "key-users", "the host's uids that hold keys, and their quotas" },
+  { "timer_list", "every timer of the host, with its function and pid (runc)" },
+  { "timer_stats", "who sets timers, host-wide (runc)" },
+  { "sched_debug", "the scheduler's view of every host task (runc)" },
+  { "latency_stats", "the latencies of host tasks (runc)" },
+  { "acpi", "ACPI, with writable controls (runc)" },
+  { "asound", "the sound cards (runc)" },
+  { "scsi", "the SCSI devices, and a write that rescans them (runc)" },
+  { "interrupts", "interrupt counts per device and CPU: keystroke and network " ..
+                  "timing of the host (runc's users)" },
+  { "softirqs", "the same counters by kind (NET_RX, BLOCK, ...), per CPU" },
+  { "cmdline", "the host kernel's boot command line (root device, what a " ..
+               "boot loader or hypervisor passes)" },
+  { "config.gz", "the host kernel's build configuration: a map of its attack surface" },
+  { "kallsyms", "the kernel's symbols (addresses too for CAP_SYSLOG)" },
+  { "modules", "the loaded kernel modules" },
+  { "iomem", "the physical memory map and its drivers" },
+  { "ioports", "the I/O port map and its drivers" },
+  { "mtrr", "the physical memory's cache ranges, writable by root" },
+  { "vmallocinfo", "kernel virtual addresses (root's)" },
+  { "slabinfo", "the kernel heap's caches, what heap exploits groom (root's)" },
+  { "pagetypeinfo", "the page allocator's free lists (root's)" },
+  { "zoneinfo", "the page allocator's state per zone: host allocations move it" },
+  { "buddyinfo", "the page allocator's free blocks by order: host allocations move it" },
+  { "kpagecount", "the use count of every physical page (CAP_SYS_ADMIN): a Rowhammer aid" },
+  { "kpageflags", "the flags of every physical page (CAP_SYS_ADMIN): a Rowhammer aid" },
+  { "kpagecgroup", "the cgroup of every physical page (CAP_SYS_ADMIN)" },
+  { "kmsg", "the kernel log, and reading it takes it from the host's syslog (CAP_SYSLOG)" },
+}
+M.SYS_MASKED = {
+  { "firmware", "the firmware's tables, ACPI and EFI variables (runc)" },
+  { "devices/virtual/powercap", "RAPL energy counters, a side channel on the CPU " ..
+                                "(PLATYPUS, runc)" },
+  { "devices/virtual/tpm", "the TPM (runc)" },
+}
 
--- a file is covered by /dev/null, a directory by an empty read-only tmpfs;
--- only what exists on this kernel (the sandbox's proc is of the same
--- kernel), and never optional: a mask that fails stops the sandbox
-local function mask (c, dir, hostdir, names, why)
-  for _, n in ipairs(names) do
+-- a file is covered by /dev/null (nodev: opening it fails, EACCES), a
+-- directory by an empty read-only tmpfs with no room for anything; only
+-- what exists on this kernel (the sandbox's proc is of the same kernel),
+-- and never optional: a mask that fails stops the sandbox
+local function mask (c, dir, hostdir, list)
+  for _, e in ipairs(list) do
+    local n, why = e[1], e[2]
     local st = core.stat(hostdir .. "/" .. n)
     local t = dir .. "/" .. n
     if st and st.type == "dir" then
-      c.add(why .. ": " .. n .. " masked", { "mount", "tmpfs", t, "tmpfs",
-                                              "rdonly,nosuid,nodev,noexec", "size=0" })
+      c.add(hostdir .. "/" .. n .. " masked: " .. why,
+            { "mount", "tmpfs", t, "tmpfs", "rdonly,nosuid,nodev,noexec",
+              "mode=0555,size=4k,nr_inodes=1" })
     elseif st then
-      c.add(why .. ": " .. n .. " masked", { "mount", c.H .. "/dev/null", t, nil,
-                                              "bind,rdonly,nosuid,nodev,noexec" })
+      c.add(hostdir .. "/" .. n .. " masked: " .. why,
+            { "mount", c.H .. "/dev/null", t, nil, "bind,rdonly,nosuid,nodev,noexec" })
     end
   end
 end
@@ -228,27 +289,46 @@ function mounters.proc (c, m)
             { "mount", t .. "/" .. n, t .. "/" .. n, nil, "bind,rdonly,nosuid,nodev,noexec" })
     end
   end
-  mask(c, t, "/proc", M.PROC_MASKED, "kernel memory, keys and timers")
+  mask(c, t, "/proc", M.PROC_MASKED)
 end
+
+-- /dev: a tiny tmpfs that holds mount points and symlinks only (the
+-- devices are binds of the host's nodes, nodev applies to the tmpfs
+-- itself), read-only once the recipe is done with it: the payload, even
+-- where it owns the tmpfs (a user namespace maps no other uid), can
+-- neither add a node nor move /dev/ptmx.  shm and pts are mounts of
+-- their own and stay writable.
+M.DEV_DATA = "mode=0755,size=64k,nr_inodes=256"
+M.PTS_MAX = 64             -- ptys per sandbox: their pool is shared host-wide
 
 function mounters.dev (c, m)
   local d = c.R .. m.target
+  local shm = m.shm_size or M.SHM_SIZE
   mountpoint(c, m.target)
-  c.add("a minimal /dev: a tmpfs", { "mount", "tmpfs", d, "tmpfs", "nosuid,noexec",
-                                     "mode=0755", optional = m.optional or nil })
+  c.add("a minimal /dev: a tiny tmpfs for mount points and links",
+        { "mount", "tmpfs", d, "tmpfs", "nosuid,nodev,noexec", M.DEV_DATA,
+          optional = m.optional or nil })
   for _, n in ipairs(devs) do
     c.add("/dev/" .. n .. ": the host's device, nothing else", { "touch", d .. "/" .. n })
     c.add("", { "mount", c.H .. "/dev/" .. n, d .. "/" .. n, nil, "bind,nosuid,noexec" })
   end
-  c.add("/dev/pts: a devpts of the sandbox's own", { "mkdir_p", d .. "/pts" })
+  c.add("/dev/pts: a devpts of the sandbox's own, at most " .. M.PTS_MAX .. " ptys",
+        { "mkdir_p", d .. "/pts" })
   c.add("", { "mount", "devpts", d .. "/pts", "devpts", "nosuid,noexec",
-              "newinstance,ptmxmode=0666,mode=0620" })
+              "newinstance,ptmxmode=0666,mode=0620,max=" .. M.PTS_MAX })
   c.add("/dev/ptmx: into that devpts", { "symlink", "pts/ptmx", d .. "/ptmx" })
-  c.add("/dev/shm: a tmpfs of its own", { "mkdir_p", d .. "/shm" })
-  c.add("", { "mount", "tmpfs", d .. "/shm", "tmpfs", "nosuid,nodev,noexec", "mode=1777" })
+  c.add("/dev/shm: a tmpfs of its own, " .. shm, { "mkdir_p", d .. "/shm" })
+  c.add("", { "mount", "tmpfs", d .. "/shm", "tmpfs", "nosuid,nodev,noexec",
+              tmpfsdata("1777", shm) })
   c.add("/dev/fd and friends", { "symlink", "/proc/self/fd", d .. "/fd" })
   for i, n in ipairs { "stdin", "stdout", "stderr" } do
     c.add("", { "symlink", "/proc/self/fd/" .. (i - 1), d .. "/" .. n })
+  end
+  c.last[#c.last + 1] = function ()     -- after every mount, dir and file of the recipe
+    c.add(m.target .. " read-only from here on: nothing can add a node or move ptmx " ..
+          "(shm and pts stay writable)",
+          { "mount", nil, d, nil, "remount,bind,rdonly,nosuid,nodev,noexec",
+            optional = m.optional or nil })
   end
 end
 
@@ -263,7 +343,7 @@ function mounters.sysfs (c, m)
   mountpoint(c, m.target)
   c.add("a read-only /sys", { "mount", "sysfs", c.R .. m.target, "sysfs",
                               "rdonly,nosuid,nodev,noexec", optional = m.optional or nil })
-  mask(c, c.R .. m.target, "/sys", M.SYS_MASKED, "firmware and power controls")
+  mask(c, c.R .. m.target, "/sys", M.SYS_MASKED)
 end
 
 function mounters.overlay (c, m)
@@ -287,8 +367,10 @@ local function beginroot (c, r)
   end
   if r.root == nil then return end
   c.R, c.H = M.NEWROOT, M.OLDROOT
-  c.add("a staging tmpfs over /tmp, in this mount namespace only",
-        { "mount", "tmpfs", M.STAGE, "tmpfs", "nosuid,nodev", "mode=0700" })
+  c.add("a staging tmpfs over /tmp, in this mount namespace only (it holds two " ..
+        "directories)",
+        { "mount", "tmpfs", M.STAGE, "tmpfs", "nosuid,nodev",
+          "mode=0700,size=64k,nr_inodes=16" })
   c.add("where the host's tree will be", { "mkdir_p", M.STAGE .. c.H })
   c.add("where the new root will be", { "mkdir_p", M.STAGE .. c.R })
   c.add("into the staging tmpfs", { "chdir", M.STAGE })
@@ -296,9 +378,9 @@ local function beginroot (c, r)
         { "pivot_root", ".", c.H:sub(2) })
   c.add("", { "chdir", "/" })
   if r.root == "tmpfs" then
-    c.add("the new root: an empty tmpfs",
-          { "mount", "tmpfs", c.R, "tmpfs", "nosuid,nodev",
-            "mode=0755" .. (r.root_size and ",size=" .. r.root_size or "") })
+    local data = tmpfsdata("0755", r.root_size or M.ROOT_SIZE)
+    c.add("the new root: an empty tmpfs (" .. data .. ")",
+          { "mount", "tmpfs", c.R, "tmpfs", "nosuid,nodev", data })
   else
     c.add("the new root: " .. r.root.path,
           { "mount", host(c, r.root.path), c.R, nil, "bind,nosuid,nodev" })
@@ -357,10 +439,12 @@ local function endroot (c, r)
 end
 
 local function filesystem (c, r)
+  c.last = {}                  -- what a mounter leaves for after the contents
   beginroot(c, r)
   system(c, r)
   for _, m in ipairs(r.mounts or {}) do mounters[m.type](c, m) end
   contents(c, r)
+  for _, f in ipairs(c.last) do f() end
   endroot(c, r)
 end
 

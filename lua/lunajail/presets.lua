@@ -5,18 +5,31 @@
 -- shell       an interactive shell in a container, on a pty
 -- build       a container with a writable work directory bound at /work
 -- untrusted   a container for code you do not trust: strict seccomp,
---             tight limits, a small /tmp
+--             tight limits, a 1 MiB /dev/shm
 -- Each returns a plain table of recipe fields, made for the calling
 -- process (root or not).
 
 local core = require "lunajail.core"
+local recipe = require "lunajail.recipe"
 
 local M = {}
 
 local function root () return select(2, core.getresuid()) == 0 end
 
+-- the container's mounts; shm_size: /dev/shm's (nil: compile.SHM_SIZE)
+local function mounts (shm_size)
+  return {
+    { "proc", "/proc" },
+    { "dev", "/dev", shm_size = shm_size },
+    -- the compiler gives each tmpfs one inode per 4 KiB of its size
+    { "tmpfs", "/tmp", size = "4m", mode = "1777", noexec = true },
+    { "tmpfs", "/home", size = "8m", mode = "0700", owner = true, noexec = true },
+  }
+end
+
 function M.container ()
-  local ns = { "ipc", "mount", "net", "pid", "uts" }
+  -- cgroup: /proc/self/cgroup shows "/", not the caller's place in the host's tree
+  local ns = { "cgroup", "ipc", "mount", "net", "pid", "uts" }
   if not root() then ns[#ns + 1] = "user" end
   return {
     namespaces = ns,
@@ -25,12 +38,7 @@ function M.container ()
     root = "tmpfs",
     -- /etc/alternatives: Debian's symlinks for cc, awk, editor, ... (when present)
     system = { "/bin", "/sbin", "/usr", "/lib", "/lib64", "/etc/alternatives" },
-    mounts = {
-      { "proc", "/proc" },
-      { "dev", "/dev" },
-      { "tmpfs", "/tmp", size = "4m", mode = "1777", noexec = true },
-      { "tmpfs", "/home", size = "8m", mode = "0700", owner = true, noexec = true },
-    },
+    mounts = mounts(),
     rlimits = { core = 0 },
     groups = {},
     uid = "auto", gid = "auto",
@@ -71,8 +79,10 @@ function M.build (work)
   }
 end
 
+-- over the container: its mounts again, with a 1 MiB /dev/shm
 function M.untrusted ()
   return {
+    mounts = recipe.replace(mounts("1m")),
     seccomp = "strict",
     rlimits = { as = 512 * 1024 * 1024, cpu = 10, fsize = 16 * 1024 * 1024,
                 nofile = 64, nproc = 64 },

@@ -103,6 +103,14 @@ function C.size (v, p)                      -- "4m", "512k", "1g", or bytes
   return v:lower()
 end
 
+function C.inodes (v, p)                    -- a tmpfs's nr_inodes: 0 is no limit
+  if math.type(v) ~= "integer" or v < 1 or v > 4294967295 then
+    fail(p, "positive integer expected, got %s%s", tostring(v),
+         v == 0 and " (0 means no limit)" or "")
+  end
+  return v
+end
+
 local function list (check)
   return function (v, p)
     if type(v) ~= "table" then fail(p, "list expected, got %s", typename(v)) end
@@ -318,10 +326,10 @@ local mountkeys = {
   bind = { source = C.abspath, target = C.abspath, ro = C.boolean, dev = C.boolean,
            rec = C.boolean, optional = C.boolean },
   tmpfs = { target = C.abspath, size = C.size, mode = C.mode, owner = C.boolean,
-            uid = C.id, gid = C.id, noexec = C.boolean, nr_inodes = C.id,
+            uid = C.id, gid = C.id, noexec = C.boolean, nr_inodes = C.inodes,
             optional = C.boolean },
   proc = { target = C.abspath, mask = C.boolean, optional = C.boolean },
-  dev = { target = C.abspath, optional = C.boolean },
+  dev = { target = C.abspath, shm_size = C.size, optional = C.boolean },
   mqueue = { target = C.abspath, optional = C.boolean },
   sysfs = { target = C.abspath, optional = C.boolean },
   overlay = { target = C.abspath, lower = C.abspaths, upper = C.abspath,
