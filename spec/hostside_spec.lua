@@ -164,10 +164,10 @@ describe("the host side of setup", function()
             return res
           end)
         ]])
-        assert.matches('^lunajail: recipe%.mounts%[%d+%]%.source: "/tmp/lunajail%-hostside' ..
-                       '%.%w+/out" passes through the symlink "/tmp/lunajail%-hostside%.%w+/out" ' ..
-                       '%-> "/tmp/lunajail%-hostside%.%w+": bind what it leads to by its own ' ..
-                       'path$', r.err)
+        local tmp = "/tmp/lunajail%-hostside%.%w+"
+        assert.matches('^lunajail: recipe%.mounts%[%d+%]%.source: "' .. tmp .. '/out" passes ' ..
+                       'through the symlink "' .. tmp .. '/out" %-> "' .. tmp .. '": bind ' ..
+                       'what it leads to by its own path$', r.err)
         assert.equal("secret", r.after)
         assert.equal("spawned", r.old)
         -- the setup wrote into the victim (as root: a root-only directory),
