@@ -153,10 +153,13 @@ describe("the host side of setup", function()
             -- the old way: the source resolved by realpath, bound by mount(2)
             t.work = real
             local plan = lj.build(t):steps()
-            for i, s in ipairs(plan.steps) do
+            for i = #plan.steps, 1, -1 do
+              local s = plan.steps[i]
               if s[1] == "bind" and s[3] == "/newroot/work" then
                 plan.steps[i] = { "mount", "/oldroot" .. core.realpath(w .. "/out"),
                                   "/newroot/work", nil, "bind,nosuid,nodev" }
+              elseif s[1] == "setrlimit" and s[2] == "nofile" then
+                table.remove(plan.steps, i)   -- beside the point; valgrind refuses it
               end
             end
             res.old = errtext(run(plan))
