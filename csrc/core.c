@@ -11,6 +11,7 @@ int luaopen_lunajail_core (lua_State *L) {
   lj_open_steps(L);                /* every step op as core.X */
   lj_open_ns(L);
   lj_open_mount(L);
+  lj_open_path(L);
   lj_open_ids(L);
   lj_open_rlimit(L);
   lj_open_prctl(L);

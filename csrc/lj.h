@@ -183,6 +183,12 @@ int lj_writeproc (int pid, const char *file, const char *text);
 int lj_hascap (int cap);
 void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b);
 
+/* paths (path.c), async-signal-safe; O_PATH fds, close-on-exec */
+const char *lj_inroot (ljCtx *c, const char *path);  /* "/x" below the
+                                     beneath root ("/" for it), or NULL */
+int lj_openin (ljCtx *c, const char *rel, int flags);  /* inside it */
+int lj_opennolinks (const char *path, int flags);  /* ELOOP at a symlink */
+
 /* }====== */
 
 
@@ -191,12 +197,13 @@ void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b);
 extern const ljOp *const lj_ops_ns[], *const lj_ops_mount[],
   *const lj_ops_ids[], *const lj_ops_prctl[], *const lj_ops_rlimit[],
   *const lj_ops_caps[], *const lj_ops_seccomp[], *const lj_ops_landlock[],
-  *const lj_ops_net[], *const lj_ops_sched[];
+  *const lj_ops_net[], *const lj_ops_sched[], *const lj_ops_path[];
 
 void lj_open_steps (lua_State *L);
 void lj_pushsteperr_meta (lua_State *L);
 void lj_open_ns (lua_State *L);
 void lj_open_mount (lua_State *L);
+void lj_open_path (lua_State *L);
 void lj_open_ids (lua_State *L);
 void lj_open_rlimit (lua_State *L);
 void lj_open_prctl (lua_State *L);

@@ -1,7 +1,8 @@
 /*
-** mount.c: mount, umount, pivot_root, chroot, chdir and the small file
-** helpers recipes need (mkdir_p, symlink, write_file, touch), and the
-** plan step "beneath" that keeps them inside a new root.
+** mount.c: mount, bind and overlay (host sources by fd), umount,
+** pivot_root, chroot, chdir and the small file helpers recipes need
+** (mkdir_p, symlink, write_file, touch); below the root of a "beneath"
+** step (path.c) their paths resolve inside it.
 ** Every apply function here is async-signal-safe.
 */
 
@@ -16,7 +17,6 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/openat2.h>
 
 #include "lj.h"
 
@@ -33,6 +33,12 @@ struct mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
 #endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
+#endif
+#ifndef OPEN_TREE_CLONE                /* <linux/mount.h>, as above */
+#define OPEN_TREE_CLONE          1
+#define MOVE_MOUNT_F_EMPTY_PATH  0x00000004
+#define MOVE_MOUNT_T_SYMLINKS    0x00000010
+#define MOVE_MOUNT_T_EMPTY_PATH  0x00000040
 #endif
 
 
@@ -62,17 +68,11 @@ static const ljName umountflags[] = {
 const ljNames lj_umountflags = { "umount flag", "MNT_", umountflags };
 
 
-/* {====== Beneath a root ======}
-** A plan's {"beneath", root} step: from then on, every path under root
-** that mount (its target), mkdir_p, touch, write_file and symlink (the
-** link) act on resolves inside root as if root were / (openat2 with
-** RESOLVE_IN_ROOT): a symlink planted by whoever can write a directory
-** bound into the sandbox -- the payload of an earlier run, say -- cannot
-** lead a setup write or mount out of it.  The last component is never
-** followed when created or written; a mount point that is a directory is
-** opened first and mounted on through the fd (fchdir, then "."), so no
-** later swap can move it.  A plan's step only: it changes how the steps
-** after it resolve.
+/* {====== Paths beneath a root ======}
+** Below the root of a plan's {"beneath", root} step (path.c), a path is
+** opened inside it (lj_openin).  The last component is never followed
+** when created or written; a mount point is opened first and mounted on
+** through its fd, so no later swap can move it.
 */
 
 typedef struct At {
@@ -81,108 +81,9 @@ typedef struct At {
   char buf[4096];
 } At;
 
-#define MAXDEPTH 256                /* directories deep, by hand */
-
-/* RESOLVE_IN_ROOT by hand, where openat2 is missing (before Linux 5.6;
-** valgrind): one component at a time, O_NOFOLLOW, each opened from the
-** fd of the one before; a symlink's target is spliced in front of what
-** is left (from the root when absolute); ".." goes back one fd and never
-** above the root.  flags: O_PATH, maybe O_DIRECTORY. */
-static int walkin (ljCtx *c, const char *rel, int flags) {
-  char buf[2][8192];
-  int stack[MAXDEPTH], depth = 0, links = 0, k = 0, err = 0, fd = -1;
-  const char *rest;
-  size_t n = strlen(rel);
-  if (n >= sizeof buf[0]) return errno = ENAMETOOLONG, -1;
-  memcpy(buf[0], rel, n + 1);
-  rest = buf[0];
-  stack[0] = c->beneathfd;
-  for (;;) {
-    char comp[256], link[4096];
-    struct stat st;
-    size_t len;
-    ssize_t ln;
-    int cur = stack[depth];
-    while (*rest == '/') rest++;
-    if (*rest == '\0') {          /* the path ends on a directory */
-      fd = openat(cur, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0) err = errno;
-      break;
-    }
-    len = strcspn(rest, "/");
-    if (len >= sizeof comp) { err = ENAMETOOLONG; break; }
-    memcpy(comp, rest, len);
-    comp[len] = '\0';
-    rest += len;
-    if (strcmp(comp, ".") == 0) continue;
-    if (strcmp(comp, "..") == 0) {
-      if (depth > 0) close(stack[depth--]);
-      continue;
-    }
-    if ((fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0
-        || fstat(fd, &st) != 0) { err = errno; break; }
-    if (S_ISLNK(st.st_mode)) {
-      if (++links > 40) { err = ELOOP; break; }
-      if ((ln = readlinkat(fd, "", link, sizeof link - 1)) < 0) {
-        err = errno;
-        break;
-      }
-      close(fd);
-      fd = -1;
-      link[ln] = '\0';
-      if (link[0] == '/')
-        while (depth > 0) close(stack[depth--]);
-      if ((size_t)ln + 1 + strlen(rest) >= sizeof buf[0]) {
-        err = ENAMETOOLONG;
-        break;
-      }
-      k = 1 - k;                   /* the link's target, then the rest */
-      memcpy(buf[k], link, (size_t)ln);
-      strcpy(buf[k] + ln, rest);
-      rest = buf[k];
-      continue;
-    }
-    if (!S_ISDIR(st.st_mode)) {    /* only the last may be no directory */
-      while (*rest == '/') rest++;
-      if (*rest != '\0') err = ENOTDIR;
-      else if (flags & O_DIRECTORY) err = ENOTDIR;
-      break;
-    }
-    if (depth + 1 >= MAXDEPTH) { err = ENAMETOOLONG; break; }
-    stack[++depth] = fd;
-    fd = -1;
-  }
-  while (depth > 0) close(stack[depth--]);
-  if (err) {
-    if (fd >= 0) close(fd);
-    return errno = err, -1;
-  }
-  return fd;
-}
-
-static int openin (ljCtx *c, const char *rel, int flags) {
-  struct open_how how;
-  int fd;
-  memset(&how, 0, sizeof how);
-  how.flags = (uint64_t)(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  fd = (int)syscall(SYS_openat2, c->beneathfd, rel, &how, sizeof how);
-  return fd < 0 && errno == ENOSYS ? walkin(c, rel, flags) : fd;
-}
-
-/* path below the "beneath" root ("/x/y"), or NULL */
-static const char *inroot (ljCtx *c, const char *path) {
-  size_t n;
-  if (c->beneath == NULL) return NULL;
-  n = strlen(c->beneath);
-  if (strncmp(path, c->beneath, n) != 0 || (path[n] != '/' && path[n] != '\0'))
-    return NULL;
-  return path[n] ? path + n : "/";
-}
-
 /* a->dirfd, a->name: where path is, for the *at() calls */
 static int at (ljCtx *c, const char *path, At *a) {
-  const char *rel = inroot(c, path);
+  const char *rel = lj_inroot(c, path);
   char *slash;
   size_t len;
   a->dirfd = AT_FDCWD;
@@ -195,10 +96,10 @@ static int at (ljCtx *c, const char *path, At *a) {
   slash = strrchr(a->buf, '/');    /* rel starts with '/' */
   a->name = slash[1] ? slash + 1 : ".";
   if (strcmp(a->name, "..") == 0) return EINVAL;
-  if (slash == a->buf) a->dirfd = openin(c, "/", O_PATH | O_DIRECTORY);
+  if (slash == a->buf) a->dirfd = lj_openin(c, "/", O_PATH | O_DIRECTORY);
   else {
     *slash = '\0';
-    a->dirfd = openin(c, a->buf, O_PATH | O_DIRECTORY);
+    a->dirfd = lj_openin(c, a->buf, O_PATH | O_DIRECTORY);
   }
   return a->dirfd < 0 ? errno : 0;
 }
@@ -207,23 +108,6 @@ static void closeat (At *a) {
   if (a->dirfd >= 0) close(a->dirfd);
   a->dirfd = AT_FDCWD;
 }
-
-static void beneath_decode (ljArgs *A, ljStep *s) {
-  s->s[0] = lj_argpath(A, 1);
-}
-
-static int beneath_apply (const ljStep *s, ljCtx *c) {
-  int fd = open(s->s[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  if (c->beneath) close(c->beneathfd);
-  c->beneath = s->s[0];
-  c->beneathfd = fd;
-  return 0;
-}
-
-static const ljOp op_beneath = {
-  "beneath", "root", beneath_decode, beneath_apply, NULL, LJ_OPF_PLAN
-};
 
 /* }====== */
 
@@ -263,15 +147,16 @@ static unsigned long lockedflags (const char *target, int *err) {
   return f;
 }
 
-static int setattr_rec (const char *target, unsigned long fl) {
+/* mount_setattr(2): fl's rdonly, nosuid, nodev, noexec set, nothing
+** cleared (a locked flag stays) */
+static int setattr (int dirfd, const char *path, int at, unsigned long fl) {
   struct mount_attr ma;
   memset(&ma, 0, sizeof ma);
   if (fl & MS_RDONLY) ma.attr_set |= MOUNT_ATTR_RDONLY;
   if (fl & MS_NOSUID) ma.attr_set |= MOUNT_ATTR_NOSUID;
   if (fl & MS_NODEV) ma.attr_set |= MOUNT_ATTR_NODEV;
   if (fl & MS_NOEXEC) ma.attr_set |= MOUNT_ATTR_NOEXEC;
-  if (syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &ma,
-              sizeof ma) != 0)
+  if (syscall(SYS_mount_setattr, dirfd, path, at, &ma, sizeof ma) != 0)
     return errno;
   return 0;
 }
@@ -280,7 +165,7 @@ static int setattr_rec (const char *target, unsigned long fl) {
 static int bindattrs (const char *target, unsigned long fl) {
   unsigned long keep;
   int err = 0;
-  if (fl & MS_REC) return setattr_rec(target, fl);
+  if (fl & MS_REC) return setattr(AT_FDCWD, target, AT_RECURSIVE, fl);
   keep = lockedflags(target, &err);
   if (err) return err;
   return mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | keep |
@@ -309,13 +194,13 @@ static int mountin (const ljStep *s, ljCtx *c, const char *rel) {
   At a;
   int cwd, fd, err = 0;
   if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) return errno;
-  if ((fd = openin(c, rel, O_PATH)) < 0 || fstat(fd, &st) != 0) err = errno;
+  if ((fd = lj_openin(c, rel, O_PATH)) < 0 || fstat(fd, &st) != 0) err = errno;
   else if (S_ISDIR(st.st_mode)) {
     if (fchdir(fd) != 0 || mount(s->s[0], ".", s->s[2], fl, s->s[3]) != 0)
       err = errno;
     else if ((fl & MS_BIND) && (fl & BINDATTRS) && !(fl & MS_REMOUNT)) {
       close(fd);                   /* "." is under the new mount: reopen */
-      if ((fd = openin(c, rel, O_PATH | O_DIRECTORY)) < 0 || fchdir(fd) != 0)
+      if ((fd = lj_openin(c, rel, O_PATH | O_DIRECTORY)) < 0 || fchdir(fd) != 0)
         err = errno;
       else err = bindattrs(".", fl);
       if (err && fchdir(fd) == 0)  /* fail closed: no bind without them */
@@ -336,7 +221,7 @@ static int mountin (const ljStep *s, ljCtx *c, const char *rel) {
 }
 
 static int mount_apply (const ljStep *s, ljCtx *c) {
-  const char *rel = inroot(c, s->s[1]);
+  const char *rel = lj_inroot(c, s->s[1]);
   return rel ? mountin(s, c, rel) : mountat(s, s->s[1]);
 }
 
@@ -352,6 +237,215 @@ static void mount_describe (const ljStep *s, ljBuf *b) {
 static const ljOp op_mount = {
   "mount", "source,target,fstype,flags,data", mount_decode, mount_apply,
   mount_describe, 0
+};
+
+/* }====== */
+
+
+/* {====== bind, overlay: host sources, by fd ======}
+** core.bind(source, target [, flags [, proc]]) and core.overlay(target,
+** lower [, upper, work [, flags [, proc]]]) open every source with no
+** symlink in any component of its path (lj_opennolinks: ELOOP), so a
+** symlink that a payload left in a directory it could write leads no
+** bind and no overlay layer elsewhere on the host; the symlinks inside a
+** bound tree are the sandbox's own.  A bind is attached by its fd:
+** open_tree(2) clones it detached, mount_setattr(2) gives it its flags
+** before anything can see it, move_mount(2) puts it on the target (below
+** the beneath root through the target's fd, as mount does).  Where the
+** new mount API is missing (ENOSYS: before Linux 5.2, 5.12 for
+** mount_setattr; valgrind) the fd is bound by its name in proc, then
+** remounted with its flags as mount does.  Overlay layers are always
+** handed to overlayfs by those names ("/proc/self/fd/7"): neither a
+** symlink nor option syntax in a recipe's path reaches its parser.
+** proc: a proc that shows this process ("/proc"; "/oldroot/proc" after
+** a staging pivot_root, where the host's tree is).
+*/
+
+#define BINDFLAGS  (BINDATTRS | MS_REC)
+#define OVLBAD     (MS_BIND | MS_MOVE | MS_REMOUNT | MS_REC | MS_PRIVATE \
+                    | MS_SLAVE | MS_SHARED | MS_UNBINDABLE)
+#define MAXLOWER   128
+#define FDNAME     (sizeof "/self/fd/" + 10)    /* after proc, with a NUL */
+
+/* proc, optional: it lands in overlayfs's option string */
+static const char *procarg (ljArgs *A, int n) {
+  const char *p, *s;
+  if (lj_isnone(A, n)) return NULL;
+  p = lj_argabs(A, n);
+  if (strlen(p) > 256) lj_argerror(A, n, "longer than 256 bytes");
+  for (s = p; *s; s++)
+    if (*s == ',' || *s == ':' || *s == '\\' || (unsigned char)*s < 32
+        || *s == 127)
+      lj_argerror(A, n, "',', ':', '\\' and control characters cannot be "
+                  "in a proc path");
+  return p;
+}
+
+/* proc "/self/fd/" fd */
+static void fdname (ljBuf *b, const char *proc, int fd) {
+  lj_bufadd(b, proc ? proc : "/proc");
+  lj_bufadd(b, "/self/fd/");
+  lj_bufaddint(b, fd);
+}
+
+static void bind_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_argabs(A, 1);
+  s->s[1] = lj_argpath(A, 2);
+  s->i[0] = lj_argflags(A, 3, &lj_mountflags);
+  if (s->i[0] & ~(int64_t)BINDFLAGS)
+    lj_argerror(A, 3, "a bind takes rdonly, nosuid, nodev, noexec and rec");
+  s->s[3] = procarg(A, 4);
+}
+
+/* the detached tree on target */
+static int moveto (ljCtx *c, int tree, const char *target) {
+  const char *rel = lj_inroot(c, target);
+  int fd, err = 0;
+  if (rel == NULL)                 /* as mount(2) would: links followed */
+    return syscall(SYS_move_mount, tree, "", AT_FDCWD, target,
+                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) == 0
+           ? 0 : errno;
+  if ((fd = lj_openin(c, rel, O_PATH)) < 0) return errno;
+  if (syscall(SYS_move_mount, tree, "", fd, "",
+              MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+    err = errno;
+  close(fd);
+  return err;
+}
+
+/* open_tree, mount_setattr, move_mount: never visible without its flags */
+static int attach (const ljStep *s, ljCtx *c, int src) {
+  unsigned long fl = (unsigned long)s->i[0];
+  int rec = fl & MS_REC ? AT_RECURSIVE : 0, err = 0;
+  int tree = (int)syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE |
+                          O_CLOEXEC | AT_EMPTY_PATH | rec);
+  if (tree < 0) return errno;
+  if (fl & BINDATTRS) err = setattr(tree, "", AT_EMPTY_PATH | rec, fl);
+  if (err == 0) err = moveto(c, tree, s->s[1]);
+  close(tree);                     /* unattached: dissolved */
+  return err;
+}
+
+/* mount(2) of the fd's name in proc, then the flags as mount's */
+static int byname (const ljStep *s, ljCtx *c, int src) {
+  char name[256 + FDNAME];
+  ljBuf b = { name, 0, sizeof name };
+  ljStep m = *s;
+  fdname(&b, s->s[3], src);
+  m.s[0] = name;
+  m.s[2] = m.s[3] = NULL;
+  m.i[0] = s->i[0] | MS_BIND;
+  return mount_apply(&m, c);
+}
+
+static int bind_apply (const ljStep *s, ljCtx *c) {
+  int src = lj_opennolinks(s->s[0], O_PATH), err;
+  if (src < 0) return errno;
+  if ((err = attach(s, c, src)) == ENOSYS) err = byname(s, c, src);
+  close(src);
+  return err;
+}
+
+static void bind_describe (const ljStep *s, ljBuf *b) {
+  lj_bufaddq(b, s->s[0]);
+  lj_bufadd(b, ", ");
+  lj_bufaddq(b, s->s[1]);
+  if (s->i[0]) { lj_bufadd(b, ", "); lj_bufaddflags(b, &lj_mountflags, s->i[0]); }
+}
+
+static const ljOp op_bind = {
+  "bind", "source,target,flags,proc", bind_decode, bind_apply,
+  bind_describe, 0
+};
+
+static void overlay_decode (ljArgs *A, ljStep *s) {
+  const char **lower;
+  size_t n, i, each;
+  s->s[0] = lj_argpath(A, 1);
+  lower = lj_argstrlist(A, 2, &n);
+  if (n == 0) lj_argerror(A, 2, "one lower dir or more");
+  if (n > MAXLOWER) lj_argerror(A, 2, "at most %d lower dirs", MAXLOWER);
+  for (i = 0; i < n; i++)
+    if (lower[i][0] != '/')
+      lj_argerror(A, 2, "item %d: absolute path expected, got \"%s\"",
+                  (int)i + 1, lower[i]);
+  s->s[1] = lj_isnone(A, 3) ? NULL : lj_argabs(A, 3);
+  s->s[2] = lj_isnone(A, 4) ? NULL : lj_argabs(A, 4);
+  if ((s->s[1] == NULL) != (s->s[2] == NULL))
+    lj_argerror(A, s->s[1] ? 4 : 3, "upper and work go together");
+  if (s->s[1] == NULL && n < 2)
+    lj_argerror(A, 2, "a read-only overlay (no upper) needs two lower dirs "
+                "or more");
+  s->i[0] = lj_argflags(A, 5, &lj_mountflags);
+  if (s->i[0] & (int64_t)OVLBAD)
+    lj_argerror(A, 5, "bind, move, remount, rec and propagation flags are "
+                "not for an overlay");
+  s->s[3] = procarg(A, 6);
+  each = (s->s[3] ? strlen(s->s[3]) : 5) + FDNAME;
+  if (sizeof "lowerdir=,upperdir=,workdir=" + (n + 2) * each > 4096)
+    lj_argerror(A, 2, "too many lower dirs for a page of mount options");
+  s->p = lower;
+  s->i[1] = (int64_t)n;
+}
+
+/* "lowerdir=P/self/fd/A:...,upperdir=...,workdir=..." of fds opened
+** without symlinks; then mount as the mount op */
+static int overlay_apply (const ljStep *s, ljCtx *c) {
+  const char *const *lower = (const char *const *)s->p;
+  const char *extra[2] = { ",upperdir=", ",workdir=" };
+  int fds[MAXLOWER + 2], n = 0, err = 0, i, nl = (int)s->i[1];
+  char data[4096];
+  ljBuf b = { data, 0, sizeof data };
+  ljStep m = *s;
+  lj_bufadd(&b, "lowerdir=");
+  for (i = 0; i < nl + 2; i++) {   /* the lower dirs, upper, work */
+    const char *path = i < nl ? lower[i] : s->s[i - nl + 1];
+    if (path == NULL) break;       /* read-only: no upper, no work */
+    if ((fds[n] = lj_opennolinks(path, O_PATH | O_DIRECTORY)) < 0) {
+      err = errno;
+      break;
+    }
+    if (i >= nl) lj_bufadd(&b, extra[i - nl]);
+    else if (i > 0) lj_bufadd(&b, ":");
+    fdname(&b, s->s[3], fds[n++]);
+  }
+  if (!err && b.n + 1 >= b.size) err = E2BIG;   /* decode made room */
+  if (!err) {
+    m.s[0] = "overlay";
+    m.s[1] = s->s[0];
+    m.s[2] = "overlay";
+    m.s[3] = data;
+    err = mount_apply(&m, c);
+  }
+  while (n > 0) close(fds[--n]);
+  return err;
+}
+
+static void overlay_describe (const ljStep *s, ljBuf *b) {
+  const char *const *lower = (const char *const *)s->p;
+  int i;
+  lj_bufaddq(b, s->s[0]);
+  lj_bufadd(b, ", {");
+  for (i = 0; i < (int)s->i[1]; i++) {
+    if (i) lj_bufadd(b, ", ");
+    lj_bufaddq(b, lower[i]);
+  }
+  lj_bufadd(b, "}");
+  if (s->s[1]) {
+    lj_bufadd(b, ", ");
+    lj_bufaddq(b, s->s[1]);
+    lj_bufadd(b, ", ");
+    lj_bufaddq(b, s->s[2]);
+  }
+  if (s->i[0]) {
+    lj_bufadd(b, s->s[1] ? ", " : ", nil, nil, ");
+    lj_bufaddflags(b, &lj_mountflags, s->i[0]);
+  }
+}
+
+static const ljOp op_overlay = {
+  "overlay", "target,lower,upper,work,flags,proc", overlay_decode,
+  overlay_apply, overlay_describe, 0
 };
 
 /* }====== */
@@ -442,11 +536,11 @@ static int setmode (At *a, mode_t m) {
 
 /* a directory, following symlinks (inside the root, beneath one) */
 static int isdir (ljCtx *c, const char *path) {
-  const char *rel = inroot(c, path);
+  const char *rel = lj_inroot(c, path);
   struct stat st;
   int fd;
   if (rel == NULL) return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-  if ((fd = openin(c, rel, O_PATH | O_DIRECTORY)) < 0) return 0;
+  if ((fd = lj_openin(c, rel, O_PATH | O_DIRECTORY)) < 0) return 0;
   close(fd);
   return 1;
 }
@@ -565,80 +659,15 @@ static const ljOp op_touch = {
 /* }====== */
 
 
-/* {====== stat ======}
-** core.stat(path [, follow]) -> {type=, mode="0755", uid=, gid=, size=,
-** dev=, ino=} where type is "file", "dir", "link", "char", "block",
-** "fifo" or "socket" (a symlink is itself unless follow) | nil, msg, errno
-*/
-
-static int l_stat (lua_State *L) {
-  ljArgs A;
-  struct stat st;
-  const char *path, *type;
-  char mode[8];
-  lj_args(&A, L, "stat", "path,follow");
-  path = lj_argpath(&A, 1);
-  if ((lj_optbool(&A, 2, 0) ? stat(path, &st) : lstat(path, &st)) != 0)
-    return lj_pushfail(L, lua_pushfstring(L, "stat(\"%s\")", path), errno);
-  switch (st.st_mode & S_IFMT) {
-    case S_IFREG: type = "file"; break;
-    case S_IFDIR: type = "dir"; break;
-    case S_IFLNK: type = "link"; break;
-    case S_IFCHR: type = "char"; break;
-    case S_IFBLK: type = "block"; break;
-    case S_IFIFO: type = "fifo"; break;
-    default: type = "socket"; break;
-  }
-  mode[0] = '0';
-  mode[1] = (char)('0' + ((st.st_mode >> 9) & 7));
-  mode[2] = (char)('0' + ((st.st_mode >> 6) & 7));
-  mode[3] = (char)('0' + ((st.st_mode >> 3) & 7));
-  mode[4] = (char)('0' + (st.st_mode & 7));
-  mode[5] = '\0';
-  lua_createtable(L, 0, 7);
-  lua_pushstring(L, type);
-  lua_setfield(L, -2, "type");
-  lua_pushstring(L, mode);
-  lua_setfield(L, -2, "mode");
-  lua_pushinteger(L, st.st_uid);
-  lua_setfield(L, -2, "uid");
-  lua_pushinteger(L, st.st_gid);
-  lua_setfield(L, -2, "gid");
-  lua_pushinteger(L, st.st_size);
-  lua_setfield(L, -2, "size");
-  lua_pushinteger(L, (lua_Integer)st.st_dev);
-  lua_setfield(L, -2, "dev");
-  lua_pushinteger(L, (lua_Integer)st.st_ino);
-  lua_setfield(L, -2, "ino");
-  return 1;
-}
-
-/* core.realpath(path) -> the canonical absolute path (symlinks resolved) */
-static int l_realpath (lua_State *L) {
-  ljArgs A;
-  char buf[4096];
-  const char *path;
-  lj_args(&A, L, "realpath", "path");
-  path = lj_argpath(&A, 1);
-  if (realpath(path, buf) == NULL)
-    return lj_pushfail(L, lua_pushfstring(L, "realpath(\"%s\")", path), errno);
-  lua_pushstring(L, buf);
-  return 1;
-}
-
-/* }====== */
 
 
 const ljOp *const lj_ops_mount[] = {
-  &op_mount, &op_umount, &op_pivot_root, &op_chroot, &op_chdir,
-  &op_mkdir_p, &op_symlink, &op_write_file, &op_touch, &op_beneath, NULL
+  &op_mount, &op_bind, &op_overlay, &op_umount, &op_pivot_root,
+  &op_chroot, &op_chdir, &op_mkdir_p, &op_symlink, &op_write_file,
+  &op_touch, NULL
 };
 
 void lj_open_mount (lua_State *L) {
-  lua_pushcfunction(L, l_stat);
-  lua_setfield(L, -2, "stat");
-  lua_pushcfunction(L, l_realpath);
-  lua_setfield(L, -2, "realpath");
   lj_pushnames(L, &lj_mountflags);
   lua_setfield(L, -2, "MS");
   lj_pushnames(L, &lj_umountflags);

@@ -218,9 +218,10 @@ local CONTAINER = COMMON .. [[
     local new = require("lunajail.compile").NEWROOT
     local targets, steps = {}, (r:steps()).steps
     for _, s in ipairs(steps) do
-      if s[1] == "mount" and type(s[3]) == "string" and s[3]:sub(1, #new) == new
-         and not tostring(s[5]):find("remount", 1, true) then   -- a mount, not its flags
-        targets[#targets + 1] = s[3]:sub(#new + 1) == "" and "/" or s[3]:sub(#new + 1)
+      local t = (s[1] == "mount" or s[1] == "bind") and s[3] or s[1] == "overlay" and s[2]
+      if type(t) == "string" and t:sub(1, #new) == new
+         and not (s[1] == "mount" and tostring(s[5]):find("remount", 1, true)) then
+        targets[#targets + 1] = t:sub(#new + 1) == "" and "/" or t:sub(#new + 1)
       end
     end
     -- kill -9 -1 inside: every process of the sandbox, and nothing else.

@@ -309,7 +309,7 @@ describe("recipes", function()
         return { step = err.step, op = err.op, errname = err.errname,
                  why = why[err.step] }
       ]])
-      assert.equal("mount", r.op)
+      assert.equal("bind", r.op)
       assert.equal("ENOENT", r.errname)
       assert.equal("read-only bind from fstab: /nonexistent-dir", r.why)
     end)

@@ -8,7 +8,8 @@
 --   the new root at /newroot, every path below it resolved inside it
 --   from then on ("beneath"); the system binds (symlinks copied as
 --   symlinks), fstab, the recipe's mounts -- every source taken from
---   /oldroot, resolved by the parent first; dirs, files, symlinks;
+--   /oldroot, with no symlink in its path (checked here, enforced by the
+--   child's bind and overlay steps); dirs, files, symlinks;
 --   pivot_root into /newroot and detach everything else; the root
 --   read-only; the host name; loopback up; rlimits; priority; the
 --   identity (capabilities bounded, groups, gid, uid, the kept
@@ -139,9 +140,18 @@ end
 
 -- {====== The file system ======}
 
--- a host path as the child sees it, symlinks resolved by us
-local function host (c, p)
-  return c.H .. (core.realpath(p) or p)
+-- a host path as the child sees it.  No component of it may be a symlink:
+-- one that a payload left in a directory it could write (an earlier
+-- build's work dir) would lead the bind to any directory of the host.
+-- The child opens it so again (bind and overlay steps), race-free; a
+-- missing path is left to the child, whose step error names it
+local function host (c, p, field)
+  local link, to = core.firstlink(p)
+  if link then
+    error(("lunajail: recipe.%s: %q passes through the symlink %q -> %q: bind " ..
+           "what it leads to by its own path"):format(field, p, link, to), 0)
+  end
+  return c.H .. p
 end
 
 -- a mount point for source at target: a file for a file, else a dir
@@ -158,23 +168,25 @@ end
 
 -- not recursive unless asked: the mounts under source stay out (fail
 -- closed), and a read-only or nosuid tree needs mount_setattr (5.12)
-local function bind (c, source, target, ro, dev, reason, optional, rec)
+local function bind (c, source, target, ro, dev, reason, field, optional, rec)
   if optional and not core.stat(source, true) then return end
+  local from = host(c, source, field)
   mountpoint(c, target, source)
-  local f = flags("bind", rec and "rec", ro and "rdonly", "nosuid", not dev and "nodev")
-  c.add(reason, { "mount", host(c, source), c.R .. target, nil, f,
-                  optional = optional or nil })
+  c.add(reason, { "bind", from, c.R .. target,
+                  flags(rec and "rec", ro and "rdonly", "nosuid", not dev and "nodev"),
+                  c.P, optional = optional or nil })
 end
 
 local devs = { "null", "zero", "full", "random", "urandom", "tty" }
 
 local mounters = {}
 
-function mounters.bind (c, m)
+function mounters.bind (c, m, field)
   bind(c, m.source, m.target, m.ro, m.dev, (m.ro and "read-only bind " or
        m.dev and "bind with devices " or "writable bind ") .. m.source ..
        (m.source ~= m.target and " at " .. m.target or "") ..
-       (m.rec and ", with the mounts under it" or ""), m.optional, m.rec)
+       (m.rec and ", with the mounts under it" or ""), field .. ".source",
+       m.optional, m.rec)
 end
 
 -- Every tmpfs lunajail makes is bounded twice: tmpfs without size= (or
@@ -346,16 +358,16 @@ function mounters.sysfs (c, m)
   mask(c, c.R .. m.target, "/sys", M.SYS_MASKED)
 end
 
-function mounters.overlay (c, m)
+-- the layers by fd (the overlay step): no recipe path reaches
+-- overlayfs's option string
+function mounters.overlay (c, m, field)
   local lower = {}
-  for i, l in ipairs(m.lower) do lower[i] = host(c, l) end
-  local data = "lowerdir=" .. table.concat(lower, ":")
-  if m.upper then
-    data = data .. ",upperdir=" .. host(c, m.upper) .. ",workdir=" .. host(c, m.work)
-  end
+  for i, l in ipairs(m.lower) do lower[i] = host(c, l, ("%s.lower[%d]"):format(field, i)) end
+  local upper = m.upper and host(c, m.upper, field .. ".upper")
+  local work = m.work and host(c, m.work, field .. ".work")
   mountpoint(c, m.target)
   c.add("an overlay at " .. m.target .. (m.upper and "" or " (read-only)"),
-        { "mount", "overlay", c.R .. m.target, "overlay", "nosuid,nodev", data,
+        { "overlay", c.R .. m.target, lower, upper, work, "nosuid,nodev", c.P,
           optional = m.optional or nil })
 end
 
@@ -366,7 +378,7 @@ local function beginroot (c, r)
           { "mount", nil, "/", nil, "rec,private" })
   end
   if r.root == nil then return end
-  c.R, c.H = M.NEWROOT, M.OLDROOT
+  c.R, c.H, c.P = M.NEWROOT, M.OLDROOT, M.OLDROOT .. "/proc"
   c.add("a staging tmpfs over /tmp, in this mount namespace only (it holds two " ..
         "directories)",
         { "mount", "tmpfs", M.STAGE, "tmpfs", "nosuid,nodev",
@@ -383,7 +395,7 @@ local function beginroot (c, r)
           { "mount", "tmpfs", c.R, "tmpfs", "nosuid,nodev", data })
   else
     c.add("the new root: " .. r.root.path,
-          { "mount", host(c, r.root.path), c.R, nil, "bind,nosuid,nodev" })
+          { "bind", host(c, r.root.path, "root.path"), c.R, "nosuid,nodev", c.P })
   end
   c.add("every path made or mounted on in the new root resolves inside it: " ..
         "a symlink planted in a bound directory cannot lead out",
@@ -391,22 +403,19 @@ local function beginroot (c, r)
 end
 
 local function system (c, r)
-  for _, d in ipairs(r.system or {}) do
+  for i, d in ipairs(r.system or {}) do
     local st = core.stat(d)
-    if st and st.type == "link" then
-      local h = io.popen("readlink " .. ("%q"):format(d))
-      local link = h:read("l")
-      h:close()
-      if link then
-        c.add(d .. " is a symlink on the host: the same symlink",
-              { "symlink", link, c.R .. d })
-      end
-    elseif st then
-      bind(c, d, d, true, false, "read-only system directory " .. d)
+    local link = st and st.type == "link" and core.readlink(d)
+    if link then
+      c.add(d .. " is a symlink on the host: the same symlink",
+            { "symlink", link, c.R .. d })
+    elseif st and st.type ~= "link" then
+      bind(c, d, d, true, false, "read-only system directory " .. d,
+           ("system[%d]"):format(i))
     end
   end
-  for _, d in ipairs(r.fstab or {}) do
-    bind(c, d, d, true, false, "read-only bind from fstab: " .. d)
+  for i, d in ipairs(r.fstab or {}) do
+    bind(c, d, d, true, false, "read-only bind from fstab: " .. d, ("fstab[%d]"):format(i))
   end
 end
 
@@ -442,7 +451,7 @@ local function filesystem (c, r)
   c.last = {}                  -- what a mounter leaves for after the contents
   beginroot(c, r)
   system(c, r)
-  for _, m in ipairs(r.mounts or {}) do mounters[m.type](c, m) end
+  for i, m in ipairs(r.mounts or {}) do mounters[m.type](c, m, ("mounts[%d]"):format(i)) end
   contents(c, r)
   for _, f in ipairs(c.last) do f() end
   endroot(c, r)

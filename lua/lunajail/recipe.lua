@@ -64,6 +64,21 @@ function C.abspath (v, p)
   return v == "/" and v or (v:gsub("/+", "/"):gsub("/$", ""))
 end
 
+-- an overlay dir: overlayfs reads ',' (next option), ':' (next lower
+-- dir) and '\' (escape) in its option string, and a control character
+-- has no business in a path there.  The overlay step hands the kernel
+-- fds by name, never these paths; refused anyway, with a clear word
+function C.layer (v, p)
+  v = C.abspath(v, p)
+  local bad = v:match("[,:\\%c]")
+  if bad then
+    fail(p, "%q: %s cannot be in an overlay dir (overlayfs reads ',' ':' and '\\' " ..
+         "in its options as syntax, and no control character belongs there)", v,
+         bad:match("%c") and ("byte %d"):format(bad:byte()) or "'" .. bad .. "'")
+  end
+  return v
+end
+
 function C.id (v, p)
   if math.type(v) ~= "integer" then
     fail(p, "integer id expected, got %s%s", typename(v),
@@ -332,8 +347,8 @@ local mountkeys = {
   dev = { target = C.abspath, shm_size = C.size, optional = C.boolean },
   mqueue = { target = C.abspath, optional = C.boolean },
   sysfs = { target = C.abspath, optional = C.boolean },
-  overlay = { target = C.abspath, lower = C.abspaths, upper = C.abspath,
-              work = C.abspath, optional = C.boolean },
+  overlay = { target = C.abspath, lower = list(C.layer), upper = C.layer,
+              work = C.layer, optional = C.boolean },
 }
 local defaulttarget = { proc = "/proc", dev = "/dev", mqueue = "/dev/mqueue",
                         sysfs = "/sys" }

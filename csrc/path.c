@@ -1,0 +1,316 @@
+/*
+** path.c: resolving a path without being led astray, and the path
+** queries.
+**
+** Two ways to open a path, both async-signal-safe (the spawned child
+** uses them between clone and exec):
+**   lj_openin       inside the root of a plan's {"beneath", root} step,
+**                   as if it were / (RESOLVE_IN_ROOT): a symlink planted
+**                   in a bound directory cannot lead out of the new root
+**   lj_opennolinks  an absolute path of which no component is a symlink
+**                   (RESOLVE_NO_SYMLINKS): a bind or overlay source on
+**                   the host, which a payload may have written
+** Each is openat2(2), or the same walk by hand where openat2 is missing
+** (before Linux 5.6; valgrind).
+**
+** core.stat(path [, follow]), core.realpath(path), core.readlink(path)
+** and core.firstlink(path) are the parent's view of the host: the recipe
+** compiler reads with them, and never through a process or a shell.
+*/
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+#include "lj.h"
+
+
+/* {====== The walk by hand ======}
+** One component at a time, O_NOFOLLOW, each opened from the fd of the
+** one before; ".." goes back one fd and never above the start.  A
+** symlink is, with NOLINKS, ELOOP, *stop then the length of the path up
+** to and with it (RESOLVE_NO_SYMLINKS); else its target is spliced in
+** front of what is left, from the start when absolute (RESOLVE_IN_ROOT).
+** flags: O_PATH, maybe O_DIRECTORY.  The start fd stays open.
+*/
+
+#define MAXDEPTH 256                /* directories deep */
+#define NOLINKS  1
+
+static int walk (int start, const char *path, int flags, int how,
+                 size_t *stop) {
+  char buf[2][8192];
+  int stack[MAXDEPTH], depth = 0, links = 0, k = 0, err = 0, fd = -1;
+  const char *rest;
+  size_t n = strlen(path);
+  if (n >= sizeof buf[0]) return errno = ENAMETOOLONG, -1;
+  memcpy(buf[0], path, n + 1);
+  rest = buf[0];
+  stack[0] = start;
+  for (;;) {
+    char comp[256], link[4096];
+    struct stat st;
+    size_t len;
+    ssize_t ln;
+    int cur = stack[depth];
+    while (*rest == '/') rest++;
+    if (*rest == '\0') {          /* the path ends on a directory */
+      fd = openat(cur, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) err = errno;
+      break;
+    }
+    len = strcspn(rest, "/");
+    if (len >= sizeof comp) { err = ENAMETOOLONG; break; }
+    memcpy(comp, rest, len);
+    comp[len] = '\0';
+    rest += len;
+    if (strcmp(comp, ".") == 0) continue;
+    if (strcmp(comp, "..") == 0) {
+      if (depth > 0) close(stack[depth--]);
+      continue;
+    }
+    if ((fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0
+        || fstat(fd, &st) != 0) { err = errno; break; }
+    if (S_ISLNK(st.st_mode) && how == NOLINKS) {
+      if (stop) *stop = (size_t)(rest - buf[0]);   /* never spliced */
+      err = ELOOP;
+      break;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > 40) { err = ELOOP; break; }
+      if ((ln = readlinkat(fd, "", link, sizeof link - 1)) < 0) {
+        err = errno;
+        break;
+      }
+      close(fd);
+      fd = -1;
+      link[ln] = '\0';
+      if (link[0] == '/')
+        while (depth > 0) close(stack[depth--]);
+      if ((size_t)ln + 1 + strlen(rest) >= sizeof buf[0]) {
+        err = ENAMETOOLONG;
+        break;
+      }
+      k = 1 - k;                   /* the link's target, then the rest */
+      memcpy(buf[k], link, (size_t)ln);
+      strcpy(buf[k] + ln, rest);
+      rest = buf[k];
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode)) {    /* only the last may be no directory */
+      while (*rest == '/') rest++;
+      if (*rest != '\0') err = ENOTDIR;
+      else if (flags & O_DIRECTORY) err = ENOTDIR;
+      break;
+    }
+    if (depth + 1 >= MAXDEPTH) { err = ENAMETOOLONG; break; }
+    stack[++depth] = fd;
+    fd = -1;
+  }
+  while (depth > 0) close(stack[depth--]);
+  if (err) {
+    if (fd >= 0) close(fd);
+    return errno = err, -1;
+  }
+  return fd;
+}
+
+/* an absolute path walked from "/" */
+static int walkroot (const char *path, int flags, size_t *stop) {
+  int root, fd, err;
+  if (path[0] != '/') return errno = EINVAL, -1;
+  if ((root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) return -1;
+  fd = walk(root, path, flags, NOLINKS, stop);
+  err = errno;
+  close(root);
+  errno = err;
+  return fd;
+}
+
+static int open2 (int dirfd, const char *path, int flags, uint64_t res) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(flags | O_CLOEXEC);
+  how.resolve = res;
+  return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int lj_opennolinks (const char *path, int flags) {
+  int fd = open2(AT_FDCWD, path, flags,
+                   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  return fd < 0 && errno == ENOSYS ? walkroot(path, flags, NULL) : fd;
+}
+
+int lj_openin (ljCtx *c, const char *rel, int flags) {
+  int fd = open2(c->beneathfd, rel, flags,
+                   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  return fd < 0 && errno == ENOSYS ? walk(c->beneathfd, rel, flags, 0, NULL)
+                                   : fd;
+}
+
+/* }====== */
+
+
+/* {====== Beneath a root ======}
+** A plan's {"beneath", root} step: from then on, every path under root
+** that mount, bind and overlay (their target), mkdir_p, touch,
+** write_file and symlink (the link) act on resolves inside root as if
+** root were / (lj_openin): a symlink planted by whoever can write a
+** directory bound into the sandbox -- the payload of an earlier run,
+** say -- cannot lead a setup write or mount out of it.  A plan's step
+** only: it changes how the steps after it resolve.
+*/
+
+const char *lj_inroot (ljCtx *c, const char *path) {
+  size_t n;
+  if (c->beneath == NULL) return NULL;
+  n = strlen(c->beneath);
+  if (strncmp(path, c->beneath, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+    return NULL;
+  return path[n] ? path + n : "/";
+}
+
+static void beneath_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_argpath(A, 1);
+}
+
+static int beneath_apply (const ljStep *s, ljCtx *c) {
+  int fd = open(s->s[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  if (c->beneath) close(c->beneathfd);
+  c->beneath = s->s[0];
+  c->beneathfd = fd;
+  return 0;
+}
+
+static const ljOp op_beneath = {
+  "beneath", "root", beneath_decode, beneath_apply, NULL, LJ_OPF_PLAN
+};
+
+/* }====== */
+
+
+/* {====== Path queries ======}
+** core.stat(path [, follow]) -> {type=, mode="0755", uid=, gid=, size=,
+** dev=, ino=} where type is "file", "dir", "link", "char", "block",
+** "fifo" or "socket" (a symlink is itself unless follow) | nil, msg, errno
+** core.realpath(path) -> the canonical path, every symlink resolved
+** core.readlink(path) -> what the symlink path holds
+** core.firstlink(path) -> the first component of the absolute path that
+** is a symlink ("/srv/w/out" of "/srv/w/out/x") and what it holds, or
+** false when none is; nil, msg, errno when the walk cannot go on (a
+** component missing, no directory, no search permission)
+*/
+
+static int l_stat (lua_State *L) {
+  ljArgs A;
+  struct stat st;
+  const char *path, *type;
+  char mode[8];
+  lj_args(&A, L, "stat", "path,follow");
+  path = lj_argpath(&A, 1);
+  if ((lj_optbool(&A, 2, 0) ? stat(path, &st) : lstat(path, &st)) != 0)
+    return lj_pushfail(L, lua_pushfstring(L, "stat(\"%s\")", path), errno);
+  switch (st.st_mode & S_IFMT) {
+    case S_IFREG: type = "file"; break;
+    case S_IFDIR: type = "dir"; break;
+    case S_IFLNK: type = "link"; break;
+    case S_IFCHR: type = "char"; break;
+    case S_IFBLK: type = "block"; break;
+    case S_IFIFO: type = "fifo"; break;
+    default: type = "socket"; break;
+  }
+  mode[0] = '0';
+  mode[1] = (char)('0' + ((st.st_mode >> 9) & 7));
+  mode[2] = (char)('0' + ((st.st_mode >> 6) & 7));
+  mode[3] = (char)('0' + ((st.st_mode >> 3) & 7));
+  mode[4] = (char)('0' + (st.st_mode & 7));
+  mode[5] = '\0';
+  lua_createtable(L, 0, 7);
+  lua_pushstring(L, type);
+  lua_setfield(L, -2, "type");
+  lua_pushstring(L, mode);
+  lua_setfield(L, -2, "mode");
+  lua_pushinteger(L, st.st_uid);
+  lua_setfield(L, -2, "uid");
+  lua_pushinteger(L, st.st_gid);
+  lua_setfield(L, -2, "gid");
+  lua_pushinteger(L, st.st_size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)st.st_dev);
+  lua_setfield(L, -2, "dev");
+  lua_pushinteger(L, (lua_Integer)st.st_ino);
+  lua_setfield(L, -2, "ino");
+  return 1;
+}
+
+static int l_realpath (lua_State *L) {
+  ljArgs A;
+  char buf[4096];
+  const char *path;
+  lj_args(&A, L, "realpath", "path");
+  path = lj_argpath(&A, 1);
+  if (realpath(path, buf) == NULL)
+    return lj_pushfail(L, lua_pushfstring(L, "realpath(\"%s\")", path), errno);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+/* the link's text onto the stack, or a failure's three values */
+static int pushlink (lua_State *L, const char *path) {
+  char buf[4096];
+  ssize_t n = readlink(path, buf, sizeof buf);
+  int err = n < 0 ? errno : ENAMETOOLONG;
+  if (n < 0 || (size_t)n == sizeof buf)  /* the whole of it, or nothing */
+    return lj_pushfail(L, lua_pushfstring(L, "readlink(\"%s\")", path), err);
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
+static int l_readlink (lua_State *L) {
+  ljArgs A;
+  lj_args(&A, L, "readlink", "path");
+  return pushlink(L, lj_argpath(&A, 1));
+}
+
+static int l_firstlink (lua_State *L) {
+  ljArgs A;
+  const char *path;
+  size_t stop = 0;
+  int fd, n, err;
+  lj_args(&A, L, "firstlink", "path");
+  path = lj_argabs(&A, 1);
+  if ((fd = walkroot(path, O_PATH, &stop)) >= 0) {
+    close(fd);
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if ((err = errno) != ELOOP || stop == 0)
+    return lj_pushfail(L, lua_pushfstring(L, "firstlink(\"%s\")", path),
+                       err);
+  lua_pushlstring(L, path, stop);
+  n = pushlink(L, lua_tostring(L, -1));
+  return n == 1 ? 2 : n;
+}
+
+/* }====== */
+
+
+const ljOp *const lj_ops_path[] = { &op_beneath, NULL };
+
+void lj_open_path (lua_State *L) {
+  lua_pushcfunction(L, l_stat);
+  lua_setfield(L, -2, "stat");
+  lua_pushcfunction(L, l_realpath);
+  lua_setfield(L, -2, "realpath");
+  lua_pushcfunction(L, l_readlink);
+  lua_setfield(L, -2, "readlink");
+  lua_pushcfunction(L, l_firstlink);
+  lua_setfield(L, -2, "firstlink");
+}
