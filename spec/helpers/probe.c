@@ -389,6 +389,16 @@ static int try_init_race (int argc, char **argv)
   return report(-1);
 }
 
+/* raw <nr> [args...]: any native system call, numbers in any base */
+static int try_raw (int argc, char **argv)
+{
+  unsigned long a[6] = { 0, 0, 0, 0, 0, 0 };
+  if (argc < 3) return usage(argv[1], "<nr> [args...]");
+  for (int i = 3; i < argc && i < 9; i++) a[i - 3] = strtoul(argv[i], NULL, 0);
+  return report(syscall(strtol(argv[2], NULL, 0), a[0], a[1], a[2], a[3], a[4],
+                        a[5]));
+}
+
 /* }====== */
 
 
@@ -751,7 +761,7 @@ static const struct { const char *name; int (*fn) (int, char **); } cmds[] = {
   CMD("socket", socket), CMD("netlink", netlink), CMD("bind-vsock", bind_vsock),
   CMD("listen-vsock", listen_vsock), CMD("tty-ioctl", tty_ioctl),
   CMD("open_tree_attr", open_tree_attr), CMD("statmount", statmount),
-  CMD("listmount", listmount), CMD("listns", listns),
+  CMD("listmount", listmount), CMD("listns", listns), CMD("raw", raw),
   CMD("shmget", shmget), CMD("shmcreate", shmcreate), CMD("open", open),
   CMD("read", read), CMD("mknod", mknod), CMD("fds", fds), CMD("cwd", cwd),
   CMD("setgroups", setgroups), CMD("kill", kill),
