@@ -714,7 +714,11 @@ describe("core seccomp", function()
           if not ok then error(err, 0) end
           return out
         ]])
-        local function lines (t) local l = {} for x in t:gmatch("[^\n]+") do l[#l + 1] = x end return l end
+        local function lines (t)
+          local l = {}
+          for x in t:gmatch("[^\n]+") do l[#l + 1] = x end
+          return l
+        end
         local dflt, allow = lines(r.default.out), lines(r.allowlist.out)
         assert.equal(0, r.allowlist.code, r.allowlist.out)
         -- the programs: the same output under both presets

@@ -268,31 +268,36 @@ end
 -- stdio entry that is "inherit" or an fd, and each fds source, that is a
 -- terminal here and now (isatty), and each stdio path that is a
 -- character device.  A pty of the sandbox's own (stdio = "pty") is none.
+-- (entries core.spawn will refuse are left to it: it names the field)
+local function tty (fd)
+  return math.type(fd) == "integer" and fd >= 0 and fd < 1 << 30 and core.isatty(fd)
+end
+
 function M.terminals (r)
   local out = {}
   if type(r.stdio) == "table" then
     for k, name in ipairs { "stdin", "stdout", "stderr" } do
       local v = r.stdio[k]
-      local path = type(v) == "table" and v.path or type(v) == "string" and
-                   v:sub(1, 1) == "/" and v
+      local path = type(v) == "table" and v.path or v
       if v == "inherit" and core.isatty(k - 1) then
         out[#out + 1] = name
-      elseif math.type(v) == "integer" and v >= 0 and core.isatty(v) then
+      elseif tty(v) then
         out[#out + 1] = ("%s (fd %d)"):format(name, v)
-      elseif type(path) == "string" then
-        local st = core.stat(path, true)
-        if st and st.type == "char" then out[#out + 1] = ("%s (%s)"):format(name, path) end
+      elseif type(path) == "string" and path:sub(1, 1) == "/" then
+        local ok, st = pcall(core.stat, path, true)
+        if ok and st and st.type == "char" then
+          out[#out + 1] = ("%s (%s)"):format(name, path)
+        end
       end
     end
   end
   local targets = {}
-  for t in pairs(r.fds or {}) do targets[#targets + 1] = t end
+  for t in pairs(type(r.fds) == "table" and r.fds or {}) do
+    if math.type(t) == "integer" then targets[#targets + 1] = t end
+  end
   table.sort(targets)
   for _, t in ipairs(targets) do
-    local fd = r.fds[t]
-    if math.type(fd) == "integer" and fd >= 0 and core.isatty(fd) then
-      out[#out + 1] = ("fds[%d]"):format(t)
-    end
+    if tty(r.fds[t]) then out[#out + 1] = ("fds[%d]"):format(t) end
   end
   return out
 end
@@ -481,6 +486,10 @@ local function allowspec (allow, deny)
 end
 
 local function checknames (v, field)
+  if v[field] ~= nil and type(v[field]) ~= "table" then
+    error(("lunajail: recipe.seccomp.%s: a list of syscall names expected, got %s")
+          :format(field, type(v[field])), 0)
+  end
   for i, n in ipairs(v[field] or {}) do
     local where = ("lunajail: recipe.seccomp.%s[%d]: "):format(field, i)
     if math.type(n) == "integer" then
@@ -533,8 +542,10 @@ function M.spec (v, opts)
   local out = {}
   local ttynote = tty and (", %d terminal ioctls"):format(#M.TTY) or ""
   if name == nil then
-    out[1] = { core.seccomp_filter(v), ("a filter of the recipe's own, %d rules")
-                                        :format(#(v.rules or {})) }
+    local ok, f = pcall(core.seccomp_filter, v)
+    if not ok then error("lunajail: recipe.seccomp: " .. tostring(f), 0) end
+    out[1] = { f, ("a filter of the recipe's own, %d rules"):format(
+                  type(v.rules) == "table" and #v.rules or 0) }
     if tty then
       local spec = { badarch = killaction(), rules = rules(ttyrules(), "terminal ioctls") }
       out[2] = { core.seccomp_filter(spec), ("the %d terminal ioctls, stacked on it")
