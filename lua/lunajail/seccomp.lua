@@ -269,7 +269,7 @@ end
 -- terminal here and now (isatty), and each stdio path that is a
 -- character device.  A pty of the sandbox's own (stdio = "pty") is none.
 -- (entries core.spawn will refuse are left to it: it names the field)
-local function tty (fd)
+local function isterminal (fd)
   return math.type(fd) == "integer" and fd >= 0 and fd < 1 << 30 and core.isatty(fd)
 end
 
@@ -281,7 +281,7 @@ function M.terminals (r)
       local path = type(v) == "table" and v.path or v
       if v == "inherit" and core.isatty(k - 1) then
         out[#out + 1] = name
-      elseif tty(v) then
+      elseif isterminal(v) then
         out[#out + 1] = ("%s (fd %d)"):format(name, v)
       elseif type(path) == "string" and path:sub(1, 1) == "/" then
         local ok, st = pcall(core.stat, path, true)
@@ -297,7 +297,7 @@ function M.terminals (r)
   end
   table.sort(targets)
   for _, t in ipairs(targets) do
-    if tty(r.fds[t]) then out[#out + 1] = ("fds[%d]"):format(t) end
+    if isterminal(r.fds[t]) then out[#out + 1] = ("fds[%d]"):format(t) end
   end
   return out
 end
