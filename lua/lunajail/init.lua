@@ -105,13 +105,17 @@ function Recipe:explain ()
   end
   if plan.new_session ~= false then line(0, "setsid()", "a new session: no terminal " ..
                                          "of the caller's to inject input into") end
+  local lastfilter = 0
+  for i, step in ipairs(plan.steps) do
+    if step[1] == "seccomp" then lastfilter = i end
+  end
   for i, step in ipairs(plan.steps) do
     local ok, text = pcall(core.describe, step)
     if not ok then text = step[1] .. "(...)" end
     if #text > 56 then text = text:sub(1, 53) .. "..." end
     line(i, text, why[i])
-    if step[1] == "seccomp" then             -- the filter, call by call
-      for _, r in ipairs(seccomp.list(self.seccomp)) do
+    if i == lastfilter then                  -- the filters, call by call
+      for _, r in ipairs(seccomp.list(self.seccomp, self)) do
         lines[#lines + 1] = ("        %-22s %-13s %s"):format(r[1], r[2], r[3])
       end
     end

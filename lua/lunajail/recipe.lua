@@ -9,6 +9,7 @@
 -- none removes a field or a map key.
 
 local core = require "lunajail.core"
+local seccomp = require "lunajail.seccomp"
 
 local M = {}
 
@@ -283,7 +284,7 @@ function C.caps (v, p)
 end
 
 function C.seccomp (v, p)
-  if v == "default" or v == "strict" or v == "none" then return v end
+  if v == "none" or seccomp.PRESETS[v] then return v end
   if type(v) == "table" then
     for k in pairs(v) do
       if k ~= "preset" and k ~= "allow" and k ~= "deny" and k ~= "default"
@@ -294,7 +295,8 @@ function C.seccomp (v, p)
     end
     return v
   end
-  fail(p, "\"default\", \"strict\", \"none\" or a table expected, got %s", typename(v))
+  fail(p, "\"default\", \"strict\", \"allowlist\", \"none\" or a table expected, " ..
+       "got %s", typename(v))
 end
 
 function C.landlock (v, p)
