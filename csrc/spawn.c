@@ -574,9 +574,15 @@ static int prepare (ljPlan *P, const Side *M, Run *R) {
     }
     else if (p->source == SRC_NULL || p->source == SRC_FILE) {
       const char *path = p->source == SRC_NULL ? "/dev/null" : M->stdpath[k];
+      int fl;
       R->what = path;
+      /* never blocks (a FIFO without a reader is ENXIO), never becomes
+      ** our terminal; then blocking, as the payload expects */
       if ((R->opened[k] = open(path, (p->source == SRC_NULL ? O_RDWR
-                                      : M->stdflags[k]) | O_CLOEXEC, 0644)) < 0)
+                                      : M->stdflags[k]) | O_NONBLOCK
+                               | O_NOCTTY | O_CLOEXEC, 0644)) < 0
+          || (fl = fcntl(R->opened[k], F_GETFL)) < 0
+          || fcntl(R->opened[k], F_SETFL, fl & ~O_NONBLOCK) != 0)
         return errno;
       p->source = R->opened[k];
     }

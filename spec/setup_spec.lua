@@ -107,6 +107,27 @@ describe("setup", function()
         assert.matches("ENXIO", r.touch[2])
       end)
 
+      it("a FIFO without a reader as a stdio path fails the spawn with ENXIO " ..
+         "instead of blocking it before the clone", function()
+        local r = snippet(mode, [[
+          assert(sh("mkfifo " .. W .. "/log") == 0)
+          local c, err = core.spawn{ argv = {"/bin/true"}, stdio = {nil, W .. "/log"} }
+          if c then c:close() end
+          -- a regular file there works as before, and is a blocking fd
+          local c2 = assert(core.spawn{ argv = {"/bin/sh", "-c", "echo hi"},
+                                        stdio = {nil, W .. "/out"} })
+          c2:wait() c2:close()
+          local f = io.open(W .. "/out")
+          local s = f:read("a")
+          f:close()
+          return { spawned = c ~= nil, step = err.step, errname = err.errname, out = s }
+        ]])
+        assert.is_false(r.spawned)
+        assert.equal(0, r.step)
+        assert.equal("ENXIO", r.errname)
+        assert.equal("hi\n", r.out)
+      end)
+
       it("write_file still writes, truncates and re-modes a regular file", function()
         local r = snippet(mode, [[
           assert(core.write_file(W .. "/f", "a long first content"))
