@@ -8,8 +8,8 @@
 ** reads the report pipe with every signal blocked and never looks at
 ** errno (past the setup deadline it kills us).  Only system calls here:
 ** no Lua, no malloc, no stdio, nothing that takes a lock -- the host may
-** have other threads.  It reads the plan, writes plan->progress and the report pipe,
-** and touches nothing else of the parent's.
+** have other threads.  It reads the plan, writes plan->progress and the
+** report pipe, and touches nothing else of the parent's.
 **
 **   1. close the parent's pipe ends; reset every signal disposition
 **      (the parent blocked all signals around clone, so no host handler

@@ -73,7 +73,9 @@ static void closefd (int *fd) {
   *fd = -1;
 }
 
-static double now (void) {
+/* CLOCK_MONOTONIC in seconds: core.monotonic, killafter, the spawner's
+** setup deadline */
+double lj_monotonic (void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -499,7 +501,7 @@ static int child_killafter (lua_State *L) {
   if (lj_isnone(&A, 2)) { c->deadline = 0; return 0; }
   t = lj_argtime(&A, 2, 0, LJ_MAXTIME);      /* 0: at the next step() */
   c->deadsig = argsignal(&A, 3, SIGKILL);
-  c->deadline = now() + t;                   /* > 0: 0 means none */
+  c->deadline = lj_monotonic() + t;     /* never 0, which is none */
   return 0;
 }
 
@@ -565,7 +567,7 @@ static int child_step (lua_State *L) {
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "stdin");
   }
-  if (c->deadline > 0 && !c->reaped && now() >= c->deadline) {
+  if (c->deadline > 0 && !c->reaped && lj_monotonic() >= c->deadline) {
     c->deadline = 0;
     sendsig(c, c->deadsig);
     lua_pushboolean(L, 1);
@@ -602,7 +604,7 @@ static int child_timeout (lua_State *L) {
   ljChild *c = tochild(L);
   if (c->deadline <= 0 || c->reaped) lua_pushnil(L);
   else {
-    double left = c->deadline - now();
+    double left = c->deadline - lj_monotonic();
     lua_pushnumber(L, left > 0 ? left : 0);
   }
   return 1;
@@ -771,7 +773,7 @@ static int l_poll (lua_State *L) {
 
 /* core.monotonic() -> seconds: deadlines for the Lua layer */
 static int l_monotonic (lua_State *L) {
-  lua_pushnumber(L, now());
+  lua_pushnumber(L, lj_monotonic());
   return 1;
 }
 

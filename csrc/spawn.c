@@ -37,7 +37,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 
@@ -670,12 +669,6 @@ static int writemaps (int pid, const Side *M, Run *R) {
   return 0;
 }
 
-static double monotonic (void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* reads the report pipe until EOF (the child exec'd or died), or until
 ** the deadline: then R->timedout.  The report fd is the child's until
 ** its exec -- with pid1, until the payload's exec (init holds it) -- so
@@ -683,10 +676,10 @@ static double monotonic (void) {
 static void collect (Run *R, double timeout) {
   int rec[3];
   size_t got = 0;
-  double end = monotonic() + timeout;
+  double end = lj_monotonic() + timeout;
   for (;;) {          /* signals blocked: no EINTR, and errno is shared */
     struct pollfd p = { R->rep[0], POLLIN, 0 };
-    double left = end - monotonic();
+    double left = end - lj_monotonic();
     ssize_t r;
     if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) == 0) {
       R->timedout = 1;
