@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lj.h"
@@ -243,6 +244,38 @@ unsigned lj_argmode (ljArgs *A, int n, unsigned def) {
   }
   if (v > 07777) lj_argerror(A, n, "mode \"%s\" above 07777", s);
   return v;
+}
+
+/*
+** Times (timeouts, grace periods, deadlines) are seconds, integers or
+** floats, checked against a range that says what they can mean: NaN
+** compares false with everything, so a deadline of now() + NaN never
+** comes, and -inf or -1e12 put one in the past forever.  Infinities are
+** refused too: where "never" means something, the caller says nil.
+*/
+double lj_argtime (ljArgs *A, int n, double min, double max) {
+  lua_State *L = A->L;
+  int idx = lj_argidx(A, n);
+  double v;
+  if (n > A->n || lua_type(L, idx) != LUA_TNUMBER)  /* no "5" strings */
+    typeerror(A, n, "number of seconds");
+  v = (double)lua_tonumber(L, idx);
+  if (!(v >= min && v <= max)) {                    /* NaN fails both */
+    const char *lo;
+    luaL_checkstack(L, 8, NULL);
+    lo = lj_pushnum(L, min);
+    lj_argerror(A, n, "a number from %s to %s expected, got %s", lo,
+                lj_pushnum(L, max), lj_pushnum(L, v));
+  }
+  return v;
+}
+
+/* "5", "0.25", "1e+300", "-inf", "NaN" (not "-nan"): for messages */
+const char *lj_pushnum (lua_State *L, double v) {
+  char buf[32];
+  if (v != v) return lua_pushliteral(L, "NaN");
+  snprintf(buf, sizeof buf, "%.14g", v);
+  return lua_pushstring(L, buf);
 }
 
 int lj_argfd (ljArgs *A, int n) {

@@ -4,11 +4,12 @@
 ** It runs in the parent's memory (CLONE_VM) on its own stack, while the
 ** parent waits on the report pipe.  It shares the parent thread's TLS and
 ** so its errno: until the parent's "go" nothing here may fail (the parent
-** may be writing our uid/gid maps); after it, the parent only reads the
-** report pipe with every signal blocked and never looks at errno.  Only system calls here: no Lua, no
-** malloc, no stdio, nothing that takes a lock -- the host may have other
-** threads.  It reads the plan, writes plan->progress and the report pipe,
-** and touches nothing else of the parent's.
+** may be writing our uid/gid maps); after it, the parent only polls and
+** reads the report pipe with every signal blocked and never looks at
+** errno (past the setup deadline it kills us).  Only system calls here:
+** no Lua, no malloc, no stdio, nothing that takes a lock -- the host may
+** have other threads.  It reads the plan, writes plan->progress and the
+** report pipe, and touches nothing else of the parent's.
 **
 **   1. close the parent's pipe ends; reset every signal disposition
 **      (the parent blocked all signals around clone, so no host handler

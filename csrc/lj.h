@@ -51,6 +51,8 @@ const char *lj_strdup (lua_State *L, ljArena *a, const char *s, size_t n);
 ** a plan says "steps[3] mount: bad argument #2 (target): ...".
 */
 
+#define LJ_MAXTIME  1e9            /* seconds, about 31 years: any time */
+
 typedef struct ljArgs {
   lua_State *L;
   int base;                        /* stack index of argument 1 */
@@ -78,6 +80,9 @@ const char *lj_argbytes (ljArgs *A, int n, size_t *len);  /* NULs allowed */
 const char *lj_argpath (ljArgs *A, int n);  /* non-empty, no NUL */
 const char *lj_argabs (ljArgs *A, int n);   /* and absolute */
 unsigned lj_argmode (ljArgs *A, int n, unsigned def);  /* "0755" */
+/* seconds: a number in [min, max]; NaN, infinities, strings raise */
+double lj_argtime (ljArgs *A, int n, double min, double max);
+const char *lj_pushnum (lua_State *L, double v);  /* "0.5", "NaN" */
 int lj_argfd (ljArgs *A, int n);
 int lj_argtable (ljArgs *A, int n);        /* checks; returns stack index */
 /* a table of strings -> NULL-terminated array in the arena */

@@ -10,19 +10,22 @@
 **     steps = { {"mount", "tmpfs", "/tmp", "tmpfs"}, {"chdir", "/"}, ... },
 **     cwd = "/", stdio = {"pipe", "pipe", "inherit"}, fds = {[3] = fd},
 **     pid1 = true, die_with_parent = true, new_session = true,
-**     trace = false,
+**     trace = false, setup_timeout = 5,
 **   }  -> child object | nil, err (err.step, err.op, err.errno, ...)
 **
 ** Decoding raises on misuse and happens before anything is acquired; from
 ** the first fd on nothing raises until the child has exec'd or been
 ** reaped, and every failure path closes what it opened.  The child shares
 ** our memory (CLONE_VM, no copy of a large heap) and runs child.c; we wait
-** on the report pipe until it execs (EOF) or reports a failed step.
+** on the report pipe until it execs (EOF) or reports a failed step, for
+** at most setup_timeout seconds: then it is killed, and the step it was
+** in is the error (ETIMEDOUT).
 */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -40,6 +43,15 @@
 #include "spawn.h"
 
 #define STACKSIZE  (256 * 1024)  /* the child's stack */
+
+/* setup_timeout: the default, and what a plan may ask for.  A setup is
+** milliseconds of system calls; the deadline is there for one that
+** blocks (a FIFO, a hung file system), so it is short.  Under valgrind
+** the child's setup runs in valgrind too: the default is then longer. */
+#define SETUP_TIMEOUT  5.0
+#define SETUP_VALGRIND 20        /* ... times that, under valgrind */
+#define SETUP_MIN      0.001
+#define SETUP_MAX      3600.0
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -137,7 +149,7 @@ static int getinitfd (lua_State *L) {
 static const char *const planfields[] = {
   "argv", "path", "env", "cwd", "namespaces", "uidmap", "gidmap",
   "setgroups", "steps", "stdio", "fds", "pid1", "die_with_parent",
-  "new_session", "trace", NULL
+  "new_session", "trace", "setup_timeout", NULL
 };
 
 /* a field of the plan as argument #1 of an ljArgs named "plan.FIELD" */
@@ -245,6 +257,7 @@ typedef struct Side {
   int setgroups;                   /* 1 deny, 2 allow, 0 default */
   const char *stdpath[3];          /* stdio files */
   int stdflags[3];
+  double timeout;                  /* setup_timeout, seconds */
 } Side;
 
 /* stdio and fds, decoded into pairs; what the parent opens later, in
@@ -461,6 +474,11 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   A = field(L, &f, a, "new_session");
   extra = lj_optbool(A, 1, 1);         /* a setsid step first */
   lua_pop(L, 1);
+  A = field(L, &f, a, "setup_timeout");
+  M->timeout = !lj_isnone(A, 1) ? lj_argtime(A, 1, SETUP_MIN, SETUP_MAX)
+               : RUNNING_ON_VALGRIND ? SETUP_TIMEOUT * SETUP_VALGRIND
+               : SETUP_TIMEOUT;
+  lua_pop(L, 1);
   A = field(L, &f, a, "steps");
   if (!lj_isnone(A, 1)) {
     lj_argtable(A, 1);
@@ -517,6 +535,7 @@ typedef struct Run {
   int err;                         /* a failure before the first step */
   const char *what;                /* ... and what failed */
   int waitstatus;
+  int timedout;                    /* setup_timeout passed: killed */
 } Run;
 
 static void closefd (int *fd) {
@@ -554,9 +573,15 @@ static int prepare (ljPlan *P, const Side *M, Run *R) {
     }
     else if (p->source == SRC_NULL || p->source == SRC_FILE) {
       const char *path = p->source == SRC_NULL ? "/dev/null" : M->stdpath[k];
+      int fl;
       R->what = path;
+      /* never blocks (a FIFO without a reader is ENXIO), never becomes
+      ** our terminal; then blocking, as the payload expects */
       if ((R->opened[k] = open(path, (p->source == SRC_NULL ? O_RDWR
-                                      : M->stdflags[k]) | O_CLOEXEC, 0644)) < 0)
+                                      : M->stdflags[k]) | O_NONBLOCK
+                               | O_NOCTTY | O_CLOEXEC, 0644)) < 0
+          || (fl = fcntl(R->opened[k], F_GETFL)) < 0
+          || fcntl(R->opened[k], F_SETFL, fl & ~O_NONBLOCK) != 0)
         return errno;
       p->source = R->opened[k];
     }
@@ -644,12 +669,23 @@ static int writemaps (int pid, const Side *M, Run *R) {
   return 0;
 }
 
-/* reads the report pipe until EOF (the child exec'd or died) */
-static void collect (Run *R) {
+/* reads the report pipe until EOF (the child exec'd or died), or until
+** the deadline: then R->timedout.  The report fd is the child's until
+** its exec -- with pid1, until the payload's exec (init holds it) -- so
+** the deadline covers every step and the exec */
+static void collect (Run *R, double timeout) {
   int rec[3];
   size_t got = 0;
+  double end = lj_monotonic() + timeout;
   for (;;) {          /* signals blocked: no EINTR, and errno is shared */
-    ssize_t r = read(R->rep[0], (char *)rec + got, sizeof rec - got);
+    struct pollfd p = { R->rep[0], POLLIN, 0 };
+    double left = end - lj_monotonic();
+    ssize_t r;
+    if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) == 0) {
+      R->timedout = 1;
+      return;
+    }                 /* (poll < 0, ENOMEM: read blocks, as it used to) */
+    r = read(R->rep[0], (char *)rec + got, sizeof rec - got);
     if (r <= 0) break;
     got += (size_t)r;
     if (got < sizeof rec) continue;
@@ -659,6 +695,7 @@ static void collect (Run *R) {
       if (rec[0] == LJ_REP_FATAL && R->fatal < 0) R->fatal = R->nrecs;
       R->nrecs++;
     }
+    if (R->fatal >= 0) return;     /* the child exits now: no deadline */
   }
 }
 
@@ -701,6 +738,23 @@ static int startchild (ljPlan *P, Run *R, int *err) {
               &R->pidfd);
   *err = errno;
   return pid;
+}
+
+/* the deadline passed: SIGKILL, reap, and the step it was in is the
+** error.  A child in an uninterruptible sleep (a hung NFS server) dies
+** when the kernel lets it: reap waits for that, as it must (the child
+** runs on our stack and in our memory) */
+static void expire (ljPlan *P, Run *R) {
+  if (syscall(SYS_pidfd_send_signal, R->pidfd, SIGKILL, NULL, 0) != 0)
+    kill(R->pid, SIGKILL);         /* no pidfd_send_signal: unreaped, so
+                                      its pid is still its own */
+  reap(R);
+  if (R->fatal < 0 && R->nrecs < R->maxrecs) {
+    R->recs[R->nrecs][0] = LJ_REP_FATAL;
+    R->recs[R->nrecs][1] = P->progress;
+    R->recs[R->nrecs][2] = ETIMEDOUT;
+    R->fatal = R->nrecs++;
+  }
 }
 
 static int run (ljPlan *P, const Side *M, Run *R);
@@ -767,8 +821,9 @@ static int run (ljPlan *P, const Side *M, Run *R) {
     return EPIPE;
   }
   closefd(&R->syn[1]);
-  collect(R);
-  if (R->fatal >= 0) reap(R);
+  collect(R, M->timeout);
+  if (R->timedout) expire(P, R);
+  else if (R->fatal >= 0) reap(R);
   else if (P->progress < P->nsteps) {    /* died before its exec */
     reap(R);
     if (R->nrecs < R->maxrecs) {
@@ -862,6 +917,19 @@ static void pushrecords (lua_State *L, ljPlan *P, Run *R) {
   }
 }
 
+/* the message of the step error on top: 'step 41 write_file("/x"):
+** setup timed out after 5 s (ETIMEDOUT)' */
+static void timedout (lua_State *L, const Side *M) {
+  lua_getfield(L, -1, "step");
+  lua_getfield(L, -2, "call");
+  lj_pushnum(L, M->timeout);
+  lua_pushfstring(L, "step %d %s: setup timed out after %s s (ETIMEDOUT)",
+                  (int)lua_tointeger(L, -3), lua_tostring(L, -2),
+                  lua_tostring(L, -1));
+  lua_setfield(L, -5, "message");
+  lua_pop(L, 3);
+}
+
 static int l_spawn (lua_State *L) {
   ljArena *a;
   ljPlan *P;
@@ -895,13 +963,16 @@ static int l_spawn (lua_State *L) {
     k = R->recs[R->fatal][1];
     if (k < 1) {                   /* killed before its first step */
       R->what = "start";
-      return pushearly(L, P, R, R->recs[R->fatal][2]);
+      pushearly(L, P, R, R->recs[R->fatal][2]);
     }
-    luaL_pushfail(L);
-    lj_pushsteperr(L, &P->steps[k - 1], P->steps[k - 1].index,
-                   R->recs[R->fatal][2]);
-    pushrecords(L, P, R);
-    lua_setfield(L, -2, "reports");
+    else {
+      luaL_pushfail(L);
+      lj_pushsteperr(L, &P->steps[k - 1], P->steps[k - 1].index,
+                     R->recs[R->fatal][2]);
+      pushrecords(L, P, R);
+      lua_setfield(L, -2, "reports");
+    }
+    if (R->timedout) timedout(L, &M);
     return 2;
   }
   ch->pid = R->pid;

@@ -81,6 +81,7 @@ typedef struct ljChild {
 } ljChild;
 
 ljChild *lj_newchild (lua_State *L);
+double lj_monotonic (void);        /* CLOCK_MONOTONIC, seconds */
 int lj_reaper_sweep (lua_State *L);
 void lj_open_process (lua_State *L);
 

@@ -554,7 +554,7 @@ function M.compile (r)
     namespaces = r.namespaces, uidmap = uidmap, gidmap = gidmap,
     stdio = r.stdio, fds = r.fds, pid1 = r.pid1,
     die_with_parent = r.die_with_parent, new_session = r.new_session,
-    trace = r.trace, steps = {},
+    trace = r.trace, setup_timeout = r.setup_timeout, steps = {},
   }
   local why = {}
   function c.add (reason, step)
