@@ -7,7 +7,10 @@
 #   make asan | valgrind | gc   the specs under ASan+UBSan, valgrind,
 #                   aggressive incremental GC
 #   make lint       luacheck and cppcheck
-#   make bench      bench/ (spawn and stdio against bwrap and raw C)
+#   make bench      bench/: spawn, stdio and scale, as root and uid 65534,
+#                   against bwrap and raw C (a few minutes); make bench-quick
+#                   (or BENCH_N=, BENCH_MB=, BENCH_COLLECT=, BENCH_SCALE=)
+#                   for a short run
 #   make fuzz       bounded libFuzzer and Lua fuzz runs
 #   make install    PREFIX, DESTDIR, INST_LIBDIR, INST_LUADIR (LuaRocks)
 
@@ -58,7 +61,7 @@ TEST_PKGS   = bubblewrap uidmap iproute2 util-linux procps lua-luv lua-cqueues
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(B)/?.so;;
 
-.PHONY: all demo test check deps test-deps asan valgrind gc lint bench \
+.PHONY: all demo test check deps test-deps asan valgrind gc lint bench bench-quick \
         fuzz install uninstall clean spec-helpers
 
 all: $(SO)
@@ -133,9 +136,19 @@ lint:
 	  --inline-suppr -D_GNU_SOURCE -DLLONG_MAX=9223372036854775807LL \
 	  -I$(LUA_INCDIR) csrc
 
+# runs per row, MB streamed, MB collected, containers at once
+BENCH_N       ?= 300
+BENCH_MB      ?= 1024
+BENCH_COLLECT ?= 300
+BENCH_SCALE   ?= 1000
+
 bench: all $(B)/raw_spawn $(B)/raw_pipe
-	$(LUA) bench/spawn.lua
-	$(LUA) bench/stdio.lua
+	$(LUA) bench/spawn.lua $(BENCH_N)
+	$(LUA) bench/stdio.lua $(BENCH_MB) $(BENCH_COLLECT)
+	$(LUA) bench/scale.lua $(BENCH_SCALE)
+
+bench-quick:
+	$(MAKE) bench BENCH_N=40 BENCH_MB=128 BENCH_COLLECT=64 BENCH_SCALE=100
 
 $(B)/raw_spawn $(B)/raw_pipe: $(B)/%: bench/%.c | $(B)/obj
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<

@@ -1,9 +1,12 @@
 /*
 ** bench/raw_pipe.c: the plain-pipe baseline of bench/stdio.lua.
-**   raw_pipe MB KB ARGV...  runs ARGV with its stdin and stdout on pipes
+**   raw_pipe MB KB [-fd FD PATH]... ARGV...
+**                           runs ARGV with its stdin and stdout on pipes
 **                           (of KB kilobytes; 0: the kernel's default)
 **                           and pumps MB megabytes through it with poll,
 **                           discarding the output; prints the seconds.
+**                           -fd: PATH opened read-only at fd FD in the
+**                           child (bwrap's --seccomp FD).
 */
 
 #define _GNU_SOURCE
@@ -23,7 +26,17 @@ int main (int argc, char **argv) {
   int in[2], out[2], status;
   struct timespec t0, t1;
   pid_t pid;
-  if (argc < 4) { fprintf(stderr, "usage: raw_pipe MB KB ARGV...\n"); return 2; }
+  char **cmd = argv + 3, **fdargs = argv + 3;
+  int nfd = 0, i;
+  if (argc < 4) {
+    fprintf(stderr, "usage: raw_pipe MB KB [-fd FD PATH]... ARGV...\n");
+    return 2;
+  }
+  while (cmd[0] && strcmp(cmd[0], "-fd") == 0 && cmd[1] && cmd[2]) {
+    cmd += 3;
+    nfd++;
+  }
+  if (!cmd[0]) { fprintf(stderr, "raw_pipe: no ARGV\n"); return 2; }
   total = atoll(argv[1]) << 20;
   memset(chunk, 'x', sizeof chunk);
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) return 1;
@@ -35,7 +48,16 @@ int main (int argc, char **argv) {
   if ((pid = fork()) == 0) {
     dup2(in[0], 0);
     dup2(out[1], 1);
-    execvp(argv[3], argv + 3);
+    for (i = 0; i < nfd; i++) {
+      int want = atoi(fdargs[3 * i + 1]);
+      int fd = open(fdargs[3 * i + 2], O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || (fd == want ? fcntl(fd, F_SETFD, 0)
+                                : dup2(fd, want) - want) != 0) {
+        perror(fdargs[3 * i + 2]);
+        _exit(127);
+      }
+    }
+    execvp(cmd[0], cmd);
     _exit(127);
   }
   close(in[0]);
