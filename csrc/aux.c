@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lj.h"
@@ -28,17 +29,21 @@ struct ljArena {
   void *ud;
 };
 
-static int arena_close (lua_State *L) {
-  ljArena *a = (ljArena *)luaL_checkudata(L, 1, LJ_ARENA);
+void lj_arenafree (ljArena *a) {
   while (a->head) {
     ljChunk *c = a->head;
     a->head = c->next;
     a->f(a->ud, c, sizeof(ljChunk) + c->size, 0);
   }
+}
+
+static int arena_close (lua_State *L) {
+  lj_arenafree((ljArena *)luaL_checkudata(L, 1, LJ_ARENA));
   return 0;
 }
 
-ljArena *lj_newarena (lua_State *L) {
+/* an arena that outlives the call: freed by lj_arenafree or __gc */
+ljArena *lj_newarena_kept (lua_State *L) {
   ljArena *a = (ljArena *)lua_newuserdatauv(L, sizeof(ljArena), 0);
   a->head = NULL;                          /* closed state first */
   a->f = lua_getallocf(L, &a->ud);
@@ -49,6 +54,11 @@ ljArena *lj_newarena (lua_State *L) {
     lua_setfield(L, -2, "__close");
   }
   lua_setmetatable(L, -2);
+  return a;
+}
+
+ljArena *lj_newarena (lua_State *L) {
+  ljArena *a = lj_newarena_kept(L);
   lua_toclose(L, -1);
   return a;
 }
@@ -245,6 +255,38 @@ unsigned lj_argmode (ljArgs *A, int n, unsigned def) {
   return v;
 }
 
+/*
+** Times (timeouts, grace periods, deadlines) are seconds, integers or
+** floats, checked against a range that says what they can mean: NaN
+** compares false with everything, so a deadline of now() + NaN never
+** comes, and -inf or -1e12 put one in the past forever.  Infinities are
+** refused too: where "never" means something, the caller says nil.
+*/
+double lj_argtime (ljArgs *A, int n, double min, double max) {
+  lua_State *L = A->L;
+  int idx = lj_argidx(A, n);
+  double v;
+  if (n > A->n || lua_type(L, idx) != LUA_TNUMBER)  /* no "5" strings */
+    typeerror(A, n, "number of seconds");
+  v = (double)lua_tonumber(L, idx);
+  if (!(v >= min && v <= max)) {                    /* NaN fails both */
+    const char *lo;
+    luaL_checkstack(L, 8, NULL);
+    lo = lj_pushnum(L, min);
+    lj_argerror(A, n, "a number from %s to %s expected, got %s", lo,
+                lj_pushnum(L, max), lj_pushnum(L, v));
+  }
+  return v;
+}
+
+/* "5", "0.25", "1e+300", "-inf", "NaN" (not "-nan"): for messages */
+const char *lj_pushnum (lua_State *L, double v) {
+  char buf[32];
+  if (v != v) return lua_pushliteral(L, "NaN");
+  snprintf(buf, sizeof buf, "%.14g", v);
+  return lua_pushstring(L, buf);
+}
+
 int lj_argfd (ljArgs *A, int n) {
   return (int)lj_argint(A, n, 0, 1 << 30);
 }
@@ -278,6 +320,24 @@ const char **lj_argstrlist (ljArgs *A, int n, size_t *count) {
   v[len] = NULL;
   if (count) *count = (size_t)len;
   return v;
+}
+
+/* the same list packed, each string with its NUL: a blob that can be
+** copied (a step's p), walked with strlen */
+const char *lj_argpacked (ljArgs *A, int n, size_t *count, size_t *len) {
+  size_t k, c, total = 0;
+  const char **v = lj_argstrlist(A, n, &c);
+  char *out, *p;
+  for (k = 0; k < c; k++) total += strlen(v[k]) + 1;
+  p = out = (char *)lj_alloc(A->L, A->arena, total + 1);
+  for (k = 0; k < c; k++) {
+    size_t l = strlen(v[k]) + 1;
+    memcpy(p, v[k], l);
+    p += l;
+  }
+  if (count) *count = c;
+  *len = total;
+  return out;
 }
 
 /* }====== */
