@@ -509,25 +509,50 @@ static const ljOp op_chdir = {
 
 
 /* {====== File helpers ======}
-** Modes are exact: the umask never applies to what these create.
+** Modes are exact: the umask never applies to what these create.  In a
+** spawn plan (the setup runs with the caller's privileges, often in a
+** host directory an earlier payload could write) the set-uid and
+** set-gid bits are always cleared: a setup never makes a set-uid file.
+** A direct call on the calling process keeps the mode as given.
 ** mkdir_p(path, mode): mkdir -p; the last directory gets mode, the
 ** parents it creates 0755.  An existing directory is left as it is; an
 ** existing non-directory is EEXIST.
 ** symlink(target, linkpath): an existing identical link is fine.
 ** write_file(path, content, mode): create or truncate, then mode.
 ** touch(path, mode): create an empty file with mode if nothing is there
-** (a mount point); anything already there is left alone.
+** (a mount point); anything already there is left alone, but a FIFO or
+** a socket, which nothing mounts a file on.
+** Nothing here can block on what an earlier run left at a path: files
+** are opened O_NONBLOCK | O_NOCTTY and never through their last
+** component's symlink; write_file writes regular files only (a FIFO,
+** socket or device there is ENXIO, the kernel's own answer for a FIFO
+** without a reader, and is never opened when seen first); mkdir_p and
+** symlink open nothing but directories.
 */
+
+/* no set-uid or set-gid file from a plan's setup */
+static mode_t filemode (const ljCtx *c, int64_t mode) {
+  return (mode_t)(c->plan ? mode & ~(int64_t)(S_ISUID | S_ISGID) : mode);
+}
+
+/* where a regular file is expected: 0, or the errno for what is there */
+static int regular (const struct stat *st) {
+  if (S_ISREG(st->st_mode)) return 0;
+  if (S_ISDIR(st->st_mode)) return EISDIR;
+  if (S_ISLNK(st->st_mode)) return ELOOP;
+  return ENXIO;                    /* FIFO, socket, device */
+}
 
 static void mkdir_decode (ljArgs *A, ljStep *s) {
   s->s[0] = lj_argpath(A, 1);
   s->i[0] = lj_argmode(A, 2, 0755);
 }
 
-/* a directory just made gets its exact mode, through an fd */
+/* a directory just made (0700: ours alone until then) gets its exact
+** mode, through an fd */
 static int setmode (At *a, mode_t m) {
   int fd = openat(a->dirfd, a->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                  O_CLOEXEC), err = 0;
+                  O_NONBLOCK | O_CLOEXEC), err = 0;
   if (fd < 0)                      /* a mode without r for us: by name */
     return errno == EACCES && fchmodat(a->dirfd, a->name, m, 0) == 0
            ? 0 : errno;
@@ -554,13 +579,13 @@ static int mkdir_apply (const ljStep *s, ljCtx *c) {
   memcpy(p, s->s[0], len + 1);
   while (len > 1 && p[len - 1] == '/') p[--len] = '\0';
   for (i = 1; i <= len; i++) {
-    mode_t m = i == len ? (mode_t)s->i[0] : 0755;
+    mode_t m = i == len ? filemode(c, s->i[0]) : 0755;
     At a;
     int err;
     if (p[i] != '/' && p[i] != '\0') continue;
     p[i] = '\0';
     if ((err = at(c, p, &a)) == 0) {
-      if (mkdirat(a.dirfd, a.name, m) == 0) err = setmode(&a, m);
+      if (mkdirat(a.dirfd, a.name, 0700) == 0) err = setmode(&a, m);
       else if (errno != EEXIST) err = errno;
       else if (!isdir(c, p)) err = i == len ? EEXIST : ENOTDIR;
       closeat(&a);
@@ -610,23 +635,35 @@ static void write_decode (ljArgs *A, ljStep *s) {
   s->i[1] = lj_argmode(A, 3, 0644);
 }
 
+/* what is at a path seen first, then the fd opened (no O_TRUNC: what
+** it is may be swapped in between), truncated once it is a regular file */
 static int write_apply (const ljStep *s, ljCtx *c) {
   const char *p = (const char *)s->p;
   size_t left = (size_t)s->i[0];
+  mode_t m = filemode(c, s->i[1]);
+  struct stat st;
   At a;
   int fd, err;
   if ((err = at(c, s->s[0], &a)) != 0) return err;
-  fd = openat(a.dirfd, a.name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-              O_NOFOLLOW, (mode_t)s->i[1]);
+  if (fstatat(a.dirfd, a.name, &st, AT_SYMLINK_NOFOLLOW) == 0
+      && (err = regular(&st)) != 0) {
+    closeat(&a);
+    return err;
+  }
+  fd = openat(a.dirfd, a.name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+              O_NOCTTY | O_CLOEXEC, m);
   if (fd < 0) err = errno;
   closeat(&a);
   if (fd < 0) return err;
+  if (fstat(fd, &st) != 0) err = errno;
+  else if ((err = regular(&st)) == 0 && ftruncate(fd, 0) != 0) err = errno;
   while (left > 0 && !err) {
     ssize_t w = write(fd, p, left);
     if (w > 0) { p += w; left -= (size_t)w; }
-    else if (w < 0 && errno != EINTR) err = errno;
+    else if (w == 0) err = EIO;    /* never a loop without progress */
+    else if (errno != EINTR) err = errno;
   }
-  if (!err && fchmod(fd, (mode_t)s->i[1]) != 0) err = errno;
+  if (!err && fchmod(fd, m) != 0) err = errno;
   close(fd);
   return err;
 }
@@ -640,16 +677,25 @@ static void touch_decode (ljArgs *A, ljStep *s) {
   s->i[0] = lj_argmode(A, 2, 0644);
 }
 
+/* O_EXCL: never opens what is there.  A device node (a root image's
+** /dev/null) or a symlink (outside a beneath root) may be a mount point
+** for a file; the mount that follows judges them */
 static int touch_apply (const ljStep *s, ljCtx *c) {
+  mode_t m = filemode(c, s->i[0]);
+  struct stat st;
   At a;
-  int fd, err;
+  int fd, err = 0;
   if ((err = at(c, s->s[0], &a)) != 0) return err;
-  fd = openat(a.dirfd, a.name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-              O_NOFOLLOW, (mode_t)s->i[0]);
-  err = fd < 0 && errno != EEXIST ? errno : 0;
+  fd = openat(a.dirfd, a.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+              O_NONBLOCK | O_NOCTTY | O_CLOEXEC, m);
+  if (fd < 0 && errno != EEXIST) err = errno;
+  else if (fd < 0) {
+    if (fstatat(a.dirfd, a.name, &st, AT_SYMLINK_NOFOLLOW) != 0) err = errno;
+    else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) err = ENXIO;
+  }
   closeat(&a);
   if (fd >= 0) {
-    if (fchmod(fd, (mode_t)s->i[0]) != 0) err = errno;
+    if (fchmod(fd, m) != 0) err = errno;
     close(fd);
   }
   return err;

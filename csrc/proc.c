@@ -1,10 +1,11 @@
 /*
-** proc.c: fork, exec, execp, waitpid, kill, getpid, getppid, _exit, and
-** the decoded wait status shared with the child object.
+** proc.c: fork, exec, execp, waitpid, kill, getpid, getppid, isatty,
+** _exit, and the decoded wait status shared with the child object.
 */
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -229,6 +230,15 @@ static int l_getppid (lua_State *L) {
   return 1;
 }
 
+/* isatty(fd) -> true if fd is open on a terminal: what a sandbox given
+** that fd could reconfigure (compile adds the terminal ioctl rules) */
+static int l_isatty (lua_State *L) {
+  ljArgs A;
+  lj_args(&A, L, "isatty", "fd");
+  lua_pushboolean(L, isatty((int)lj_argint(&A, 1, 0, INT_MAX)));
+  return 1;
+}
+
 static int l_exit (lua_State *L) {
   ljArgs A;
   lj_args(&A, L, "_exit", "code");
@@ -243,7 +253,8 @@ void lj_open_proc (lua_State *L) {
   static const luaL_Reg fns[] = {
     { "fork", l_fork }, { "exec", l_exec }, { "execp", l_execp },
     { "waitpid", l_waitpid }, { "kill", l_kill }, { "getpid", l_getpid },
-    { "getppid", l_getppid }, { "_exit", l_exit }, { NULL, NULL }
+    { "getppid", l_getppid }, { "isatty", l_isatty }, { "_exit", l_exit },
+    { NULL, NULL }
   };
   luaL_setfuncs(L, fns, 0);
 }

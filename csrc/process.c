@@ -75,7 +75,9 @@ static void closefd (int *fd) {
   *fd = -1;
 }
 
-static double now (void) {
+/* CLOCK_MONOTONIC in seconds: core.monotonic, killafter, the spawner's
+** setup deadline */
+double lj_monotonic (void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -399,13 +401,14 @@ static int child_read (lua_State *L) {
   int s = outstream(L, 2);
   lua_Integer max;
   ljBuf2 *b = &c->buf[s];
+  ljArgs A;
+  lj_args(&A, L, "read", "self,stream,max");
   if (lua_type(L, 3) == LUA_TSTRING) {
-    luaL_argcheck(L, strcmp(lua_tostring(L, 3), "l") == 0, 3,
-                  "a byte count or \"l\" expected");
+    if (strcmp(lua_tostring(L, 3), "l") != 0)
+      lj_argerror(&A, 3, "a byte count or \"l\" expected");
     return readline(L, c, s);
   }
-  max = luaL_optinteger(L, 3, 65536);
-  luaL_argcheck(L, max > 0 && max <= (1 << 30), 3, "out of range");
+  max = lj_optint(&A, 3, 1, 1 << 30, 65536);
   /* through the reusable buffer: one copy, into the string */
   if (b->len == 0) drain(c, s);
   if (b->len > 0) {
@@ -473,15 +476,16 @@ static int child_close_stdin (lua_State *L) {
   return 0;
 }
 
-static int argsignal (lua_State *L, int arg, int def) {
-  ljArgs A;
-  lj_args(&A, L, "kill", "self,signal");
-  return lj_isnone(&A, arg) ? def : lj_argsignal0(&A, arg);
+static int argsignal (ljArgs *A, int arg, int def) {
+  return lj_isnone(A, arg) ? def : lj_argsignal0(A, arg);
 }
 
 static int child_kill (lua_State *L) {
   ljChild *c = tochild(L);
-  int sig = argsignal(L, 2, SIGTERM);
+  ljArgs A;
+  int sig;
+  lj_args(&A, L, "kill", "self,signal");
+  sig = argsignal(&A, 2, SIGTERM);
   if (c->reaped || c->pidfd < 0) return closed(L, "exited");
   if (sendsig(c, sig) != 0) {
     if (errno == ESRCH) return closed(L, "exited");
@@ -495,34 +499,42 @@ static int child_kill (lua_State *L) {
 ** killafter(nil) cancels it */
 static int child_killafter (lua_State *L) {
   ljChild *c = tochild(L);
-  if (lua_isnoneornil(L, 2)) { c->deadline = 0; return 0; }
-  c->deadline = now() + luaL_checknumber(L, 2);
-  c->deadsig = argsignal(L, 3, SIGKILL);
+  ljArgs A;
+  double t;
+  lj_args(&A, L, "killafter", "self,seconds,signal");
+  if (lj_isnone(&A, 2)) { c->deadline = 0; return 0; }
+  t = lj_argtime(&A, 2, 0, LJ_MAXTIME);      /* 0: at the next step() */
+  c->deadsig = argsignal(&A, 3, SIGKILL);
+  c->deadline = lj_monotonic() + t;     /* never 0, which is none */
   return 0;
 }
 
 static int child_setbuffer (lua_State *L) {
   ljChild *c = tochild(L);
-  lua_Integer n = luaL_checkinteger(L, 2);
-  luaL_argcheck(L, n >= 4096 && n <= (1 << 30), 2, "4096 to 2^30 expected");
-  c->limit = (size_t)n;
+  ljArgs A;
+  lj_args(&A, L, "setbuffer", "self,bytes");
+  c->limit = (size_t)lj_argint(&A, 2, 4096, 1 << 30);
   rewatch(c);
   return 0;
 }
 
 static int child_setkill (lua_State *L) {
   ljChild *c = tochild(L);
+  ljArgs A;
+  lj_args(&A, L, "setkill", "self,signal");
   if (lua_isboolean(L, 2) && !lua_toboolean(L, 2)) c->killsig = 0;
-  else c->killsig = argsignal(L, 2, SIGKILL);
+  else c->killsig = argsignal(&A, 2, SIGKILL);
   return 0;
 }
 
 static int child_resize (lua_State *L) {
   ljChild *c = tochild(L);
   struct winsize ws;
+  ljArgs A;
+  lj_args(&A, L, "resize", "self,rows,cols");
   memset(&ws, 0, sizeof ws);
-  ws.ws_row = (unsigned short)luaL_checkinteger(L, 2);
-  ws.ws_col = (unsigned short)luaL_checkinteger(L, 3);
+  ws.ws_row = (unsigned short)lj_argint(&A, 2, 0, 65535);
+  ws.ws_col = (unsigned short)lj_argint(&A, 3, 0, 65535);
   if (c->ptyfd < 0) return luaL_error(L, "resize: the child has no pty");
   if (ioctl(c->ptyfd, TIOCSWINSZ, &ws) != 0)
     return lj_pushfail(L, "ioctl(TIOCSWINSZ)", errno);
@@ -564,7 +576,7 @@ static int child_step (lua_State *L) {
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "stdin");
   }
-  if (c->deadline > 0 && !c->reaped && now() >= c->deadline) {
+  if (c->deadline > 0 && !c->reaped && lj_monotonic() >= c->deadline) {
     c->deadline = 0;
     sendsig(c, c->deadsig);
     lua_pushboolean(L, 1);
@@ -603,7 +615,7 @@ static int child_timeout (lua_State *L) {
   if (c->setup == 1 && (dl <= 0 || c->setupdl < dl)) dl = c->setupdl;
   if (dl <= 0) lua_pushnil(L);
   else {
-    double left = dl - now();
+    double left = dl - lj_monotonic();
     lua_pushnumber(L, left > 0 ? left : 0);
   }
   return 1;
@@ -748,8 +760,10 @@ static int child_index (lua_State *L) {
 /* {====== core.poll ======}
 ** core.poll({ {fd=, events="r"|"w"|"rw"}, ... }, timeout) -> count
 ** Sets each item's revents to a string of "r", "w", "h" (hang-up), "e"
-** (error), "n" (not an fd).  timeout: seconds (float), nil or < 0 waits
-** forever.  An interrupted wait returns 0: the caller loops.
+** (error), "n" (not an fd).  timeout: seconds (a number from 0 to
+** LJ_MAXTIME), nil waits forever; a long wait may end early (poll(2)
+** takes an int of milliseconds).  An interrupted wait returns 0: the
+** caller loops.
 */
 
 static int l_poll (lua_State *L) {
@@ -760,7 +774,7 @@ static int l_poll (lua_State *L) {
   ljArgs A;
   lj_args(&A, L, "poll", "items,timeout");
   idx = lj_argtable(&A, 1);
-  t = lj_isnone(&A, 2) ? -1 : luaL_checknumber(L, 2);
+  t = lj_isnone(&A, 2) ? -1 : lj_argtime(&A, 2, 0, LJ_MAXTIME);
   n = (lua_Integer)lua_rawlen(L, idx);
   if (n > 65536) lj_argerror(&A, 1, "at most 65536 items");
   fds = (struct pollfd *)lua_newuserdatauv(L, sizeof *fds * (size_t)(n + 1),
@@ -811,7 +825,7 @@ static int l_poll (lua_State *L) {
 
 /* core.monotonic() -> seconds: deadlines for the Lua layer */
 static int l_monotonic (lua_State *L) {
-  lua_pushnumber(L, now());
+  lua_pushnumber(L, lj_monotonic());
   return 1;
 }
 

@@ -13,11 +13,15 @@
 **   }
 **   f:load()     f:export() -> BPF bytes     f:pfc() -> readable text
 **   core.seccomp(f)  -- the step: load into the calling thread
+**   core.seccomp_resolve("statmount") -> nr | nil, "unknown"/"foreign"
+**   core.seccomp_arch() -> "x86_64", "aarch64", ...
 **
 ** Actions: allow, kill (the thread), kill_process, trap, log,
 ** "errno:NAME" or "errno:N" (1..4094), "trace:N".  A comparison is
 ** {"a0".."a5", op, value} with op ==, !=, <, <=, >, >=, or
-** {"aN", "&=", mask, value}.  Loading needs no_new_privs (or
+** {"aN", "&=", mask, value}.  A syscall is a name, or a number of the
+** native arch (0..9999) for a call libseccomp cannot name, in a filter
+** of the native arch alone.  Loading needs no_new_privs (or
 ** CAP_SYS_ADMIN), as the kernel requires: the filter never sets it
 ** itself.  Rules whose action is the default action are redundant and
 ** skipped.  The parent exports BPF; the child loads those bytes with a
@@ -41,8 +45,13 @@
 
 #define LJ_FILTER "lunajail.SeccompFilter"
 
+/* the highest syscall number a rule may give: above every native table
+** (mips n32 ends near 6500), below the x32 bit */
+#define LJ_MAXSYSCALL 9999
+
 typedef struct Filter {
   scmp_filter_ctx ctx;             /* NULL once closed */
+  int foreign;                     /* arches other than the native one */
 } Filter;
 
 
@@ -186,12 +195,41 @@ static void addarches (ljArgs *A, int n, Filter *f, int idx) {
       token = strcmp(name, "native") == 0 ? seccomp_arch_native()
                                           : seccomp_arch_resolve_name(name);
     if (token == 0) lj_argerror(A, n, "arch[%I]: unknown \"%s\"", i, name);
+    if (token != seccomp_arch_native()) f->foreign = 1;
     err = seccomp_arch_add(f->ctx, token);
     if (err != 0 && err != -EEXIST)
       lj_argerror(A, n, "arch[%I] \"%s\": %s", i, name, strerror(-err));
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+}
+
+/* the syscall of rules[i], at the top of the stack: a name libseccomp
+** knows, or a number of the native architecture (for the calls newer
+** than libseccomp: it adds a number as given for the native arch, and
+** has no name to translate it to another) */
+static int argsyscall (ljArgs *A, int n, lua_Integer i, const Filter *f,
+                       const char **name) {
+  lua_State *L = A->L;
+  int nr;
+  if (lua_isinteger(L, -1)) {
+    lua_Integer v = lua_tointeger(L, -1);
+    if (v < 0 || v > LJ_MAXSYSCALL)
+      lj_argerror(A, n, "rules[%I]: syscall number 0..%d expected, got %I",
+                  i, LJ_MAXSYSCALL, v);
+    if (f->foreign)
+      lj_argerror(A, n, "rules[%I]: syscall %I by number: only for a filter "
+                  "of the native architecture alone", i, v);
+    *name = lua_pushfstring(L, "syscall %I", v);
+    lua_replace(L, -2);
+    return (int)v;
+  }
+  if ((*name = tostr(A, n, -1, "syscall name")) == NULL)
+    lj_argerror(A, n, "rules[%I]: syscall name or number expected", i);
+  nr = seccomp_syscall_resolve_name(*name);
+  if (nr == __NR_SCMP_ERROR)
+    lj_argerror(A, n, "rules[%I]: unknown syscall \"%s\"", i, *name);
+  return nr;
 }
 
 static void addrules (ljArgs *A, int n, Filter *f, int idx, uint32_t def) {
@@ -211,11 +249,7 @@ static void addrules (ljArgs *A, int n, Filter *f, int idx, uint32_t def) {
     lua_rawgeti(L, -1, 1);
     action = argaction(A, n, lua_gettop(L));
     lua_rawgeti(L, -2, 2);
-    if ((name = tostr(A, n, -1, "syscall name")) == NULL)
-      lj_argerror(A, n, "rules[%I]: syscall name expected", i);
-    nr = seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR)
-      lj_argerror(A, n, "rules[%I]: unknown syscall \"%s\"", i, name);
+    nr = argsyscall(A, n, i, f, &name);
     ncmp = (int)lua_rawlen(L, -3) - 2;
     if (ncmp > 6) lj_argerror(A, n, "rules[%I]: more than 6 comparisons", i);
     for (k = 0; k < ncmp; k++) {
@@ -246,6 +280,7 @@ static Filter *newfilter (ljArgs *A, int n) {
   uint32_t def = SCMP_ACT_ALLOW;
   Filter *f = (Filter *)lua_newuserdatauv(L, sizeof(Filter), 0);
   f->ctx = NULL;                          /* closed state first */
+  f->foreign = 0;
   luaL_setmetatable(L, LJ_FILTER);
   lua_getfield(L, idx, "default");
   if (!lua_isnil(L, -1)) def = argaction(A, n, lua_gettop(L));
@@ -386,15 +421,35 @@ static int filter_load (lua_State *L) {
 /* }====== */
 
 
-/* seccomp_resolve(name) -> number on the native arch, or nil: unknown,
-** or only on other arches (libseccomp's negative pseudo-numbers) */
+/* seccomp_resolve(name) -> number on the native arch | nil, why: why is
+** "unknown" (libseccomp cannot name it) or "foreign" (a call of other
+** arches only: libseccomp's negative pseudo-numbers) */
 static int seccomp_resolve (lua_State *L) {
   ljArgs A;
   int nr;
   lj_args(&A, L, "seccomp_resolve", "name");
   nr = seccomp_syscall_resolve_name(lj_argstr(&A, 1, NULL));
-  if (nr < 0) luaL_pushfail(L);
-  else lua_pushinteger(L, nr);
+  if (nr >= 0) {
+    lua_pushinteger(L, nr);
+    return 1;
+  }
+  luaL_pushfail(L);
+  lua_pushstring(L, nr == __NR_SCMP_ERROR ? "unknown" : "foreign");
+  return 2;
+}
+
+/* seccomp_arch() -> the native architecture's libseccomp name */
+static int seccomp_arch (lua_State *L) {
+  static const char *const names[] = {
+    "x86_64", "x86", "x32", "aarch64", "arm", "riscv64", "s390x", "s390",
+    "ppc64le", "ppc64", "ppc", "mips", "mipsel", "mips64", "mipsel64",
+    "mips64n32", "mipsel64n32", "parisc", "parisc64", "loongarch64", NULL
+  };
+  uint32_t native = seccomp_arch_native();
+  int i;
+  for (i = 0; names[i]; i++)
+    if (seccomp_arch_resolve_name(names[i]) == native) break;
+  lua_pushstring(L, names[i] ? names[i] : "unknown");
   return 1;
 }
 
@@ -421,4 +476,6 @@ void lj_open_seccomp (lua_State *L) {
   lua_setfield(L, -2, "seccomp_filter");
   lua_pushcfunction(L, seccomp_resolve);
   lua_setfield(L, -2, "seccomp_resolve");
+  lua_pushcfunction(L, seccomp_arch);
+  lua_setfield(L, -2, "seccomp_arch");
 }

@@ -57,8 +57,11 @@
 
 /* setup_timeout: the default, and what a plan may ask for.  A setup is
 ** milliseconds of system calls; the deadline is there for one that
-** blocks (a FIFO, a hung file system), so it is short */
+** blocks (a FIFO, a hung file system), so it is short.  Under valgrind
+** the runner runs outside it, but we (reading its reports) inside: the
+** default is then longer */
 #define SETUP_TIMEOUT  5.0
+#define SETUP_VALGRIND 20        /* ... times that, under valgrind */
 #define SETUP_MIN      0.001
 #define SETUP_MAX      3600.0
 
@@ -104,12 +107,6 @@ long lj_clone3 (void *args, size_t size, int (*fn) (void *), void *arg);
 
 extern const char lj_runnerbin[];
 extern const uint64_t lj_runnerbin_size;
-
-static double monotonic (void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 
 /* {====== The runner binary, a sealed memfd per Lua state ======} */
@@ -535,8 +532,9 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   P->steps[P->nsteps++].p = P;
   P->pid1 = pid1;
   A = field(L, &f, a, "setup_timeout");
-  P->setup_timeout = lj_isnone(A, 1) ? SETUP_TIMEOUT
-                     : lj_argtime(A, 1, SETUP_MIN, SETUP_MAX);
+  P->setup_timeout = !lj_isnone(A, 1) ? lj_argtime(A, 1, SETUP_MIN, SETUP_MAX)
+                     : RUNNING_ON_VALGRIND ? SETUP_TIMEOUT * SETUP_VALGRIND
+                     : SETUP_TIMEOUT;
   lua_pop(L, 1);
   A = field(L, &f, a, "async");
   P->async = lj_optbool(A, 1, 0);
@@ -613,9 +611,15 @@ static int prepare (ljPlan *P, const Side *M, Run *R) {
     }
     else if (p->source == SRC_NULL || p->source == SRC_FILE) {
       const char *path = p->source == SRC_NULL ? "/dev/null" : M->stdpath[k];
+      int fl;
       R->what = path;
+      /* never blocks (a FIFO without a reader is ENXIO), never becomes
+      ** our terminal; then blocking, as the payload expects */
       if ((R->opened[k] = open(path, (p->source == SRC_NULL ? O_RDWR
-                                      : M->stdflags[k]) | O_CLOEXEC, 0644)) < 0)
+                                      : M->stdflags[k]) | O_NONBLOCK
+                               | O_NOCTTY | O_CLOEXEC, 0644)) < 0
+          || (fl = fcntl(R->opened[k], F_GETFL)) < 0
+          || fcntl(R->opened[k], F_SETFL, fl & ~O_NONBLOCK) != 0)
         return errno;
       p->source = R->opened[k];
     }
@@ -1182,7 +1186,7 @@ int lj_setup_step (lua_State *L, int idx, ljChild *c) {
   Run *R = (Run *)c->run;
   if (c->setup != 1 || R == NULL) return 1;
   if (!readreports(c, R)) {
-    if (monotonic() < c->setupdl) return 0;
+    if (lj_monotonic() < c->setupdl) return 0;
     syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
     R->timedout = 1;               /* the step it is at is the error */
     R->eof = 1;
@@ -1195,7 +1199,7 @@ int lj_setup_step (lua_State *L, int idx, ljChild *c) {
 static void waitsetup (lua_State *L, int idx, ljChild *c) {
   while (!lj_setup_step(L, idx, c)) {
     struct pollfd p = { c->reportfd, POLLIN, 0 };
-    double left = c->setupdl - monotonic();
+    double left = c->setupdl - lj_monotonic();
     poll(&p, 1, left > 0 ? (int)(left * 1000) + 1 : 0);
   }
 }
@@ -1243,7 +1247,7 @@ static int l_spawn (lua_State *L) {
   ch->prog = R->g;
   ch->run = R;
   ch->setup = 1;
-  ch->setupdl = monotonic() + P->setup_timeout;
+  ch->setupdl = lj_monotonic() + P->setup_timeout;
   if (err) {                       /* before the first step: the child
                                       object closes what there is */
     ch->setup = -1;

@@ -136,6 +136,7 @@ typedef struct ljChild {
 
 ljChild *lj_newchild (lua_State *L);
 void lj_child_close (lua_State *L, ljChild *c, int wait);
+double lj_monotonic (void);        /* CLOCK_MONOTONIC, seconds */
 int lj_reaper_sweep (lua_State *L);
 void lj_open_process (lua_State *L);
 

@@ -23,6 +23,7 @@ local typos = { "mounst", "hostnmae", "rlimit", "namespace", "nnp", "uidmaps", "
 
 local atoms = {
   true, false, 0, 1, -1, 0.5, 1 / 0, -1 / 0, 0 / 0, math.maxinteger, math.mininteger,
+  1e300, -1e12, 3601, 0.001, "6755", "2775", "1777",
   4294967295, 4294967296, 65536, "", "x", "0", "false", "nobody", "/", "/tmp",
   "tmp", "/a/../b", "/x\0y", "0755", "07777", "17777", "4m", "big", "-1", "infinity",
   "tmpfs", "none", "host", "default", "strict", "pty", "pipe", "user", "pid", "net",

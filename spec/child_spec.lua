@@ -404,7 +404,7 @@ describe("the child object", function()
       { "sh('true'):read('stdout', 0)", "out of range" },
       { "sh('true'):read('stdout', 'x')", "a byte count or \"l\"" },
       { "sh('true'):kill('SIGNOPE')", "unknown signal \"SIGNOPE\"" },
-      { "sh('true'):setbuffer(10)", "4096 to 2%^30" },
+      { "sh('true'):setbuffer(10)", "10 out of range %[4096, 1073741824%]" },
       { "sh('true'):write({})", "string expected" },
       { "sh('true'):resize(10, 10)", "no pty" },
       { "core.Child.read(42)", "lunajail.Child expected" },

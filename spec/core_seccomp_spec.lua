@@ -345,6 +345,24 @@ describe("core seccomp", function()
         assert.equal("exit 1", r.native_mkdir)
       end)
 
+      it("refuses a call given by number, live", function()
+        local p = probe()
+        if not p then return H.skip("needs x86_64 and a C compiler") end
+        local r = lua(mode, ([[
+          local function run (spec, nr)
+            return inchild(function()
+              if spec then filtered(spec) end
+              core.exec(%q, {"probe", "n", nr})
+            end)
+          end
+          local spec = { rules = { {"errno:ENOSYS", 457} } }
+          return { run(nil, "457"), run(spec, "457"), run(spec, "458") }
+        ]]):format(p))
+        assert.equal("exit 14", r[1])        -- statmount(NULL): EFAULT unfiltered
+        assert.equal("exit 38", r[2])
+        assert.equal("exit 14", r[3])        -- listmount: untouched
+      end)
+
       it("closes once, by close(), <close> or the collector", function()
         local s1, again, s2, err1, err2, err3, err4, err5 = lua(mode, [[
           local f = core.seccomp_filter{}
@@ -481,6 +499,21 @@ describe("core seccomp", function()
       assert.equal(hex(S.ERRNO | 38), act("uname"))
     end)
 
+    it("installs a call libseccomp cannot name by its number", function()
+      local bpf, nr = export([[{ rules = {
+          {"errno:ENOSYS", 457}, {"errno:EPERM", 467, {"a0", "==", 3}} } }]],
+        [[{"futex_requeue"}]])
+      local prog = S.decode(bpf)
+      local function act (n, ...)
+        return hex(S.run(prog, { nr = n, arch = S.X86_64, args = { ... } }))
+      end
+      assert.equal(hex(S.ERRNO | 38), act(457))
+      assert.equal(hex(S.ERRNO | 1), act(467, 3))
+      assert.equal(hex(S.ALLOW), act(467, 4))
+      assert.equal(hex(S.ALLOW), act(458))
+      assert.equal(hex(S.ALLOW), act(nr.futex_requeue))
+    end)
+
     it("skips rules whose action is the default", function()
       local a = export([[{ rules = { {"allow", "mkdir"}, {"allow", "rmdir"} } }]])
       local b = export("{}")
@@ -502,19 +535,211 @@ describe("core seccomp", function()
 
   describe("seccomp_resolve", function()
     it("gives native numbers, nil for unknown and foreign calls", function()
-      local getpid, mkdir, none, socketcall = H.lua(H.modes[1], [[
-        return core.seccomp_resolve("getpid"), core.seccomp_resolve("mkdir"),
-               core.seccomp_resolve("nosuchcall"), core.seccomp_resolve("socketcall")
+      local r = H.lua(H.modes[1], [[
+        local function both (n) return { core.seccomp_resolve(n) } end
+        return { getpid = both("getpid"), mkdir = both("mkdir"),
+                 none = both("nosuchcall"), socketcall = both("socketcall"),
+                 statmount = both("statmount"), arch = core.seccomp_arch() }
       ]])
       if X86_64 then
-        assert.equal(39, getpid)
-        assert.equal(83, mkdir)
+        assert.same({ 39 }, r.getpid)
+        assert.same({ 83 }, r.mkdir)
+        assert.equal("x86_64", r.arch)
+        assert.same({ nil, "foreign" }, r.socketcall)  -- i386 only
       else
-        assert.is_number(getpid)
+        assert.is_number(r.getpid[1])
+        assert.is_string(r.arch)
       end
-      assert.is_nil(none)
-      if X86_64 then assert.is_nil(socketcall) end   -- i386 only
+      assert.same({ nil, "unknown" }, r.none)
+      -- libseccomp 2.5.4 cannot name statmount (Linux 6.8); a newer one can
+      assert.is_true(r.statmount[1] == 457 or r.statmount[2] == "unknown")
     end)
+  end)
+
+  describe("core.isatty", function()
+    it("tells a terminal from a pipe, a file and a closed fd", function()
+      local r = H.lua(H.modes[1], [[
+        local inner = os.tmpname()
+        local f = assert(io.open(inner, "w"))
+        f:write(("package.cpath = %q\n"):format(package.cpath),
+                'local core = require "lunajail.core"\n',
+                'io.write(tostring(core.isatty(0)), " ", tostring(core.isatty(1)), " ",\n',
+                '         tostring(core.isatty(999)))\n')
+        f:close()
+        local function run (cmd)
+          local h = assert(io.popen(cmd))
+          local out = h:read("a")
+          h:close()
+          return (out:gsub("\r", ""))
+        end
+        local r = { pty = run("script -qec 'lua5.4 " .. inner .. "' /dev/null < /dev/null"),
+                    pipe = run("lua5.4 " .. inner .. " < /etc/hostname") }
+        os.remove(inner)
+        return r
+      ]])
+      assert.equal("true true false", r.pty)
+      assert.equal("false false false", r.pipe)   -- a file on 0, a pipe on 1
+    end)
+  end)
+
+  describe("presets (lunajail.seccomp)", function()
+    -- the exported filters of a recipe's seccomp steps, in load order
+    local FILTERS = [[
+      local function filters (r)
+        local out = {}
+        for _, st in ipairs((r:steps()).steps) do
+          if st[1] == "seccomp" then out[#out + 1] = st[2]:export() end
+        end
+        return out
+      end
+    ]]
+    local function act (bpf, nr, ...)
+      return hex(S.run(S.decode(bpf), { nr = nr, arch = X86_64 and S.X86_64 or S.AARCH64,
+                                        args = { ... } }))
+    end
+
+    it("installs the calls libseccomp cannot name by number, in every preset", function()
+      local f = H.lua(H.modes[1], FILTERS .. [[
+        local r = {}
+        for _, p in ipairs { "default", "strict", "allowlist" } do
+          r[p] = filters(lj.container{ argv = {"true"}, seccomp = p })
+        end
+        return r
+      ]])
+      for _, p in ipairs { "default", "strict", "allowlist" } do
+        local deny = f[p][#f[p]]
+        for _, nr in ipairs { 457, 458, 467, 470 } do   -- statmount ... listns
+          assert.equal(hex(S.ERRNO | 38), act(deny, nr), p .. " " .. nr)
+        end
+      end
+      assert.equal(1, #f.default)
+      assert.equal(2, #f.allowlist)         -- the allow-list, then the deny-list
+      local allow = f.allowlist[1]
+      assert.equal(hex(S.ALLOW), act(allow, 462))             -- mseal, by number
+      assert.equal(hex(S.ALLOW), act(allow, 452))             -- fchmodat2, by name
+      assert.equal(hex(S.ERRNO | 38), act(allow, 471))        -- newer than the list
+      assert.equal(hex(S.ERRNO | 38), act(allow, 9999))
+    end)
+
+    it("raises for a call it cannot install, never skips it", function()
+      local err = H.raises(H.modes[1], [[
+        local s = require "lunajail.seccomp"
+        s.DEFAULT[#s.DEFAULT + 1] = { "nosuchcall", "errno:EPERM", "a test" }
+        return lj.container{ argv = {"true"} }:steps()
+      ]])
+      assert.matches("lunajail: seccomp preset \"default\": unknown system call " ..
+                     "\"nosuchcall\" %(libseccomp cannot name it, and the table gives " ..
+                     "no number%)", err)
+      err = H.raises(H.modes[1], [[
+        local s = require "lunajail.seccomp"
+        s.ALLOW = s.ALLOW .. " nosuchcall"
+        return lj.container{ argv = {"true"}, seccomp = "allowlist" }:steps()
+      ]])
+      assert.matches("seccomp preset \"allowlist\": unknown system call \"nosuchcall\"", err)
+      -- with a number it is installed as that number; a call of other
+      -- architectures only (vm86 on x86_64) has nothing to refuse here
+      local bpf, listed = H.lua(H.modes[1], FILTERS .. [[
+        local s = require "lunajail.seccomp"
+        s.DEFAULT[#s.DEFAULT + 1] = { "nosuchcall", "errno:EACCES", "a test", nr = 999 }
+        local listed = {}
+        for _, x in ipairs(s.list("default")) do local k = x[1]; listed[k] = x[3] end
+        return filters(lj.container{ argv = {"true"} })[1], listed
+      ]])
+      assert.equal(hex(S.ERRNO | 13), act(bpf, 999))
+      assert.equal("a test", listed.nosuchcall)
+      assert.equal("obsolete", listed._sysctl)
+      if X86_64 then assert.is_nil(listed.vm86) end
+    end)
+
+    it("gives every socket family and netlink decision its reason in explain()", function()
+      local text = H.lua(H.modes[1], [[
+        return lj.container{ argv = {"true"} }:explain()
+      ]])
+      for _, want in ipairs { "AF_VSOCK", "AF_ALG", "AF_KEY", "NETLINK_KOBJECT_UEVENT",
+                              "NETLINK_AUDIT", "UNAME26", "statmount", "open_tree_attr" } do
+        assert.matches(want, text, nil, true)
+      end
+      assert.is_nil(text:match("a terminal of the host"))   -- no terminal handed in
+    end)
+
+    it("takes calls by number in the recipe's deny list", function()
+      local bpf = H.lua(H.modes[1], FILTERS .. [[
+        return filters(lj.container{ argv = {"true"}, seccomp = { deny = { 999 } } })[1]
+      ]])
+      assert.equal(hex(S.ERRNO | 1), act(bpf, 999))
+    end)
+
+    for _, mode in ipairs(H.modes) do
+      it("allowlist runs sh, coreutils, lua5.4, python3 and gcc, and refuses an " ..
+         "unlisted call with ENOSYS, as " .. mode, function()
+        local r = H.lua(mode, [[
+          local P = BUILD .. "/probe"
+          local nr = { get_mempolicy = core.seccomp_resolve("get_mempolicy"),
+                       mseal = 462 }
+          local d = io.popen("mktemp -d /tmp/lunajail-allow.XXXXXX"):read("l")
+          os.execute("chmod 777 " .. d)
+          local f = assert(io.open(d .. "/hello.c", "w"))
+          f:write('#include <stdio.h>\nint main (void) { puts("compiled"); return 0; }\n')
+          f:close()
+          local script = ([=[
+            exec 2>&1
+            [ -x /usr/bin/gcc ] && { gcc -O2 -o /tmp/hello /work/hello.c && /tmp/hello; } ||
+              echo compiled
+            lua5.4 -e 'print(_VERSION, io.popen("echo piped"):read("l"))'
+            if [ -x /usr/bin/python3 ]; then
+              /usr/bin/python3 -c 'import subprocess, json, threading; print("python",
+                subprocess.run(["echo", "ok"], capture_output=True).stdout.decode().strip())'
+            else echo python ok; fi
+            printf 'b\na\n' | sort | tr '\n' ' '; echo
+            cp /work/hello.c /tmp/c && wc -l < /tmp/c && mkfifo /tmp/f && ls /tmp | wc -l
+            tar -cf /tmp/t.tar -C /work hello.c && tar -tf /tmp/t.tar
+            id -u >/dev/null && date +%%Y >/dev/null && sleep 0 && echo coreutils
+            /probe raw %d 0 0 0 0 0
+            /probe raw %d 0 0 0
+            /probe mount
+            /probe clone3
+            grep Seccomp_filters /proc/self/status | tr -d '\t '
+          ]=]):format(nr.get_mempolicy, nr.mseal)
+          local out = {}
+          local ok, err = pcall(function ()
+            for _, sc in ipairs { "default", "allowlist" } do
+              local res = assert(lj.run(lj.build{ work = d, seccomp = sc,
+                                                  argv = {"sh", "-c", script},
+                                                  mounts = { {"ro-bind", P, "/probe"} } },
+                                        { timeout = 120 }))
+              out[sc] = { code = res.code, out = res.stdout }
+            end
+          end)
+          os.execute("rm -rf " .. d)
+          if not ok then error(err, 0) end
+          return out
+        ]])
+        local function lines (t)
+          local l = {}
+          for x in t:gmatch("[^\n]+") do l[#l + 1] = x end
+          return l
+        end
+        local dflt, allow = lines(r.default.out), lines(r.allowlist.out)
+        assert.equal(0, r.allowlist.code, r.allowlist.out)
+        -- the programs: the same output under both presets
+        for i = 1, 8 do assert.equal(dflt[i], allow[i], r.allowlist.out) end
+        assert.equal("compiled", allow[1])
+        assert.matches("^Lua 5.4%s+piped$", allow[2])
+        assert.equal("python ok", allow[3])
+        assert.equal("a b ", allow[4])
+        assert.equal("coreutils", allow[8])
+        -- get_mempolicy: allowed by the deny-list, not in the allow-list
+        assert.equal("ok 0", dflt[9])
+        assert.equal("err ENOSYS", allow[9])
+        -- mseal (Linux 6.10), allowed by number; a kernel without it: ENOSYS both
+        assert.equal(dflt[10], allow[10])
+        -- refused by the deny-list above: its errno, not the allow-list's ENOSYS
+        assert.equal("err EPERM", allow[11])
+        assert.equal("err ENOSYS", allow[12])
+        assert.equal("Seccomp_filters:1", dflt[13])
+        assert.equal("Seccomp_filters:2", allow[13])
+      end)
+    end
   end)
 
   describe("bad input", function()
@@ -541,8 +766,16 @@ describe("core seccomp", function()
       { F .. "{rules = {{'errno:EPERM', 'nosuchcall'}}}",
         "#1 %(spec%): rules%[1%]: unknown syscall \"nosuchcall\"" },
       { F .. "{rules = {{'allow', 'getpid'}, {'errno:EPERM'}}}",
-        "rules%[2%]: syscall name expected" },
-      { F .. "{rules = {{'errno:EPERM', 83}}}", "rules%[1%]: syscall name expected" },
+        "rules%[2%]: syscall name or number expected" },
+      { F .. "{rules = {{'errno:EPERM', 1.5}}}", "rules%[1%]: syscall name or number expected" },
+      { F .. "{rules = {{'errno:EPERM', -1}}}",
+        "rules%[1%]: syscall number 0..9999 expected, got %-1" },
+      { F .. "{rules = {{'errno:EPERM', 10000}}}", "syscall number 0..9999 expected, got 10000" },
+      { F .. "{rules = {{'errno:EPERM', 0x40000027}}}", "syscall number 0..9999 expected" },
+      { F .. "{arch = {'native', 'x86'}, rules = {{'errno:EPERM', 457}}}",
+        "rules%[1%]: syscall 457 by number: only for a filter of the native " ..
+        "architecture alone" },
+      { F .. "{rules = {{'errno:EPERM', {}}}}", "rules%[1%]: syscall name or number expected" },
       { F .. "{rules = {{'errno:EPERM', 'mkdir\\0x'}}}", "syscall name contains a NUL" },
       { F .. "{rules = {'mkdir'}}", "rules%[1%]: {action, syscall, ...} expected" },
       { F .. "{rules = 'mkdir'}", "#1 %(spec%): rules: list expected" },
@@ -584,6 +817,24 @@ describe("core seccomp", function()
         "expected, got no value" },
       { "core.seccomp_resolve(39)", "#1 %(name%): string expected, got number" },
       { "core.seccomp_resolve('getpid\\0x')", "#1 %(name%): string contains a NUL" },
+      { "lj.container{ seccomp = {preset = 'strcit'} }:steps()",
+        "lunajail: recipe.seccomp.preset: \"default\", \"strict\" or \"allowlist\" " ..
+        "expected, got \"strcit\"" },
+      { "lj.container{ seccomp = {preset = 7} }:steps()", "got number" },
+      { "lj.container{ seccomp = {allow = {'mout'}} }:steps()",
+        "lunajail: recipe.seccomp.allow%[1%]: unknown syscall \"mout\"" },
+      { "lj.container{ seccomp = {deny = {'getpid', true}} }:steps()",
+        "recipe.seccomp.deny%[2%]: syscall name expected, got boolean" },
+      { "lj.container{ seccomp = {deny = {-5}} }:steps()",
+        "recipe.seccomp.deny%[1%]: syscall number 0..9999 expected" },
+      { "lj.container{ seccomp = {preset = 'allowlist', deny = {'nosuch'}} }:steps()",
+        "recipe.seccomp.deny%[1%]: unknown syscall \"nosuch\"" },
+      { "lj.container{ seccomp = 'loose' }",
+        "recipe.seccomp: \"default\", \"strict\", \"allowlist\", \"none\" or a table" },
+      { "core.isatty()", "isatty: bad argument #1 %(fd%): integer expected, got no value" },
+      { "core.isatty(-1)", "isatty: bad argument #1 %(fd%): %-1 out of range" },
+      { "core.isatty('0')", "isatty: bad argument #1 %(fd%): integer expected, got string" },
+      { "core.isatty(1.5)", "isatty: bad argument #1 %(fd%)" },
     }
     H.rejects(cases)
   end)

@@ -14,7 +14,8 @@ local H = require "helper"
 local S = require "bpfsim"
 
 local ARCH = ({ x86_64 = S.X86_64, aarch64 = S.AARCH64 })[H.sh("uname -m"):match("%S+")]
-local ERRNO = { EPERM = 1, EACCES = 13, ENOSYS = 38 }
+local ERRNO = { EPERM = 1, EACCES = 13, ENOSYS = 38, EPROTONOSUPPORT = 93,
+                EAFNOSUPPORT = 97 }
 -- the lists, written out here rather than taken from lunajail.compile:
 -- runc's, then what else tells of the host (docs/security.md, row 24)
 local PROC_RO = { "sys", "sysrq-trigger", "irq", "bus", "fs" }
@@ -119,6 +120,26 @@ local CHECKS = {
   { "cgroup", sh = "cat /proc/self/cgroup" },
   { "raw-socket", "raw-socket" },
   { "packet-socket", "packet-socket" },
+  { "packet-hi", "socket 0x100000011 3 0" },
+  { "vsock", "bind-vsock 0" },
+  { "vsock-hi", "socket 0x100000028 1 0" },
+  { "vsock-pair", "socket 40 1 0 pair" },
+  { "af_alg", "socket 38 5 0" },
+  { "af_key", "socket 15 3 2" },
+  { "af_tipc", "socket 30 2 0" },
+  { "af_46", "socket 46 1 0" },
+  { "uevent", "netlink 15 1" },
+  { "nl-audit", "netlink 9" },
+  { "nl-connector", "netlink 11" },
+  { "nl-netfilter", "netlink 12" },
+  { "nl-route", "netlink 0" },
+  { "nl-diag", "netlink 4" },
+  { "unix-pair", "socket 1 1 0 pair" },
+  { "uname26", "personality 0020000" },
+  { "statmount", "statmount" },
+  { "listmount", "listmount" },
+  { "open_tree_attr", "open_tree_attr" },
+  { "listns", "listns" },
 }
 for _, n in ipairs(PROC_RO) do
   CHECKS[#CHECKS + 1] = { "type-" .. n, sh = "stat -c %F /proc/" .. n ..
@@ -297,8 +318,8 @@ local function simulate (name, args, arch, nr)
         if s[1] == "seccomp" then bpf = s[2]:export() end
       end
       local nr = {}
-      for _, n in ipairs { "bpf", "pivot_root", "chroot", "socket", "setgroups",
-                           "ioctl", "personality", "getpid", "unshare" } do
+      for _, n in ipairs { "bpf", "pivot_root", "chroot", "socket", "socketpair",
+                           "setgroups", "ioctl", "personality", "getpid", "unshare" } do
         nr[n] = core.seccomp_resolve(n)
       end
       return bpf, nr
@@ -392,6 +413,70 @@ local PTY = [[
   os.remove(inner)
   return (out:gsub("\r", ""))
 ]]
+
+-- a terminal the snippet creates (script -qec) handed to sandboxes as
+-- stdio "inherit", as an stdio fd and in fds: "name: NAME=result ..."
+local TTY = [[
+  local P = BUILD .. "/probe"
+  local inner = os.tmpname()
+  local f = assert(io.open(inner, "w"))
+  f:write(("package.path = %q; package.cpath = %q\n"):format(package.path, package.cpath),
+    [=[
+    local lj = require "lunajail"
+    local P = ...
+    local io3 = { "inherit", "inherit", "inherit" }
+    local names = "TIOCSETD TCSETS TCSETS2 TIOCSWINSZ TIOCEXCL TCXONC " ..
+                  "TCGETS TIOCGWINSZ FIONREAD FIONBIO FIOCLEX"
+    local function try (name, r, probe, fd)
+      -- fd 9: the terminal (or not) under test, beside the command
+      -- substitution's pipe on fd 1
+      local sh = ("exec 9>&%d; for c in %s; do printf '%%s=%%s;' $c " ..
+                  "\"$(%s tty-ioctl $c 9)\"; done"):format(fd or 0, names, probe or "/probe")
+      r = r:with{ argv = {"sh", "-c", sh} }
+      local why = {}
+      for _, w in ipairs(select(2, r:steps())) do
+        if w:match("a terminal of the host on ") then why[#why + 1] = w:match("on (.*)$") end
+      end
+      -- the sandbox may write to this terminal itself: the name first
+      io.stdout:write(name, ": ")
+      io.stdout:flush()
+      local res = assert(lj.run(r, { timeout = 30 }))
+      io.stdout:write(((res.stdout or ""):gsub("[\r\n]", "")),
+                      "WHY=", table.concat(why, "|"), ";\n")
+      io.stdout:flush()
+    end
+    local bound = { mounts = { {"ro-bind", P, "/probe"} } }
+    try("empty", lj.empty{ stdio = io3 }, P)
+    try("container", lj.container(bound):with{ stdio = io3 })
+    try("allowlist", lj.container(bound):with{ stdio = io3, seccomp = "allowlist" })
+    try("strict", lj.untrusted(bound):with{ stdio = io3 })
+    try("stdio-fd", lj.container(bound):with{ stdio = { "null", 1, "null" } }, nil, 1)
+    try("fds", lj.container(bound):with{ fds = { [3] = 0 } }, nil, 3)
+    try("none", lj.container(bound):with{ stdio = io3, seccomp = "none" })
+    try("own-pty", lj.container(bound):with{ stdio = "pty" })
+    try("pipes", lj.container(bound))
+    ]=])
+  f:close()
+  os.execute("chmod 644 " .. inner)
+  local h = assert(io.popen("script -qec 'lua5.4 " .. inner .. " " .. P ..
+                            "' /dev/null < /dev/null"))
+  local out = h:read("a")
+  h:close()
+  os.remove(inner)
+  return (out:gsub("\r", ""))
+]]
+
+local ttycache = {}
+-- tty(mode) -> {case = {NAME = result, WHY = where the rules say the terminal is}}
+local function tty (mode)
+  ttycache[mode] = ttycache[mode] or H.lua(mode, TTY)
+  local t = {}
+  for case, rest in ttycache[mode]:gmatch("([%w-]+): ([^\n]*)") do
+    t[case] = {}
+    for k, v in rest:gmatch("(%u[%u%d]*)=([^;]*);") do t[case][k] = v end
+  end
+  return t
+end
 
 local ptycache = {}
 local function pty (mode)
@@ -558,6 +643,30 @@ describe("escape catalogue", function()
         assert.equal("err EPERM", t["container-session-only"])
         -- the caller's session, nothing else: the byte is typed (and echoed)
         assert.equal("xok 0", t["empty-same-session"])
+      end)
+
+      it("a terminal of the host handed in cannot be changed: TIOCSETD, TCSETS, " ..
+         "TIOCSWINSZ, TIOCEXCL ...", function()
+        local t = tty(mode)
+        local set = { "TIOCSETD", "TCSETS", "TCSETS2", "TIOCSWINSZ", "TIOCEXCL", "TCXONC" }
+        local get = { "TCGETS", "TIOCGWINSZ", "FIONREAD", "FIONBIO", "FIOCLEX" }
+        assert.is_table(t.empty, ttycache[mode])
+        -- without lunajail's filter each works on the caller's terminal
+        for _, k in ipairs(set) do assert.equal("ok 0", t.empty[k], k) end
+        for _, case in ipairs { "container", "allowlist", "strict", "stdio-fd", "fds" } do
+          for _, k in ipairs(set) do assert.equal("err EPERM", t[case][k], case .. " " .. k) end
+          for _, k in ipairs(get) do assert.equal("ok 0", t[case][k], case .. " " .. k) end
+        end
+        assert.equal("stdin, stdout, stderr", t.container.WHY)
+        assert.equal("stdout (fd 1)", t["stdio-fd"].WHY)
+        assert.equal("fds[3]", t.fds.WHY)
+        -- seccomp = "none": no protection at all (documented)
+        for _, k in ipairs(set) do assert.equal("ok 0", t.none[k], "none " .. k) end
+        -- a pty of the sandbox's own: full control, and no rules
+        for _, k in ipairs(set) do assert.equal("ok 0", t["own-pty"][k], "own-pty " .. k) end
+        assert.equal("", t["own-pty"].WHY)
+        assert.equal("", t.pipes.WHY)                      -- no terminal: no rules
+        for _, k in ipairs(set) do assert.equal("err ENOTTY", t.pipes[k], "pipes " .. k) end
       end)
 
       it("row 2: TIOCSTI with high bits in the command (CVE-2019-10063)", function()
@@ -913,6 +1022,10 @@ describe("escape catalogue", function()
         assert.equal("ok", e["setarch-R"])
         -- documented: the query 0xffffffff has every flag bit, so it is refused too
         refused(mode, "persona-query", "err EPERM", "ok 0x0")
+        -- UNAME26, the bug of CVE-2012-0957 itself (a 2.6 uname leaked stack)
+        refused(mode, "uname26", "err EPERM", "ok 0x0", { "personality", { 0x0020000 } })
+        assert.equal(hex(S.ERRNO | 1), hex(simulate("personality", { 0x1000020000 })))
+        assert.equal(hex(S.ALLOW), hex(simulate("personality", { 0x0000008 })))
       end)
 
       it("row 21: perf_event_open (CVE-2013-2094)", function()
@@ -1025,6 +1138,25 @@ describe("escape catalogue", function()
         refused(mode, "setns", "err EPERM", "err EBADF")
       end)
 
+      it("the calls libseccomp 2.5.4 cannot name are installed by number: " ..
+         "statmount, listmount, open_tree_attr, listns", function()
+        refused(mode, "statmount", "err ENOSYS", "err EFAULT")
+        refused(mode, "listmount", "err ENOSYS", "err EFAULT")
+        refused(mode, "open_tree_attr", "err ENOSYS", "err EFAULT")
+        -- the exported filter holds them, by number (the same on x86_64 and
+        -- aarch64); listns (Linux 6.19) is ENOSYS outside on older kernels
+        for _, nr in ipairs { 457, 458, 467, 470 } do
+          assert.equal(hex(S.ERRNO | ERRNO.ENOSYS), hex(simulate(nil, nil, nil, nr)), nr)
+        end
+        assert.equal(hex(S.ALLOW), hex(simulate(nil, nil, nil, 456)))   -- futex_requeue
+        local c, e = results(mode)
+        assert.equal("err ENOSYS", c.listns)
+        if e.listns == "err ENOSYS" then
+          print("# calibration: listns is ENOSYS outside too (Linux < 6.19); " ..
+                "covered by the BPF simulation")
+        end
+      end)
+
       it("row 31: the host's SysV shm and /dev/shm are out of sight", function()
         refused(mode, "shm", "err ENOENT", "ok %d+")
         refused(mode, "shmfile", "err ENOENT", "ok %d+")
@@ -1087,6 +1219,94 @@ describe("escape catalogue", function()
                 { "socket", { 17, 3, 0 } })
         refused(mode, "raw-socket", "err EPERM", { root = "ok %d+", nobody = "err EPERM" },
                 "kernel")
+        -- the kernel reads the family as an int: high bits do not pass
+        refused(mode, "packet-hi", "err EAFNOSUPPORT",
+                { root = "ok %d+", nobody = "err EPERM" })
+      end)
+
+      it("AF_VSOCK is refused: the host's port space (socket, socketpair, " ..
+         "high bits)", function()
+        local _, e = results(mode)
+        if e.vsock == "err EAFNOSUPPORT" then
+          print("# calibration: this host has no AF_VSOCK; covered by the BPF simulation")
+        end
+        refused(mode, "vsock", "err EAFNOSUPPORT", "ok %d+", { "socket", { 40, 1, 0 } })
+        refused(mode, "vsock-hi", "err EAFNOSUPPORT", "ok %d+",
+                { "socket", { 0x100000028, 1, 0 } })
+        refused(mode, "vsock-pair", "err EAFNOSUPPORT", "err EOPNOTSUPP",
+                { "socketpair", { 40, 1, 0 } })
+        if e.vsock == "err EAFNOSUPPORT" then return end
+        -- a host process holds a vsock port: a new network namespace binds
+        -- the same port space (EADDRINUSE), the container cannot open one
+        local r = H.lua(mode, [[
+          local P = BUILD .. "/probe"
+          local h = assert(io.popen("exec " .. P .. " listen-vsock 0 60"))
+          local port, pid = assert(h:read("l")):match("^ok (%d+) (%d+)$")
+          local ok, res = pcall(function ()
+            local argv = { "/probe", "bind-vsock", port }
+            local mounts = { {"ro-bind", P, "/probe"} }
+            local ns = MODE == "root" and { "net" } or { "user", "net" }
+            local empty = assert(lj.run(lj.empty{ namespaces = ns, argv = { P, "bind-vsock",
+                                                                            port } }))
+            local c = assert(lj.run(lj.container{ argv = argv, mounts = mounts }))
+            return { empty = empty.stdout, container = c.stdout }
+          end)
+          os.execute("kill " .. pid)
+          h:close()
+          if not ok then error(res, 0) end
+          return res
+        ]])
+        assert.equal("err EADDRINUSE\n", r.empty)        -- not namespaced
+        assert.equal("err EAFNOSUPPORT\n", r.container)
+      end)
+
+      it("netlink: kobject uevents, audit, connector, netfilter refused; route " ..
+         "and sock_diag stay", function()
+        refused(mode, "uevent", "err EPROTONOSUPPORT", "ok 0",
+                { "socket", { 16, 2, 15 } })
+        refused(mode, "nl-audit", "err EPROTONOSUPPORT", "ok 0", { "socket", { 16, 2, 9 } })
+        refused(mode, "nl-connector", "err EPROTONOSUPPORT", "ok 0",
+                { "socket", { 16, 2, 11 } })
+        refused(mode, "nl-netfilter", "err EPROTONOSUPPORT", "ok 0",
+                { "socket", { 16, 2, 12 } })
+        -- high bits in the protocol, and protocols newer than the table
+        assert.equal(hex(S.ERRNO | 93), hex(simulate("socket", { 16, 2, 0x10000000f })))
+        assert.equal(hex(S.ERRNO | 93), hex(simulate("socket", { 16, 2, 23 })))
+        assert.equal(hex(S.ERRNO | 93), hex(simulate("socketpair", { 16, 2, 15 })))
+        local c, e = results(mode)
+        for _, k in ipairs { "nl-route", "nl-diag", "unix-pair" } do
+          assert.equal(e[k], c[k], k)
+          assert.matches("^ok %d+$", c[k], nil, k)
+        end
+      end)
+
+      it("the other socket families that are kernel attack surface or not " ..
+         "namespaced: AF_ALG, AF_KEY, TIPC, ...", function()
+        -- this host's kernel may lack them (EAFNOSUPPORT outside too): the
+        -- simulation is the conclusive check
+        local EAFNOSUPPORT = S.ERRNO | 97
+        for _, k in ipairs { "af_alg", "af_key", "af_tipc", "af_46" } do
+          local c, e = results(mode)
+          assert.equal("err EAFNOSUPPORT", c[k], k)
+          if e[k] == c[k] then
+            print("# calibration: " .. k .. " is EAFNOSUPPORT outside too; covered " ..
+                  "by the BPF simulation")
+          end
+        end
+        for af = 0, 60 do
+          local want = (af == 1 or af == 2 or af == 10 or af == 16) and S.ALLOW
+                       or af == 17 and S.ERRNO | 1 or EAFNOSUPPORT
+          for _, call in ipairs { "socket", "socketpair" } do
+            assert.equal(hex(want), hex(simulate(call, { af, 1, 0 })), call .. " " .. af)
+          end
+        end
+        for _, af in ipairs { 1, 2, 10, 16, 0x7fffffff, -1 } do
+          if af ~= 0x7fffffff and af ~= -1 then
+            assert.equal(hex(EAFNOSUPPORT), hex(simulate("socket", { af | 1 << 32, 1, 0 })))
+          else
+            assert.equal(hex(EAFNOSUPPORT), hex(simulate("socket", { af, 1, 0 })))
+          end
+        end
       end)
     end)
   end

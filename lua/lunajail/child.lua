@@ -16,16 +16,23 @@
 --       the status says output_limit = true)
 --   child:terminate([grace])                  -> status
 -- err is "timeout" or "closed"; partial is what had arrived.  stream is
--- "stdout" (the default) or "stderr".  Timeouts are seconds (floats).
+-- "stdout" (the default) or "stderr".  Timeouts are seconds (numbers
+-- from 0 to 1e9; nil waits as long as it takes), grace too (0 kills at
+-- once); n and max are byte counts.  Anything else raises, naming it:
+-- a NaN or negative timeout would never expire.
 
 local core = require "lunajail.core"
+local recipe = require "lunajail.recipe"
 
 local poll, now = core.poll, core.monotonic
+local number, MAXTIME, MAXBYTES = recipe.number, recipe.MAXTIME, recipe.MAXBYTES
 
 local M = {}
 
-local function deadline (timeout)
-  return timeout and now() + timeout or nil
+-- the deadline of an optional timeout, checked: what names it in errors
+local function deadline (timeout, what)
+  if timeout == nil then return nil end
+  return now() + number(timeout, what, 0, MAXTIME)
 end
 
 local function left (dl)
@@ -46,7 +53,7 @@ end
 -- the generic implementations, taking the blocker as their first argument
 
 function M.wait (block, child, timeout)
-  local dl = deadline(timeout)
+  local dl = deadline(timeout, "child:wait: timeout")
   while true do
     child:step()
     local st = child:status()
@@ -70,16 +77,18 @@ end
 
 function M.read_line (block, child, stream, timeout)
   stream = stream or "stdout"
-  return until_data(block, child, deadline(timeout), function ()
+  local dl = deadline(timeout, "child:read_line: timeout")
+  return until_data(block, child, dl, function ()
     return child:read(stream, "l")
   end)
 end
 
 function M.read_bytes (block, child, stream, n, timeout)
-  local dl, got, have = deadline(timeout), {}, 0
+  n = number(n, "child:read_bytes: n", 0, MAXBYTES, true)
+  local dl, got, have = deadline(timeout, "child:read_bytes: timeout"), {}, 0
   while have < n do
     local data, err = until_data(block, child, dl, function ()
-      return child:read(stream, n - have)
+      return child:read(stream, math.min(n - have, 1 << 20))
     end)
     if not data then return nil, err, table.concat(got) end
     got[#got + 1] = data
@@ -89,7 +98,7 @@ function M.read_bytes (block, child, stream, n, timeout)
 end
 
 function M.read_all (block, child, stream, timeout)
-  local dl, got = deadline(timeout), {}
+  local dl, got = deadline(timeout, "child:read_all: timeout"), {}
   while true do
     local data, err = until_data(block, child, dl, function ()
       return child:read(stream, 1 << 20)
@@ -103,7 +112,7 @@ function M.read_all (block, child, stream, timeout)
 end
 
 function M.write_all (block, child, data, timeout)
-  local dl, sent = deadline(timeout), 0
+  local dl, sent = deadline(timeout, "child:write_all: timeout"), 0
   while sent < #data do
     local n, err = child:write(data:sub(sent + 1, sent + (1 << 20)))
     if n then
@@ -128,7 +137,8 @@ end
 -- writes a lot to either never stalls on the other.  With max, at most
 -- max bytes of each stream are kept; one more and the child is killed.
 function M.communicate (block, child, input, timeout, max)
-  local dl = deadline(timeout)
+  local dl = deadline(timeout, "child:communicate: timeout")
+  if max ~= nil then max = number(max, "child:communicate: max", 0, MAXBYTES, true) end
   local out, err = {}, {}
   local kept = { [out] = 0, [err] = 0 }
   local sent, closed, over = 0, false, false
@@ -175,16 +185,18 @@ end
 
 -- SIGTERM, then SIGKILL after grace seconds (default 5); the status
 function M.terminate (block, child, grace)
+  grace = grace == nil and 5 or number(grace, "child:terminate: grace", 0, MAXTIME)
   local st = child:status()
   if not st.running then return st end
   child:kill("TERM")
-  child:killafter(grace or 5, "KILL")
+  child:killafter(grace, "KILL")
   return M.wait(block, child, nil)
 end
 
 -- an iterator over the lines of stream (the last one even without its
 -- newline); a timeout raises
 function M.lines (block, child, stream, timeout)
+  if timeout ~= nil then number(timeout, "child:lines: timeout", 0, MAXTIME) end
   return function ()
     local line, err, partial = M.read_line(block, child, stream, timeout)
     if line then return line end

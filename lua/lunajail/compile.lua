@@ -478,11 +478,20 @@ local function environment (c, r)
   if r.priority then c.add("scheduling priority (nice)", { "setpriority", r.priority }) end
 end
 
+-- the seccomp filters, in load order; a terminal of the host handed in
+-- (stdio "inherit" or an fd, an fds entry: seccomp.terminals) adds the
+-- rules that keep the sandbox from changing it
 local function filter (c, r, nnp)
   if not r.seccomp or r.seccomp == "none" then return end
-  local spec, summary = seccomp.spec(r.seccomp)
-  c.add((nnp and "seccomp, last: " or "seccomp, before the ids drop CAP_SYS_ADMIN " ..
-         "(no no_new_privs to load it without): ") .. summary, { "seccomp", spec })
+  local ttys = seccomp.terminals(r)
+  local filters = seccomp.spec(r.seccomp, { tty = #ttys > 0 })
+  for i, f in ipairs(filters) do
+    local last = i == #filters
+    c.add((not nnp and "seccomp, before the ids drop CAP_SYS_ADMIN (no no_new_privs " ..
+           "to load it without): " or last and "seccomp, last: " or "seccomp: ") .. f[2] ..
+          (last and #ttys > 0 and "; a terminal of the host on " ..
+           table.concat(ttys, ", ") or ""), { "seccomp", f[1] })
+  end
 end
 
 local function privileges (c, r)
@@ -545,7 +554,7 @@ function M.compile (r)
     namespaces = r.namespaces, uidmap = uidmap, gidmap = gidmap,
     stdio = r.stdio, fds = r.fds, pid1 = r.pid1,
     die_with_parent = r.die_with_parent, new_session = r.new_session,
-    trace = r.trace, steps = {},
+    trace = r.trace, setup_timeout = r.setup_timeout, steps = {},
   }
   local why = {}
   function c.add (reason, step)

@@ -105,13 +105,17 @@ function Recipe:explain ()
   end
   if plan.new_session ~= false then line(0, "setsid()", "a new session: no terminal " ..
                                          "of the caller's to inject input into") end
+  local lastfilter = 0
+  for i, step in ipairs(plan.steps) do
+    if step[1] == "seccomp" then lastfilter = i end
+  end
   for i, step in ipairs(plan.steps) do
     local ok, text = pcall(core.describe, step)
     if not ok then text = step[1] .. "(...)" end
     if #text > 56 then text = text:sub(1, 53) .. "..." end
     line(i, text, why[i])
-    if step[1] == "seccomp" then             -- the filter, call by call
-      for _, r in ipairs(seccomp.list(self.seccomp)) do
+    if i == lastfilter then                  -- the filters, call by call
+      for _, r in ipairs(seccomp.list(self.seccomp, self)) do
         lines[#lines + 1] = ("        %-22s %-13s %s"):format(r[1], r[2], r[3])
       end
     end
@@ -171,18 +175,47 @@ Recipe.spawn = M.spawn
 -- output_limit=, rusage=, status=} | nil, err
 -- max_output (default 64 MiB) bounds what is kept of each stream: a
 -- sandbox that prints more is killed (output_limit = true), and the host
--- never holds more than that.
+-- never holds more than that.  Options are checked like recipe fields.
+local T, B = recipe.MAXTIME, recipe.MAXBYTES
+local runopts = {            -- name -> check, and the default
+  stdin = { function (v) return v end },
+  timeout = { function (v, w) return recipe.number(v, w, 0, T) end },
+  grace = { function (v, w) return recipe.number(v, w, 0, T) end, 1 },
+  max_output = { function (v, w) return recipe.number(v, w, 0, B, true) end,
+                 64 * 1024 * 1024 },
+}
+
+local function checkopts (opts)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then
+    error(("lunajail: run: options table expected, got %s"):format(type(opts)), 0)
+  end
+  for k in pairs(opts) do
+    if not runopts[k] then
+      error(("lunajail: run: unknown option '%s'%s (valid: grace, max_output, " ..
+             "stdin, timeout)"):format(tostring(k), recipe.suggest(k, runopts)), 0)
+    end
+  end
+  if opts.stdin ~= nil and type(opts.stdin) ~= "string" then
+    error(("lunajail: run: opts.stdin: string expected, got %s"):format(type(opts.stdin)), 0)
+  end
+  local out = {}
+  for k, o in pairs(runopts) do
+    if opts[k] == nil then out[k] = o[2] else out[k] = o[1](opts[k], "run: opts." .. k) end
+  end
+  return out
+end
+
 function M.run (r, opts)
-  opts = opts or {}
+  opts = checkopts(opts)
   local c, err = M.spawn(r)
   if not c then return nil, err end
-  local out, e, st = c:communicate(opts.stdin, opts.timeout,
-                                   opts.max_output or 64 * 1024 * 1024)
+  local out, e, st = c:communicate(opts.stdin, opts.timeout, opts.max_output)
   local res = { timeout = false, output_limit = false }
   if not out then                       -- the timeout: stop it, keep what came
     res.timeout = true
     res.stdout, res.stderr = st.stdout, st.stderr
-    st = c:terminate(opts.grace or 1)
+    st = c:terminate(opts.grace)
   else
     res.stdout, res.stderr = out, e
   end

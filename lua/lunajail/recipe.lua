@@ -9,6 +9,7 @@
 -- none removes a field or a map key.
 
 local core = require "lunajail.core"
+local seccomp = require "lunajail.seccomp"
 
 local M = {}
 
@@ -26,6 +27,37 @@ local function typename (v)
   if v == M.none then return "lunajail.none" end
   return type(v)
 end
+
+-- {====== Numbers: the one check of every time and size ======}
+
+M.MAXTIME = 1e9            -- seconds (about 31 years): any timeout
+M.MAXBYTES = 1 << 40       -- bytes: any size kept in memory
+
+local function numtext (v)
+  if v ~= v then return "NaN" end
+  if math.type(v) == "integer" then return tostring(v) end
+  return ("%.14g"):format(v)
+end
+
+-- number(v, what, min, max [, integer]) -> v, or raises
+-- "lunajail: what: ...".  NaN compares false with everything (a deadline
+-- of now() + NaN never comes), -inf and -1e12 put one in the past
+-- forever: only numbers in [min, max] pass, integers when integer.
+-- Strings never do, "5" included.
+function M.number (v, what, min, max, integer)
+  local ok = type(v) == "number" and v >= min and v <= max
+             and (not integer or math.tointeger(v) ~= nil)
+  if ok then return integer and math.tointeger(v) or v end
+  if type(v) ~= "number" then
+    error(("lunajail: %s: %s expected, got %s"):format(what,
+          integer and "integer" or "number", typename(v)), 0)
+  end
+  error(("lunajail: %s: %s from %s to %s expected, got %s"):format(what,
+        integer and "an integer" or "a number", numtext(min), numtext(max),
+        numtext(v)), 0)
+end
+
+-- }======
 
 
 -- {====== Checkers: each takes (value, path), returns the normal form ======}
@@ -107,6 +139,25 @@ function C.mode (v, p)
          type(v) == "number" and " (Lua has no octal literals: write \"0755\")" or "")
   end
   return v
+end
+
+-- a mode for what the setup makes: files and dirs are made with the
+-- caller's privileges, often in a host directory, so never set-uid or
+-- set-gid (the sticky bit, "1777", is fine)
+local SUGID = tonumber("6000", 8)
+
+function C.setupmode (v, p)
+  C.mode(v, p)
+  if tonumber(v, 8) & SUGID ~= 0 then
+    fail(p, "mode %q: no set-uid or set-gid bit (04000, 02000) here: the setup " ..
+         "runs with your privileges, often in a host directory, and never makes " ..
+         "such files or directories (the sticky bit 01000 is fine)", v)
+  end
+  return v
+end
+
+function C.seconds (v, p)                   -- setup_timeout
+  return M.number(v, "recipe." .. p, 0.001, 3600)
 end
 
 function C.size (v, p)                      -- "4m", "512k", "1g", or bytes
@@ -283,7 +334,7 @@ function C.caps (v, p)
 end
 
 function C.seccomp (v, p)
-  if v == "default" or v == "strict" or v == "none" then return v end
+  if v == "none" or seccomp.PRESETS[v] then return v end
   if type(v) == "table" then
     for k in pairs(v) do
       if k ~= "preset" and k ~= "allow" and k ~= "deny" and k ~= "default"
@@ -294,7 +345,8 @@ function C.seccomp (v, p)
     end
     return v
   end
-  fail(p, "\"default\", \"strict\", \"none\" or a table expected, got %s", typename(v))
+  fail(p, "\"default\", \"strict\", \"allowlist\", \"none\" or a table expected, " ..
+       "got %s", typename(v))
 end
 
 function C.landlock (v, p)
@@ -414,7 +466,7 @@ function C.dir (v, p)
   if type(v) == "string" then v = { v } end
   if type(v) ~= "table" then fail(p, "path or {path, mode = \"0755\"} expected") end
   return { path = C.abspath(v.path or v[1], p .. ".path"),
-           mode = v.mode and C.mode(v.mode, p .. ".mode") or "0755" }
+           mode = v.mode and C.setupmode(v.mode, p .. ".mode") or "0755" }
 end
 
 function C.file (v, p)
@@ -422,7 +474,7 @@ function C.file (v, p)
   local content = v.content or v[2] or ""
   if type(content) ~= "string" then fail(p .. ".content", "string expected") end
   return { path = C.abspath(v.path or v[1], p .. ".path"), content = content,
-           mode = v.mode and C.mode(v.mode, p .. ".mode") or "0644" }
+           mode = v.mode and C.setupmode(v.mode, p .. ".mode") or "0644" }
 end
 
 function C.symlink (v, p)
@@ -459,6 +511,7 @@ local schema = {
   priority = { C.nice, "replace" },
   pid1 = { C.boolean, "replace" }, die_with_parent = { C.boolean, "replace" },
   new_session = { C.boolean, "replace" }, trace = { C.boolean, "replace" },
+  setup_timeout = { C.seconds, "replace" },
 }
 M.schema = schema
 
@@ -476,13 +529,18 @@ local function distance (a, b)
   return d[#a][#b]
 end
 
-local function nearest (key)
+-- " (did you mean 'timeout'?)" for a misspelt key of names (a set), or ""
+function M.suggest (key, names)
   local best, bd
-  for name in pairs(schema) do
+  if type(key) ~= "string" then return "" end
+  for name in pairs(names) do
     local dd = distance(key, name)
     if not bd or dd < bd or (dd == bd and name < best) then best, bd = name, dd end
   end
-  return best, bd
+  if bd and bd <= math.max(2, #key // 3) then
+    return (" (did you mean '%s'?)"):format(best)
+  end
+  return ""
 end
 
 -- checks and normalises every field of t; the merge sentinels pass
@@ -494,12 +552,8 @@ function M.check (t)
   for k, v in pairs(t) do
     local f = type(k) == "string" and schema[k]
     if not f then
-      local hint = ""
-      if type(k) == "string" then
-        local n, d = nearest(k)
-        if d <= math.max(2, #k // 3) then hint = (" (did you mean '%s'?)"):format(n) end
-      end
-      error(("lunajail: recipe: unknown field '%s'%s"):format(tostring(k), hint), 0)
+      error(("lunajail: recipe: unknown field '%s'%s"):format(tostring(k),
+            M.suggest(k, schema)), 0)
     end
     if v == M.none then out[k] = v
     elseif getmetatable(v) == Replace then out[k] = M.replace(f[1](v.value, k))

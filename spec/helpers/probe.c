@@ -21,7 +21,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/netlink.h>
 #include <linux/sched.h>
+#include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -37,6 +39,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <termios.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,6 +50,11 @@
 #endif
 #define X32_BIT 0x40000000L
 #define BPF_PROG_LOAD 5
+/* the calls newer than this libc's headers (asm-generic and x86_64) */
+#define NR_statmount 457
+#define NR_listmount 458
+#define NR_open_tree_attr 467
+#define NR_listns 470
 
 
 /* {====== Reporting ======} */
@@ -110,6 +118,43 @@ static int try_tiocsti_real (int argc, char **argv)
   char c = 'x';
   (void)argc; (void)argv;
   return report(ioctl(0, TIOCSTI, &c));
+}
+
+/* tty-ioctl <name> [fd]: one terminal ioctl on fd (default 0), with
+   arguments that change nothing: the terminal's own modes, size and line
+   discipline set back, exclusive mode set and cleared.  The whole
+   termios2 and termios structs of the kernel are larger than glibc's
+   struct termios: a buffer of their size holds either */
+static const struct { const char *name; unsigned long cmd, get; } ttycmds[] = {
+  { "TCGETS", TCGETS, 0 }, { "TCSETS", TCSETS, TCGETS },
+  { "TCSETSW", TCSETSW, TCGETS }, { "TCSETSF", TCSETSF, TCGETS },
+  { "TCSETS2", 0x402C542BUL, 0x802C542AUL }, { "TCSETA", TCSETA, TCGETA },
+  { "TIOCGETD", TIOCGETD, 0 }, { "TIOCSETD", TIOCSETD, TIOCGETD },
+  { "TIOCGWINSZ", TIOCGWINSZ, 0 }, { "TIOCSWINSZ", TIOCSWINSZ, TIOCGWINSZ },
+  { "TIOCEXCL", TIOCEXCL, 0 }, { "TIOCGPGRP", TIOCGPGRP, 0 },
+  { "FIONREAD", FIONREAD, 0 }, { "FIONBIO", FIONBIO, 0 },
+  { "FIOCLEX", FIOCLEX, 0 }, { "TCXONC", TCXONC, 0 },
+};
+
+static int try_tty_ioctl (int argc, char **argv)
+{
+  unsigned char buf[256];
+  int fd = argc > 3 ? atoi(argv[3]) : 0;
+  size_t i;
+  long r;
+  if (argc < 3) return usage(argv[1], "<name> [fd]");
+  for (i = 0; i < sizeof ttycmds / sizeof ttycmds[0]; i++)
+    if (strcmp(argv[2], ttycmds[i].name) == 0) break;
+  if (i == sizeof ttycmds / sizeof ttycmds[0]) return usage(argv[1], "<name>?");
+  memset(buf, 0, sizeof buf);
+  if (ttycmds[i].get && ioctl(fd, ttycmds[i].get, buf) < 0)
+    return report(-1);                           /* not a terminal */
+  if (ttycmds[i].cmd == TCXONC) buf[0] = TCOON;  /* output on: as it was */
+  r = syscall(SYS_ioctl, fd, ttycmds[i].cmd,
+              ttycmds[i].cmd == TCXONC ? (void *)(long)TCOON :
+              ttycmds[i].cmd == FIONBIO ? (void *)&(int){ 0 } : (void *)buf);
+  if (r == 0 && ttycmds[i].cmd == TIOCEXCL) ioctl(fd, TIOCNXCL);
+  return report(r);
 }
 
 /* }====== */
@@ -231,6 +276,32 @@ static int try_mount_setattr (int argc, char **argv)
   return report(syscall(SYS_mount_setattr, -1, NULL, 0, NULL, 0));
 }
 
+/* the calls libseccomp 2.5.4 cannot name: EFAULT (EINVAL) unfiltered */
+static int try_open_tree_attr (int argc, char **argv)
+{
+  (void)argc; (void)argv;
+  return report(syscall(NR_open_tree_attr, -1, NULL, 0, NULL, 0));
+}
+
+static int try_statmount (int argc, char **argv)
+{
+  (void)argc; (void)argv;
+  return report(syscall(NR_statmount, NULL, NULL, 0, 0));
+}
+
+static int try_listmount (int argc, char **argv)
+{
+  (void)argc; (void)argv;
+  return report(syscall(NR_listmount, NULL, NULL, 0, 0));
+}
+
+/* Linux 6.19: ENOSYS unfiltered before */
+static int try_listns (int argc, char **argv)
+{
+  (void)argc; (void)argv;
+  return report(syscall(NR_listns, NULL, NULL, 0, 0));
+}
+
 /* }====== */
 
 
@@ -318,6 +389,16 @@ static int try_init_race (int argc, char **argv)
   return report(-1);
 }
 
+/* raw <nr> [args...]: any native system call, numbers in any base */
+static int try_raw (int argc, char **argv)
+{
+  unsigned long a[6] = { 0, 0, 0, 0, 0, 0 };
+  if (argc < 3) return usage(argv[1], "<nr> [args...]");
+  for (int i = 3; i < argc && i < 9; i++) a[i - 3] = strtoul(argv[i], NULL, 0);
+  return report(syscall(strtol(argv[2], NULL, 0), a[0], a[1], a[2], a[3], a[4],
+                        a[5]));
+}
+
 /* }====== */
 
 
@@ -368,7 +449,7 @@ static int not_x86_64 (int argc, char **argv)
 /* }====== */
 
 
-/* {====== Network (row 27) ======} */
+/* {====== Network (row 27, socket families) ======} */
 
 static socklen_t abstract (struct sockaddr_un *a, const char *name)
 {
@@ -463,6 +544,79 @@ static int try_packet_socket (int argc, char **argv)
 {
   (void)argc; (void)argv;
   return report(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+}
+
+/* socket <family> <type> <protocol> [pair]: socket(2), or socketpair(2)
+   with "pair"; numbers in any base, the family 64 bits wide, passed raw
+   (the kernel reads an int: high bits are ignored) */
+static int try_socket (int argc, char **argv)
+{
+  unsigned long long af;
+  long type, proto, r;
+  int sv[2];
+  if (argc < 5) return usage(argv[1], "<family> <type> <protocol> [pair]");
+  af = strtoull(argv[2], NULL, 0);
+  type = strtol(argv[3], NULL, 0) | SOCK_CLOEXEC;
+  proto = strtol(argv[4], NULL, 0);
+  if (argc > 5 && strcmp(argv[5], "pair") == 0)
+    r = syscall(SYS_socketpair, af, type, proto, sv);
+  else
+    r = syscall(SYS_socket, af, type, proto);
+  return report(r);
+}
+
+/* netlink <protocol> [groups]: a netlink socket bound to the multicast
+   groups (15 with group 1: the host's kobject uevents) */
+static int try_netlink (int argc, char **argv)
+{
+  struct sockaddr_nl a;
+  int fd;
+  if (argc < 3) return usage(argv[1], "<protocol> [groups]");
+  fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, atoi(argv[2]));
+  if (fd < 0) return report(fd);
+  memset(&a, 0, sizeof a);
+  a.nl_family = AF_NETLINK;
+  a.nl_groups = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 0) : 0;
+  return report(bind(fd, (struct sockaddr *)&a, sizeof a));
+}
+
+static int vsockbind (int port, struct sockaddr_vm *a)
+{
+  socklen_t len = sizeof *a;
+  int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  memset(a, 0, sizeof *a);
+  a->svm_family = AF_VSOCK;
+  a->svm_cid = VMADDR_CID_ANY;
+  a->svm_port = port ? (unsigned)port : VMADDR_PORT_ANY;
+  if (bind(fd, (struct sockaddr *)a, sizeof *a) < 0 ||
+      getsockname(fd, (struct sockaddr *)a, &len) < 0)
+    return -1;
+  return fd;
+}
+
+/* bind-vsock <port>: "ok <port>" (0: any port), EADDRINUSE when another
+   holds it, in whatever network namespace */
+static int try_bind_vsock (int argc, char **argv)
+{
+  struct sockaddr_vm a;
+  if (argc < 3) return usage(argv[1], "<port>");
+  if (vsockbind(atoi(argv[2]), &a) < 0) return report(-1);
+  printf("ok %u\n", a.svm_port);
+  return 0;
+}
+
+/* listen-vsock 0 <seconds>: a canary holding a free vsock port */
+static int try_listen_vsock (int argc, char **argv)
+{
+  struct sockaddr_vm a;
+  char port[16];
+  int fd;
+  if (argc < 4) return usage(argv[1], "<port> <seconds>");
+  if ((fd = vsockbind(atoi(argv[2]), &a)) < 0 || listen(fd, 4) < 0)
+    return report(-1);
+  snprintf(port, sizeof port, "%u", a.svm_port);
+  return linger(port, argv[3]);
 }
 
 /* }====== */
@@ -604,6 +758,10 @@ static const struct { const char *name; int (*fn) (int, char **); } cmds[] = {
   CMD("connect-abstract", connect_abstract), CMD("connect-tcp", connect_tcp),
   CMD("listen-abstract", listen_abstract), CMD("listen-tcp", listen_tcp),
   CMD("raw-socket", raw_socket), CMD("packet-socket", packet_socket),
+  CMD("socket", socket), CMD("netlink", netlink), CMD("bind-vsock", bind_vsock),
+  CMD("listen-vsock", listen_vsock), CMD("tty-ioctl", tty_ioctl),
+  CMD("open_tree_attr", open_tree_attr), CMD("statmount", statmount),
+  CMD("listmount", listmount), CMD("listns", listns), CMD("raw", raw),
   CMD("shmget", shmget), CMD("shmcreate", shmcreate), CMD("open", open),
   CMD("read", read), CMD("mknod", mknod), CMD("fds", fds), CMD("cwd", cwd),
   CMD("setgroups", setgroups), CMD("kill", kill),

@@ -11,6 +11,7 @@
 -- has been delivered.
 
 local core = require "lunajail.core"
+local recipe = require "lunajail.recipe"
 local dispatch = require("lunajail.loop.dispatch").dispatch
 
 local Loop = {}
@@ -31,9 +32,13 @@ end
 
 function Loop:count () return self.n end
 
+local function seconds (t, what)
+  return t and recipe.number(t, what, 0, recipe.MAXTIME)
+end
+
 function Loop:step (timeout)
   local items, order = {}, {}
-  local t = timeout
+  local t = seconds(timeout, "loop:step: timeout")
   for child in pairs(self.children) do
     items[#items + 1] = { fd = child:pollfd(), events = "r" }
     order[#order + 1] = child
@@ -56,7 +61,7 @@ function Loop:step (timeout)
 end
 
 function Loop:run (timeout)
-  local dl = timeout and core.monotonic() + timeout
+  local dl = timeout and core.monotonic() + seconds(timeout, "loop:run: timeout")
   while self.n > 0 do
     local left = dl and dl - core.monotonic()
     if left and left <= 0 then return nil, "timeout" end
