@@ -38,21 +38,20 @@ INST_LUADIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 B       = build
 SRCS    = $(wildcard csrc/*.c)
-LIBSRCS = $(filter-out csrc/init.c,$(SRCS))
-OBJS    = $(LIBSRCS:csrc/%.c=$(B)/obj/%.o) $(B)/obj/initbin.o \
+LIBSRCS = $(filter-out csrc/runner.c,$(SRCS))
+OBJS    = $(LIBSRCS:csrc/%.c=$(B)/obj/%.o) $(B)/obj/runnerbin.o \
           $(B)/obj/clone3.o
 SO      = $(B)/lunajail/core.so
-INIT    = $(B)/lunajail-init
+RUNNER  = $(B)/lunajail-runner
 
-# The PID 1 init is exec'd inside sandboxes that have no libc: freestanding
-# where csrc/sys.h has raw syscalls for the machine, else static glibc.
-ARCH := $(shell uname -m)
-ifneq ($(filter x86_64 aarch64,$(ARCH)),)
-INIT_CFLAGS = -Os -ffreestanding -fno-stack-protector -fno-builtin \
-              -nostdlib -static -fno-pie -DLJ_FREESTANDING
-else
-INIT_CFLAGS = -Os -static
-endif
+# lunajail-runner applies a plan's steps in the sandbox (csrc/runner.c):
+# the same concern files, built with LJ_RUNNER (each op's apply, none of
+# its Lua: the linker drops what nothing reaches), static, because it
+# runs where there may be no libc; never with sanitizers
+RUNNER_CFLAGS = -O2 -g -std=gnu11 -DLJ_RUNNER -ffunction-sections \
+                -fdata-sections -fstack-protector-strong $(WARN) \
+                -Wno-unused-function -I$(LUA_INCDIR) $(DEP_CFLAGS)
+ROBJS   = $(SRCS:csrc/%.c=$(B)/robj/%.o)
 
 DEBIAN_PKGS = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-busted \
               pkg-config gcc make libc6-dev
@@ -70,14 +69,18 @@ $(B)/obj/%.o: csrc/%.c csrc/lj.h csrc/spawn.h | $(B)/obj
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) $(LJ_CFLAGS) -c $< -o $@
 
-$(INIT): csrc/init.c csrc/sys.h | $(B)/obj
-	@echo "CC $< (PID 1 init)"
-	@$(CC) $(INIT_CFLAGS) -Wall -Wextra -Werror -o $@ csrc/init.c
+$(B)/robj/%.o: csrc/%.c csrc/lj.h csrc/spawn.h | $(B)/robj
+	@echo "CC $< (runner)"
+	@$(CC) $(RUNNER_CFLAGS) -c $< -o $@
+
+$(RUNNER): $(ROBJS)
+	@echo "LD $@"
+	@$(CC) -static -Wl,--gc-sections -o $@ $(ROBJS)
 	@strip $@ 2>/dev/null || true
 
-# the init binary, embedded in core.so as bytes (see csrc/initbin.S)
-$(B)/obj/initbin.o: csrc/initbin.S $(INIT) | $(B)/obj
-	@$(CC) -c -DINITBIN='"$(INIT)"' $< -o $@
+# the runner binary, embedded in core.so as bytes (see csrc/runnerbin.S)
+$(B)/obj/runnerbin.o: csrc/runnerbin.S $(RUNNER) | $(B)/obj
+	@$(CC) -c -DRUNNERBIN='"$(RUNNER)"' $< -o $@
 
 $(B)/obj/clone3.o: csrc/clone3.S | $(B)/obj
 	@$(CC) -c $< -o $@
@@ -86,7 +89,7 @@ $(SO): $(OBJS) | $(B)/lunajail
 	@echo "LD $@"
 	@$(CC) $(CFLAGS) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(DEP_LIBS)
 
-$(B)/obj $(B)/lunajail:
+$(B)/obj $(B)/robj $(B)/lunajail:
 	mkdir -p $@
 
 # ---- the two quick-start commands ----------------------------------------

@@ -29,17 +29,21 @@ struct ljArena {
   void *ud;
 };
 
-static int arena_close (lua_State *L) {
-  ljArena *a = (ljArena *)luaL_checkudata(L, 1, LJ_ARENA);
+void lj_arenafree (ljArena *a) {
   while (a->head) {
     ljChunk *c = a->head;
     a->head = c->next;
     a->f(a->ud, c, sizeof(ljChunk) + c->size, 0);
   }
+}
+
+static int arena_close (lua_State *L) {
+  lj_arenafree((ljArena *)luaL_checkudata(L, 1, LJ_ARENA));
   return 0;
 }
 
-ljArena *lj_newarena (lua_State *L) {
+/* an arena that outlives the call: freed by lj_arenafree or __gc */
+ljArena *lj_newarena_kept (lua_State *L) {
   ljArena *a = (ljArena *)lua_newuserdatauv(L, sizeof(ljArena), 0);
   a->head = NULL;                          /* closed state first */
   a->f = lua_getallocf(L, &a->ud);
@@ -50,6 +54,11 @@ ljArena *lj_newarena (lua_State *L) {
     lua_setfield(L, -2, "__close");
   }
   lua_setmetatable(L, -2);
+  return a;
+}
+
+ljArena *lj_newarena (lua_State *L) {
+  ljArena *a = lj_newarena_kept(L);
   lua_toclose(L, -1);
   return a;
 }
@@ -311,6 +320,24 @@ const char **lj_argstrlist (ljArgs *A, int n, size_t *count) {
   v[len] = NULL;
   if (count) *count = (size_t)len;
   return v;
+}
+
+/* the same list packed, each string with its NUL: a blob that can be
+** copied (a step's p), walked with strlen */
+const char *lj_argpacked (ljArgs *A, int n, size_t *count, size_t *len) {
+  size_t k, c, total = 0;
+  const char **v = lj_argstrlist(A, n, &c);
+  char *out, *p;
+  for (k = 0; k < c; k++) total += strlen(v[k]) + 1;
+  p = out = (char *)lj_alloc(A->L, A->arena, total + 1);
+  for (k = 0; k < c; k++) {
+    size_t l = strlen(v[k]) + 1;
+    memcpy(p, v[k], l);
+    p += l;
+  }
+  if (count) *count = c;
+  *len = total;
+  return out;
 }
 
 /* }====== */

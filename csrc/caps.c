@@ -206,6 +206,7 @@ static void caps_set_decode (ljArgs *A, ljStep *s) {
   cap_free(c);
   s->s[0] = text;
   s->p = sets;
+  s->plen = sizeof *sets;
 }
 
 static int caps_set_apply (const ljStep *s, ljCtx *c) {
@@ -214,7 +215,7 @@ static int caps_set_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_caps_set = {
-  "caps_set", "text", caps_set_decode, caps_set_apply, NULL, 0
+  "caps_set", "text", LJ_PARENT(caps_set_decode), caps_set_apply, NULL, 0
 };
 
 static void mask_decode (ljArgs *A, ljStep *s) {
@@ -227,7 +228,7 @@ static int drop_bound_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_caps_drop_bound = {
-  "caps_drop_bound", "caps", mask_decode, drop_bound_apply, describe_caps, 0
+  "caps_drop_bound", "caps", LJ_PARENT(mask_decode), drop_bound_apply, LJ_PARENT(describe_caps), 0
 };
 
 static void none_decode (ljArgs *A, ljStep *s) {
@@ -240,7 +241,7 @@ static int clear_ambient_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_caps_clear_ambient = {
-  "caps_clear_ambient", "", none_decode, clear_ambient_apply, NULL, 0
+  "caps_clear_ambient", "", LJ_PARENT(none_decode), clear_ambient_apply, NULL, 0
 };
 
 /*
@@ -271,7 +272,7 @@ static int caps_keep_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_caps_keep = {
-  "caps_keep", "caps", mask_decode, caps_keep_apply, describe_caps, 0
+  "caps_keep", "caps", LJ_PARENT(mask_decode), caps_keep_apply, LJ_PARENT(describe_caps), 0
 };
 
 /* }====== */

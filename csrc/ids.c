@@ -50,13 +50,13 @@ static void setres_describe (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_setresuid = {
-  "setresuid", "ruid,euid,suid", setres_decode, setresuid_apply,
-  setres_describe, LJ_OPF_CREDS
+  "setresuid", "ruid,euid,suid", LJ_PARENT(setres_decode), setresuid_apply,
+  LJ_PARENT(setres_describe), LJ_OPF_CREDS
 };
 
 static const ljOp op_setresgid = {
-  "setresgid", "rgid,egid,sgid", setres_decode, setresgid_apply,
-  setres_describe, LJ_OPF_CREDS
+  "setresgid", "rgid,egid,sgid", LJ_PARENT(setres_decode), setresgid_apply,
+  LJ_PARENT(setres_describe), LJ_OPF_CREDS
 };
 
 /* }====== */
@@ -83,6 +83,7 @@ static void setgroups_decode (ljArgs *A, ljStep *s) {
   }
   s->i[0] = len;
   s->p = g;
+  s->plen = sizeof(gid_t) * (size_t)len;
 }
 
 static int setgroups_apply (const ljStep *s, ljCtx *c) {
@@ -103,8 +104,8 @@ static void setgroups_describe (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_setgroups = {
-  "setgroups", "groups", setgroups_decode, setgroups_apply,
-  setgroups_describe, 0
+  "setgroups", "groups", LJ_PARENT(setgroups_decode), setgroups_apply,
+  LJ_PARENT(setgroups_describe), 0
 };
 
 /* }====== */

@@ -60,10 +60,12 @@ const ljNames lj_landlock_fs = { "landlock right", "LANDLOCK_ACCESS_FS_",
 #define FILEONLY (FS(EXECUTE) | FS(WRITE_FILE) | FS(READ_FILE) \
                   | FS(TRUNCATE) | FS(IOCTL_DEV))
 
-typedef struct Rule {
-  const char *path;
-  uint64_t access;
+typedef struct Rule {              /* a step's blob: the rules, then */
+  uint64_t access;                 /* their paths, each with its NUL */
+  uint32_t path;                   /* offset from the blob's start */
 } Rule;
+
+#define PATHOF(r, k)  ((const char *)(r) + (r)[k].path)
 
 /* the rights each ABI version knows */
 static uint64_t abirights (int abi) {
@@ -109,10 +111,11 @@ static void landlock_decode (ljArgs *A, ljStep *s) {
   lua_State *L = A->L;
   int idx = lj_argtable(A, 1);
   lua_Integer i, len = (lua_Integer)lua_rawlen(L, idx);
+  size_t total, off;
   Rule *r;
   if (len > 4096) lj_argerror(A, 1, "more than 4096 rules");
-  r = (Rule *)lj_alloc(L, A->arena, sizeof(Rule) * (size_t)(len + 1));
-  for (i = 1; i <= len; i++) {
+  total = off = sizeof(Rule) * (size_t)len;
+  for (i = 1; i <= len; i++) {             /* checked, and measured */
     size_t plen;
     const char *p;
     if (lua_rawgeti(L, idx, i) != LUA_TTABLE)
@@ -120,9 +123,21 @@ static void landlock_decode (ljArgs *A, ljStep *s) {
     lua_rawgeti(L, -1, 1);
     p = lua_tolstring(L, -1, &plen);
     if (lua_type(L, -1) != LUA_TSTRING || plen == 0 || p[0] != '/'
-        || memchr(p, '\0', plen))
+        || memchr(p, '\0', plen) || plen >= 4096)
       lj_argerror(A, 1, "rule %I: absolute path expected", i);
-    r[i - 1].path = lj_strdup(L, A->arena, p, plen);
+    total += plen + 1;
+    lua_pop(L, 2);
+  }
+  r = (Rule *)lj_alloc(L, A->arena, total + 1);
+  for (i = 1; i <= len; i++) {             /* the flat blob */
+    size_t plen;
+    const char *p;
+    lua_rawgeti(L, idx, i);
+    lua_rawgeti(L, -1, 1);
+    p = lua_tolstring(L, -1, &plen);
+    memcpy((char *)r + off, p, plen + 1);
+    r[i - 1].path = (uint32_t)off;
+    off += plen + 1;
     lua_rawgeti(L, -2, 2);
     r[i - 1].access = argaccess(A, 1, lua_gettop(L), i);
     lua_pop(L, 3);
@@ -133,6 +148,7 @@ static void landlock_decode (ljArgs *A, ljStep *s) {
   lua_pop(L, 1);
   s->i[0] = len;
   s->p = r;
+  s->plen = total;
 }
 
 static int landlock_apply (const ljStep *s, ljCtx *c) {
@@ -149,7 +165,7 @@ static int landlock_apply (const ljStep *s, ljCtx *c) {
   for (i = 0; i < s->i[0] && !err; i++) {
     struct landlock_path_beneath_attr pb;
     struct stat st;
-    int fd = open(r[i].path, O_PATH | O_CLOEXEC);
+    int fd = open(PATHOF(r, i), O_PATH | O_CLOEXEC);
     if (fd < 0) { err = errno; break; }
     pb.parent_fd = fd;
     pb.allowed_access = r[i].access & ra.handled_access_fs;
@@ -172,13 +188,13 @@ static void landlock_describe (const ljStep *s, ljBuf *b) {
   lj_bufadd(b, "{");
   for (i = 0; i < s->i[0] && i < 6; i++) {
     if (i) lj_bufadd(b, ", ");
-    lj_bufaddq(b, r[i].path);
+    lj_bufaddq(b, PATHOF(r, i));
   }
   lj_bufadd(b, s->i[0] > 6 ? ", ...}" : "}");
 }
 
 static const ljOp op_landlock = {
-  "landlock", "rules", landlock_decode, landlock_apply, landlock_describe, 0
+  "landlock", "rules", LJ_PARENT(landlock_decode), landlock_apply, LJ_PARENT(landlock_describe), 0
 };
 
 /* }====== */

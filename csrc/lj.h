@@ -38,6 +38,8 @@
 typedef struct ljArena ljArena;
 
 ljArena *lj_newarena (lua_State *L);           /* pushes it; to-be-closed */
+ljArena *lj_newarena_kept (lua_State *L);      /* pushes it; __gc frees */
+void lj_arenafree (ljArena *a);                /* now; idempotent */
 void *lj_alloc (lua_State *L, ljArena *a, size_t n);  /* zeroed; raises */
 const char *lj_strdup (lua_State *L, ljArena *a, const char *s, size_t n);
 
@@ -87,6 +89,8 @@ int lj_argfd (ljArgs *A, int n);
 int lj_argtable (ljArgs *A, int n);        /* checks; returns stack index */
 /* a table of strings -> NULL-terminated array in the arena */
 const char **lj_argstrlist (ljArgs *A, int n, size_t *count);
+/* ... -> "a\0b\0" in the arena (a flat step blob); *len bytes */
+const char *lj_argpacked (ljArgs *A, int n, size_t *count, size_t *len);
 
 /* }====== */
 
@@ -139,13 +143,15 @@ typedef struct ljStep {
                                       is k; the spawner's own are 0 */
   const char *s[LJ_NSTR];          /* string arguments (NULL: absent) */
   int64_t i[LJ_NINT];              /* integer arguments */
-  const void *p;                   /* op-specific data in the arena */
+  const void *p;                   /* op-specific data in the arena: */
+  size_t plen;                     /* plen bytes, flat, without pointers
+                                      (the runner gets a copy) */
 } ljStep;
 
 /* what apply may need beyond its step (child side) */
 typedef struct ljCtx {
   int pdeathsig;                   /* re-armed after credential changes */
-  void *plan;                      /* the spawn plan, in a child */
+  void *plan;                      /* the runner's plan, in a sandbox */
   const char *beneath;             /* a "beneath" step's root, or NULL */
   int beneathfd;                   /* ... opened O_PATH */
 } ljCtx;
@@ -164,7 +170,18 @@ typedef struct ljOp {
 #define LJ_OPF_CREDS   1           /* changes ids: re-arm pdeathsig */
 #define LJ_OPF_PLAN    2           /* a plan's step only: no core.X */
 
+/* An op's decode and describe run in the parent only: in the runner's
+** build (lunajail-runner, which applies a plan's steps in the sandbox)
+** they are left out, and with them every call into Lua and libraries. */
+#ifdef LJ_RUNNER
+#define LJ_PARENT(f)  NULL
+#else
+#define LJ_PARENT(f)  f
+#endif
+
 const ljOp *lj_findop (const char *name);
+int lj_opindex (const ljOp *op);                /* its number, or -1 */
+const ljOp *lj_opbyindex (int index);           /* or NULL */
 void lj_pushopnames (lua_State *L);             /* "mount, umount, ..." */
 void lj_describe (const ljStep *s, ljBuf *b);   /* op(args) */
 void lj_bufadd (ljBuf *b, const char *s);

@@ -235,8 +235,8 @@ static void mount_describe (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_mount = {
-  "mount", "source,target,fstype,flags,data", mount_decode, mount_apply,
-  mount_describe, 0
+  "mount", "source,target,fstype,flags,data", LJ_PARENT(mount_decode), mount_apply,
+  LJ_PARENT(mount_describe), 0
 };
 
 /* }====== */
@@ -354,21 +354,21 @@ static void bind_describe (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_bind = {
-  "bind", "source,target,flags,proc", bind_decode, bind_apply,
-  bind_describe, 0
+  "bind", "source,target,flags,proc", LJ_PARENT(bind_decode), bind_apply,
+  LJ_PARENT(bind_describe), 0
 };
 
 static void overlay_decode (ljArgs *A, ljStep *s) {
-  const char **lower;
-  size_t n, i, each;
+  const char *lower, *l;
+  size_t n, i, each, len;
   s->s[0] = lj_argpath(A, 1);
-  lower = lj_argstrlist(A, 2, &n);
+  lower = lj_argpacked(A, 2, &n, &len);
   if (n == 0) lj_argerror(A, 2, "one lower dir or more");
   if (n > MAXLOWER) lj_argerror(A, 2, "at most %d lower dirs", MAXLOWER);
-  for (i = 0; i < n; i++)
-    if (lower[i][0] != '/')
+  for (i = 0, l = lower; i < n; i++, l += strlen(l) + 1)
+    if (l[0] != '/')
       lj_argerror(A, 2, "item %d: absolute path expected, got \"%s\"",
-                  (int)i + 1, lower[i]);
+                  (int)i + 1, l);
   s->s[1] = lj_isnone(A, 3) ? NULL : lj_argabs(A, 3);
   s->s[2] = lj_isnone(A, 4) ? NULL : lj_argabs(A, 4);
   if ((s->s[1] == NULL) != (s->s[2] == NULL))
@@ -384,14 +384,15 @@ static void overlay_decode (ljArgs *A, ljStep *s) {
   each = (s->s[3] ? strlen(s->s[3]) : 5) + FDNAME;
   if (sizeof "lowerdir=,upperdir=,workdir=" + (n + 2) * each > 4096)
     lj_argerror(A, 2, "too many lower dirs for a page of mount options");
-  s->p = lower;
+  s->p = lower;                    /* "a\0b\0": a flat blob */
+  s->plen = len;
   s->i[1] = (int64_t)n;
 }
 
 /* "lowerdir=P/self/fd/A:...,upperdir=...,workdir=..." of fds opened
 ** without symlinks; then mount as the mount op */
 static int overlay_apply (const ljStep *s, ljCtx *c) {
-  const char *const *lower = (const char *const *)s->p;
+  const char *lower = (const char *)s->p;
   const char *extra[2] = { ",upperdir=", ",workdir=" };
   int fds[MAXLOWER + 2], n = 0, err = 0, i, nl = (int)s->i[1];
   char data[4096];
@@ -399,7 +400,8 @@ static int overlay_apply (const ljStep *s, ljCtx *c) {
   ljStep m = *s;
   lj_bufadd(&b, "lowerdir=");
   for (i = 0; i < nl + 2; i++) {   /* the lower dirs, upper, work */
-    const char *path = i < nl ? lower[i] : s->s[i - nl + 1];
+    const char *path = i < nl ? lower : s->s[i - nl + 1];
+    if (i < nl) lower += strlen(lower) + 1;
     if (path == NULL) break;       /* read-only: no upper, no work */
     if ((fds[n] = lj_opennolinks(path, O_PATH | O_DIRECTORY)) < 0) {
       err = errno;
@@ -422,13 +424,13 @@ static int overlay_apply (const ljStep *s, ljCtx *c) {
 }
 
 static void overlay_describe (const ljStep *s, ljBuf *b) {
-  const char *const *lower = (const char *const *)s->p;
+  const char *lower = (const char *)s->p;
   int i;
   lj_bufaddq(b, s->s[0]);
   lj_bufadd(b, ", {");
-  for (i = 0; i < (int)s->i[1]; i++) {
+  for (i = 0; i < (int)s->i[1]; i++, lower += strlen(lower) + 1) {
     if (i) lj_bufadd(b, ", ");
-    lj_bufaddq(b, lower[i]);
+    lj_bufaddq(b, lower);
   }
   lj_bufadd(b, "}");
   if (s->s[1]) {
@@ -444,8 +446,8 @@ static void overlay_describe (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_overlay = {
-  "overlay", "target,lower,upper,work,flags,proc", overlay_decode,
-  overlay_apply, overlay_describe, 0
+  "overlay", "target,lower,upper,work,flags,proc", LJ_PARENT(overlay_decode),
+  overlay_apply, LJ_PARENT(overlay_describe), 0
 };
 
 /* }====== */
@@ -464,7 +466,7 @@ static int umount_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_umount = {
-  "umount", "target,flags", umount_decode, umount_apply, NULL, 0
+  "umount", "target,flags", LJ_PARENT(umount_decode), umount_apply, NULL, 0
 };
 
 static void pivot_decode (ljArgs *A, ljStep *s) {
@@ -478,7 +480,7 @@ static int pivot_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_pivot_root = {
-  "pivot_root", "new_root,put_old", pivot_decode, pivot_apply, NULL, 0
+  "pivot_root", "new_root,put_old", LJ_PARENT(pivot_decode), pivot_apply, NULL, 0
 };
 
 static void path_decode (ljArgs *A, ljStep *s) {
@@ -496,11 +498,11 @@ static int chdir_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_chroot = {
-  "chroot", "path", path_decode, chroot_apply, NULL, 0
+  "chroot", "path", LJ_PARENT(path_decode), chroot_apply, NULL, 0
 };
 
 static const ljOp op_chdir = {
-  "chdir", "path", path_decode, chdir_apply, NULL, 0
+  "chdir", "path", LJ_PARENT(path_decode), chdir_apply, NULL, 0
 };
 
 /* }====== */
@@ -595,7 +597,7 @@ static int mkdir_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_mkdir_p = {
-  "mkdir_p", "path,mode", mkdir_decode, mkdir_apply, NULL, 0
+  "mkdir_p", "path,mode", LJ_PARENT(mkdir_decode), mkdir_apply, NULL, 0
 };
 
 static void symlink_decode (ljArgs *A, ljStep *s) {
@@ -621,13 +623,14 @@ static int symlink_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_symlink = {
-  "symlink", "target,linkpath", symlink_decode, symlink_apply, NULL, 0
+  "symlink", "target,linkpath", LJ_PARENT(symlink_decode), symlink_apply, NULL, 0
 };
 
 static void write_decode (ljArgs *A, ljStep *s) {
   size_t len;
   s->s[0] = lj_argpath(A, 1);
   s->p = lj_argbytes(A, 2, &len);
+  s->plen = len;
   s->i[0] = (int64_t)len;
   s->i[1] = lj_argmode(A, 3, 0644);
 }
@@ -666,7 +669,7 @@ static int write_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_write_file = {
-  "write_file", "path,content,mode", write_decode, write_apply, NULL, 0
+  "write_file", "path,content,mode", LJ_PARENT(write_decode), write_apply, NULL, 0
 };
 
 static void touch_decode (ljArgs *A, ljStep *s) {
@@ -699,7 +702,7 @@ static int touch_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_touch = {
-  "touch", "path,mode", touch_decode, touch_apply, NULL, 0
+  "touch", "path,mode", LJ_PARENT(touch_decode), touch_apply, NULL, 0
 };
 
 /* }====== */

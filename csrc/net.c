@@ -38,7 +38,7 @@ static int ifup_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_ifup = {
-  "ifup", "name", ifup_decode, ifup_apply, NULL, 0
+  "ifup", "name", LJ_PARENT(ifup_decode), ifup_apply, NULL, 0
 };
 
 const ljOp *const lj_ops_net[] = { &op_ifup, NULL };

@@ -50,7 +50,7 @@ static void ns_describe (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_unshare = {
-  "unshare", "namespaces", unshare_decode, unshare_apply, ns_describe, 0
+  "unshare", "namespaces", LJ_PARENT(unshare_decode), unshare_apply, LJ_PARENT(ns_describe), 0
 };
 
 /* setns(path_or_fd, nstype): nstype may be omitted (any type) */
@@ -73,7 +73,7 @@ static int setns_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_setns = {
-  "setns", "path_or_fd,nstype", setns_decode, setns_apply, ns_describe, 0
+  "setns", "path_or_fd,nstype", LJ_PARENT(setns_decode), setns_apply, LJ_PARENT(ns_describe), 0
 };
 
 /* }====== */
@@ -98,11 +98,11 @@ static int domainname_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_sethostname = {
-  "sethostname", "name", name_decode, hostname_apply, NULL, 0
+  "sethostname", "name", LJ_PARENT(name_decode), hostname_apply, NULL, 0
 };
 
 static const ljOp op_setdomainname = {
-  "setdomainname", "name", name_decode, domainname_apply, NULL, 0
+  "setdomainname", "name", LJ_PARENT(name_decode), domainname_apply, NULL, 0
 };
 
 /* }====== */

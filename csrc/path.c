@@ -190,7 +190,7 @@ static int beneath_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_beneath = {
-  "beneath", "root", beneath_decode, beneath_apply, NULL, LJ_OPF_PLAN
+  "beneath", "root", LJ_PARENT(beneath_decode), beneath_apply, NULL, LJ_OPF_PLAN
 };
 
 /* }====== */

@@ -46,7 +46,7 @@ static void describe_int (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_no_new_privs = {
-  "no_new_privs", "on", nnp_decode, prctl_apply, describe_int, 0
+  "no_new_privs", "on", LJ_PARENT(nnp_decode), prctl_apply, LJ_PARENT(describe_int), 0
 };
 
 /* pdeathsig(sig): sig by name or number; 0 clears */
@@ -62,7 +62,7 @@ static int pdeathsig_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_pdeathsig = {
-  "pdeathsig", "signal", pdeathsig_decode, pdeathsig_apply, describe_int, 0
+  "pdeathsig", "signal", LJ_PARENT(pdeathsig_decode), pdeathsig_apply, LJ_PARENT(describe_int), 0
 };
 
 static void dumpable_decode (ljArgs *A, ljStep *s) {
@@ -71,7 +71,7 @@ static void dumpable_decode (ljArgs *A, ljStep *s) {
 }
 
 static const ljOp op_dumpable = {
-  "dumpable", "on", dumpable_decode, prctl_apply, describe_int, 0
+  "dumpable", "on", LJ_PARENT(dumpable_decode), prctl_apply, LJ_PARENT(describe_int), 0
 };
 
 static void keepcaps_decode (ljArgs *A, ljStep *s) {
@@ -80,7 +80,7 @@ static void keepcaps_decode (ljArgs *A, ljStep *s) {
 }
 
 static const ljOp op_keepcaps = {
-  "keepcaps", "on", keepcaps_decode, prctl_apply, describe_int, 0
+  "keepcaps", "on", LJ_PARENT(keepcaps_decode), prctl_apply, LJ_PARENT(describe_int), 0
 };
 
 /* securebits(bits): all of them at once, so nil is refused ({} clears) */
@@ -97,8 +97,8 @@ static void securebits_describe (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_securebits = {
-  "securebits", "bits", securebits_decode, prctl_apply,
-  securebits_describe, 0
+  "securebits", "bits", LJ_PARENT(securebits_decode), prctl_apply,
+  LJ_PARENT(securebits_describe), 0
 };
 
 static void setsid_decode (ljArgs *A, ljStep *s) {
@@ -111,7 +111,7 @@ static int setsid_apply (const ljStep *s, ljCtx *c) {
 }
 
 static const ljOp op_setsid = {
-  "setsid", "", setsid_decode, setsid_apply, NULL, 0
+  "setsid", "", LJ_PARENT(setsid_decode), setsid_apply, NULL, 0
 };
 
 

@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -63,7 +64,8 @@
 #define REAPER   "lunajail.reaper"
 #define DEFLIMIT (1 << 20)
 
-enum { IN, OUT, ERR, PID };        /* streams, and the pidfd in masks */
+enum { IN, OUT, ERR, PID, REP };   /* streams, the pidfd, the runner's
+                                      reports (setup) in masks */
 
 static const char *const streams[] = { "stdin", "stdout", "stderr", "pid",
                                        NULL };
@@ -181,6 +183,7 @@ static int flush (ljChild *c) {
 ** pidfd_send_signal (before Linux 5.1; valgrind), kill(2) does as well
 ** while the child is unreaped: its pid cannot be reused before that */
 static int sendsig (ljChild *c, int sig) {
+  if (sig) c->lastsig = sig;
   if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) == 0) return 0;
   if (errno != ENOSYS || c->reaped) return -1;
   return kill(c->pid, sig);
@@ -303,6 +306,7 @@ static void rewatch (ljChild *c) {
   watch(c, OUT, c->fd[OUT], c->buf[OUT].len < c->limit ? EPOLLIN : 0);
   watch(c, ERR, c->fd[ERR], c->buf[ERR].len < c->limit ? EPOLLIN : 0);
   watch(c, IN, c->fd[IN], c->buf[IN].len > 0 ? EPOLLOUT : 0);
+  watch(c, REP, c->setup == 1 ? c->reportfd : -1, EPOLLIN);
 }
 
 /* }====== */
@@ -311,12 +315,12 @@ static void rewatch (ljChild *c) {
 /* {====== The object ======} */
 
 ljChild *lj_newchild (lua_State *L) {
-  ljChild *c = (ljChild *)lua_newuserdatauv(L, sizeof *c, 1);
+  ljChild *c = (ljChild *)lua_newuserdatauv(L, sizeof *c, 2);
   int k;
   memset(c, 0, sizeof *c);
-  c->pidfd = c->epfd = c->statusfd = c->ptyfd = -1;   /* closed first */
+  c->pidfd = c->epfd = c->statusfd = c->ptyfd = c->reportfd = -1;
   for (k = 0; k < 3; k++) c->fd[k] = -1;
-  for (k = 0; k < 4; k++) c->epfds[k] = -1;
+  for (k = 0; k < 5; k++) c->epfds[k] = -1;
   c->limit = DEFLIMIT;
   c->killsig = SIGKILL;
   c->alloc = lua_getallocf(L, &c->ud);
@@ -541,12 +545,12 @@ static int child_resize (lua_State *L) {
 /* which of in, out, err, pid are ready, from the aggregate fd if there
 ** is one (one system call instead of one per stream); all if not */
 static unsigned ready (ljChild *c) {
-  struct epoll_event ev[4];
+  struct epoll_event ev[5];
   unsigned set = 0;
   int n, i;
-  if (c->epfd < 0) return 0xf;
-  n = epoll_wait(c->epfd, ev, 4, 0);
-  if (n < 0) return 0xf;
+  if (c->epfd < 0) return 0x1f;
+  n = epoll_wait(c->epfd, ev, 5, 0);
+  if (n < 0) return 0x1f;
   for (i = 0; i < n; i++) set |= 1u << ev[i].data.u32;
   return set;
 }
@@ -555,6 +559,11 @@ static int child_step (lua_State *L) {
   ljChild *c = tochild(L);
   unsigned set = ready(c);
   lua_createtable(L, 0, 4);
+  if (c->setup == 1 && lj_setup_step(L, 1, c)) {
+    if (c->setup == 0) lua_pushboolean(L, 1);
+    else lua_getiuservalue(L, 1, 2);
+    lua_setfield(L, -2, c->setup == 0 ? "started" : "setup_error");
+  }
   if ((set & (1u << OUT)) && drain(c, OUT)) {
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "stdout");
@@ -587,7 +596,7 @@ static int child_pollfd (lua_State *L) {
     int k;
     if ((c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
       return lj_pushfail(L, "epoll_create1", errno);
-    for (k = 0; k < 4; k++) { c->epmask[k] = 0; c->epfds[k] = -1; }
+    for (k = 0; k < 5; k++) { c->epmask[k] = 0; c->epfds[k] = -1; }
     rewatch(c);
   }
   lua_pushinteger(L, c->epfd);
@@ -602,12 +611,32 @@ static int child_events (lua_State *L) {
 
 static int child_timeout (lua_State *L) {
   ljChild *c = tochild(L);
-  if (c->deadline <= 0 || c->reaped) lua_pushnil(L);
+  double dl = c->reaped ? 0 : c->deadline;
+  if (c->setup == 1 && (dl <= 0 || c->setupdl < dl)) dl = c->setupdl;
+  if (dl <= 0) lua_pushnil(L);
   else {
-    double left = c->deadline - lj_monotonic();
+    double left = dl - lj_monotonic();
     lua_pushnumber(L, left > 0 ? left : 0);
   }
   return 1;
+}
+
+/* child:started() -> true (the payload runs, or ran), false (setup goes
+** on: an asynchronous spawn), or nil, err (setup failed: the step
+** error) */
+static int child_started (lua_State *L) {
+  ljChild *c = tochild(L);
+  if (c->setup == 1 && !lj_setup_step(L, 1, c)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (c->setup == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  luaL_pushfail(L);
+  lua_getiuservalue(L, 1, 2);
+  return 2;
 }
 
 static void pushstatus (lua_State *L, ljChild *c) {
@@ -616,6 +645,10 @@ static void pushstatus (lua_State *L, ljChild *c) {
     lua_createtable(L, 0, 1);
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "running");
+    if (c->setup == 1) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "setup");
+    }
     return;
   }
   if (c->hostreaped) {
@@ -637,9 +670,14 @@ static void pushstatus (lua_State *L, ljChild *c) {
 
 static int child_status (lua_State *L) {
   ljChild *c = tochild(L);
+  if (c->setup == 1) lj_setup_step(L, 1, c);
   tryreap(c);
   rewatch(c);
   pushstatus(L, c);
+  if (c->setup < 0) {              /* it never ran: why */
+    lua_getiuservalue(L, 1, 2);
+    lua_setfield(L, -2, "setup_error");
+  }
   return 1;
 }
 
@@ -650,10 +688,20 @@ static int child_reports (lua_State *L) {
   return 1;
 }
 
-/* the one close of close(), __close and __gc: never blocks */
-static int child_close (lua_State *L) {
-  ljChild *c = tochild(L);
+/* the one close of close(), __close and __gc: never blocks (but with
+** wait, for a child known to be exiting: a failed setup) */
+void lj_child_close (lua_State *L, ljChild *c, int wait) {
   int k;
+  if (c->prog) munmap(c->prog, c->prog->size);
+  c->prog = NULL;
+  c->run = NULL;
+  closefd(&c->reportfd);
+  if (wait && c->pidfd >= 0 && !c->reaped) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    while (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOWAIT)
+           < 0 && errno == EINTR) {}
+  }
   for (k = 0; k < 3; k++) {
     closefd(&c->fd[k]);
     buffree(c, &c->buf[k]);
@@ -670,6 +718,10 @@ static int child_close (lua_State *L) {
   }
   closefd(&c->statusfd);
   lj_reaper_sweep(L);
+}
+
+static int child_close (lua_State *L) {
+  lj_child_close(L, tochild(L), 0);
   return 0;
 }
 
@@ -789,6 +841,7 @@ void lj_open_process (lua_State *L) {
     { "killafter", child_killafter }, { "step", child_step },
     { "pollfd", child_pollfd }, { "events", child_events },
     { "timeout", child_timeout }, { "status", child_status },
+    { "started", child_started },
     { "reports", child_reports }, { "setbuffer", child_setbuffer },
     { "setkill", child_setkill }, { "resize", child_resize },
     { "close", child_close }, { NULL, NULL }

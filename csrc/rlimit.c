@@ -83,8 +83,8 @@ static void setrlimit_describe (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_setrlimit = {
-  "setrlimit", "resource,soft,hard", setrlimit_decode, setrlimit_apply,
-  setrlimit_describe, 0
+  "setrlimit", "resource,soft,hard", LJ_PARENT(setrlimit_decode), setrlimit_apply,
+  LJ_PARENT(setrlimit_describe), 0
 };
 
 /* a limit above 2^63 - 1 (set by another tool) as a float, not negative */

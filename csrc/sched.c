@@ -23,8 +23,8 @@ static void setpriority_describe (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_setpriority = {
-  "setpriority", "nice", setpriority_decode, setpriority_apply,
-  setpriority_describe, 0
+  "setpriority", "nice", LJ_PARENT(setpriority_decode), setpriority_apply,
+  LJ_PARENT(setpriority_describe), 0
 };
 
 const ljOp *const lj_ops_sched[] = { &op_setpriority, NULL };

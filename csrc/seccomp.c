@@ -383,6 +383,7 @@ static void seccomp_decode (ljArgs *A, ljStep *s) {
     lj_argerror(A, 1, "the filter compiles to %d BPF instructions, more "
                 "than the kernel's 4096", (int)(len / 8));
   s->p = lj_strdup(L, A->arena, bpf, len);
+  s->plen = len;
   s->i[0] = (int64_t)(len / sizeof(struct sock_filter));
   lua_pop(L, 1);
 }
@@ -405,7 +406,7 @@ static void seccomp_describe (const ljStep *s, ljBuf *b) {
 }
 
 static const ljOp op_seccomp = {
-  "seccomp", "filter", seccomp_decode, seccomp_apply, seccomp_describe, 0
+  "seccomp", "filter", LJ_PARENT(seccomp_decode), seccomp_apply, LJ_PARENT(seccomp_describe), 0
 };
 
 /* filter:load(): the same step, in the calling thread */

@@ -10,16 +10,26 @@
 **     steps = { {"mount", "tmpfs", "/tmp", "tmpfs"}, {"chdir", "/"}, ... },
 **     cwd = "/", stdio = {"pipe", "pipe", "inherit"}, fds = {[3] = fd},
 **     pid1 = true, die_with_parent = true, new_session = true,
-**     trace = false, setup_timeout = 5,
+**     trace = false, setup_timeout = 5, async = false,
 **   }  -> child object | nil, err (err.step, err.op, err.errno, ...)
 **
 ** Decoding raises on misuse and happens before anything is acquired; from
-** the first fd on nothing raises until the child has exec'd or been
-** reaped, and every failure path closes what it opened.  The child shares
-** our memory (CLONE_VM, no copy of a large heap) and runs child.c; we wait
-** on the report pipe until it execs (EOF) or reports a failed step, for
-** at most setup_timeout seconds: then it is killed, and the step it was
-** in is the error (ETIMEDOUT).
+** the first fd on nothing raises, and every failure path closes what it
+** opened.  The plan becomes a *program* (spawn.h) in a memfd; a child
+** cloned in our memory (CLONE_VM: no copy of a large heap) waits for
+** our "go" -- we write its uid/gid maps first -- and execs
+** lunajail-runner (runner.c) from a sealed memfd, which applies the
+** steps in a process of its own.  We wait for that exec, as posix_spawn
+** does (microseconds).  Then:
+**   blocking   wait on the report pipe until the payload has exec'd (EOF)
+**              or a step failed, for at most setup_timeout seconds (then
+**              the runner is killed: the step it was at is the error,
+**              ETIMEDOUT), and return the child or nil, err;
+**   async      return the child object at once; its pollfd is readable
+**              when setup is over, child:step() says {started = true}
+**              or {setup_error = err}, child:started() tells which.
+** The only work done synchronously, between clone and "go", is what the
+** runner cannot do itself: the id maps (through newuidmap for ranges).
 */
 
 #define _GNU_SOURCE
@@ -37,17 +47,19 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 
 #include "spawn.h"
 
-#define STACKSIZE  (256 * 1024)  /* the child's stack */
+#define STACKSIZE  (64 * 1024)   /* the trampoline's stack */
 
 /* setup_timeout: the default, and what a plan may ask for.  A setup is
 ** milliseconds of system calls; the deadline is there for one that
 ** blocks (a FIFO, a hung file system), so it is short.  Under valgrind
-** the child's setup runs in valgrind too: the default is then longer. */
+** the runner runs outside it, but we (reading its reports) inside: the
+** default is then longer */
 #define SETUP_TIMEOUT  5.0
 #define SETUP_VALGRIND 20        /* ... times that, under valgrind */
 #define SETUP_MIN      0.001
@@ -62,16 +74,21 @@
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
 
 #if defined(__x86_64__) || defined(__aarch64__)
 #define HAVE_CLONE3 1
 long lj_clone3 (void *args, size_t size, int (*fn) (void *), void *arg);
 #endif
 
-/* ASan: the child's frames mark its stack's shadow (in our memory, as
-** the child shares it) and it never unmarks them: before each clone the
-** stack is clean again, or a new child at the same address trips over
-** the marks of an old one */
+/* ASan: the trampoline's frames mark its stack's shadow (in our memory,
+** as it shares it) and it never unmarks them: before each clone the
+** stack is clean again */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
@@ -79,35 +96,36 @@ long lj_clone3 (void *args, size_t size, int (*fn) (void *), void *arg);
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-/* valgrind runs a CLONE_VM child only as a thread: under it, the child
-** gets a copy of our memory instead (see startchild) */
+/* valgrind runs a CLONE_VM child only as a thread: under it, the
+** trampoline gets a copy of our memory instead (see startchild); the
+** runner itself, an exec'd program, runs outside valgrind */
 #if defined(__has_include) && __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
 #else
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-extern const char lj_initbin[];
-extern const uint64_t lj_initbin_size;
+extern const char lj_runnerbin[];
+extern const uint64_t lj_runnerbin_size;
 
 
-/* {====== The init binary, a sealed memfd per Lua state ======} */
+/* {====== The runner binary, a sealed memfd per Lua state ======} */
 
-typedef struct InitFd { int fd; } InitFd;
+typedef struct RunnerFd { int fd; } RunnerFd;
 
-static int initfd_gc (lua_State *L) {
-  InitFd *p = (InitFd *)lua_touserdata(L, 1);
+static int runnerfd_gc (lua_State *L) {
+  RunnerFd *p = (RunnerFd *)lua_touserdata(L, 1);
   if (p->fd >= 0) close(p->fd);
   p->fd = -1;
   return 0;
 }
 
-static int makeinitfd (void) {
-  size_t len = (size_t)lj_initbin_size, off = 0;
-  int fd = memfd_create("lunajail-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+static int makerunnerfd (void) {
+  size_t len = (size_t)lj_runnerbin_size, off = 0;
+  int fd = memfd_create("lunajail-runner", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -1;
   while (off < len) {
-    ssize_t w = write(fd, lj_initbin + off, len - off);
+    ssize_t w = write(fd, lj_runnerbin + off, len - off);
     if (w <= 0) { close(fd); return -1; }
     off += (size_t)w;
   }
@@ -121,25 +139,53 @@ static int makeinitfd (void) {
   return fd;
 }
 
-static int getinitfd (lua_State *L) {
-  InitFd *p;
-  if (lua_getfield(L, LUA_REGISTRYINDEX, "lunajail.initfd") == LUA_TUSERDATA) {
-    p = (InitFd *)lua_touserdata(L, -1);
+static int getrunnerfd (lua_State *L) {
+  RunnerFd *p;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "lunajail.runnerfd")
+      == LUA_TUSERDATA) {
+    p = (RunnerFd *)lua_touserdata(L, -1);
     lua_pop(L, 1);
     return p->fd;
   }
   lua_pop(L, 1);
-  p = (InitFd *)lua_newuserdatauv(L, sizeof *p, 0);
+  p = (RunnerFd *)lua_newuserdatauv(L, sizeof *p, 0);
   p->fd = -1;
   lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, initfd_gc);
+  lua_pushcfunction(L, runnerfd_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
-  if ((p->fd = makeinitfd()) < 0)
-    luaL_error(L, "spawn: cannot create the init memfd: %s", strerror(errno));
-  lua_setfield(L, LUA_REGISTRYINDEX, "lunajail.initfd");
+  if ((p->fd = makerunnerfd()) < 0)
+    luaL_error(L, "spawn: cannot create the runner memfd: %s",
+               strerror(errno));
+  lua_setfield(L, LUA_REGISTRYINDEX, "lunajail.runnerfd");
   return p->fd;
 }
+
+/* }====== */
+
+
+/* {====== The spawner's own two steps, for messages ======}
+** The runner applies them (runner.c); here they are only described. */
+
+static void fds_describe (const ljStep *s, ljBuf *b) {
+  const ljPlan *P = (const ljPlan *)s->p;
+  int i;
+  for (i = 0; i < P->nfds && i < 16; i++) {
+    if (i) lj_bufadd(b, ", ");
+    lj_bufaddint(b, P->fds[i].target);
+    lj_bufadd(b, "<-");
+    lj_bufaddint(b, P->fds[i].source);
+  }
+  if (P->nfds > 16) lj_bufadd(b, ", ...");
+}
+
+static void exec_describe (const ljStep *s, ljBuf *b) {
+  const ljPlan *P = (const ljPlan *)s->p;
+  lj_bufaddq(b, P->path);
+}
+
+static const ljOp op_fds = { "fds", "", NULL, NULL, fds_describe, 0 };
+static const ljOp op_exec = { "exec", "", NULL, NULL, exec_describe, 0 };
 
 /* }====== */
 
@@ -149,7 +195,7 @@ static int getinitfd (lua_State *L) {
 static const char *const planfields[] = {
   "argv", "path", "env", "cwd", "namespaces", "uidmap", "gidmap",
   "setgroups", "steps", "stdio", "fds", "pid1", "die_with_parent",
-  "new_session", "trace", "setup_timeout", NULL
+  "new_session", "trace", "setup_timeout", "async", NULL
 };
 
 /* a field of the plan as argument #1 of an ljArgs named "plan.FIELD" */
@@ -257,7 +303,6 @@ typedef struct Side {
   int setgroups;                   /* 1 deny, 2 allow, 0 default */
   const char *stdpath[3];          /* stdio files */
   int stdflags[3];
-  double timeout;                  /* setup_timeout, seconds */
 } Side;
 
 /* stdio and fds, decoded into pairs; what the parent opens later, in
@@ -352,28 +397,6 @@ static void decodefds (lua_State *L, ljPlan *P, Side *M, ljArena *a) {
   qsort(p, (size_t)n, sizeof *p, cmppair);
   P->fds = p;
   P->nfds = n;
-  P->base = p[n - 1].target + 1;
-}
-
-/* init's argv (see init.c), but the path the child's PATH search finds.
-** The fds step puts the report fd at base, the init memfd at base+1 and
-** init's status fd at base+2: their numbers are known here. */
-static void initargv (lua_State *L, ljPlan *P, ljArena *a) {
-  size_t n = 0;
-  while (P->argv[n]) n++;
-  P->initargv = (const char **)lj_alloc(L, a, sizeof(char *) * (n + 7));
-  snprintf(P->initrep, sizeof P->initrep, "%d", P->base);
-  snprintf(P->initstatus, sizeof P->initstatus, "%d", P->base + 2);
-  snprintf(P->initstep, sizeof P->initstep, "%d", P->nsteps);
-  snprintf(P->initflags, sizeof P->initflags, "%d", P->ctty ? 1 : 0);
-  snprintf(P->initpath, sizeof P->initpath, "/proc/self/fd/%d", P->base + 1);
-  P->initargv[0] = "lunajail-init";
-  P->initargv[1] = P->initrep;
-  P->initargv[2] = P->initstatus;
-  P->initargv[3] = P->initstep;
-  P->initargv[4] = P->initflags;
-  P->initargv[5] = P->path;
-  memcpy(P->initargv + 6, P->argv, sizeof(char *) * (n + 1));
 }
 
 static const char *pathof (const char **envp) {
@@ -474,11 +497,6 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   A = field(L, &f, a, "new_session");
   extra = lj_optbool(A, 1, 1);         /* a setsid step first */
   lua_pop(L, 1);
-  A = field(L, &f, a, "setup_timeout");
-  M->timeout = !lj_isnone(A, 1) ? lj_argtime(A, 1, SETUP_MIN, SETUP_MAX)
-               : RUNNING_ON_VALGRIND ? SETUP_TIMEOUT * SETUP_VALGRIND
-               : SETUP_TIMEOUT;
-  lua_pop(L, 1);
   A = field(L, &f, a, "steps");
   if (!lj_isnone(A, 1)) {
     lj_argtable(A, 1);
@@ -506,36 +524,56 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   P->ctty = P->fds[0].source == SRC_PTY;
   if (P->ctty && !pid1 && !extra)
     luaL_error(L, "spawn: a pty on stdin needs new_session (or pid1)");
-  P->steps[P->nsteps].op = &lj_op_fds;
+  P->steps[P->nsteps].op = &op_fds;
   P->steps[P->nsteps].index = ++nsteps;
   P->steps[P->nsteps++].p = P;
-  P->steps[P->nsteps].op = &lj_op_exec;
+  P->steps[P->nsteps].op = &op_exec;
   P->steps[P->nsteps].index = ++nsteps;
   P->steps[P->nsteps++].p = P;
-  P->initfd = pid1 ? getinitfd(L) : -1;
-  P->statusfd = -1;
-  if (pid1) initargv(L, P, a);
+  P->pid1 = pid1;
+  A = field(L, &f, a, "setup_timeout");
+  P->setup_timeout = !lj_isnone(A, 1) ? lj_argtime(A, 1, SETUP_MIN, SETUP_MAX)
+                     : RUNNING_ON_VALGRIND ? SETUP_TIMEOUT * SETUP_VALGRIND
+                     : SETUP_TIMEOUT;
+  lua_pop(L, 1);
+  A = field(L, &f, a, "async");
+  P->async = lj_optbool(A, 1, 0);
+  lua_pop(L, 1);
 }
 
 /* }====== */
+/* {====== Starting the runner (nothing raises from here on) ======} */
 
-
-/* {====== Starting the child (nothing raises from here on) ======} */
+/* what the trampoline needs, in our memory (it shares it) */
+typedef struct Tramp {
+  int runnerfd, reportfd, pdeathsig;
+  int syncfd, parentfds[3];        /* "go"; our ends, closed first */
+  int ambient;                     /* carry the capabilities over */
+  int keep[LJ_MAXFDS + 8], nkeep;  /* fds the runner inherits */
+  char *argv[3];
+  char name[16], progarg[16], path[32];
+} Tramp;
 
 typedef struct Run {
   int rep[2], syn[2];              /* report and sync pipes */
+  int xp[2];                       /* EOF: the trampoline exec'd */
   int ours[3];                     /* our ends of stdio pipes */
   int opened[3];                   /* fds we opened for the child */
   int status[2];                   /* init's status pipe */
   int pty;                         /* a pty's master, or -1 */
   int pidfd, pid;
+  int progfd;                      /* the program's memfd */
+  ljProg *g;                       /* ... mapped */
   void *stack;
-  int (*recs)[3];                  /* what the child reported: at most */
+  Tramp T;
+  ljPlan *P;
+  int (*recs)[3];                  /* what the runner reported: at most */
   int maxrecs, nrecs, fatal;       /* one per step, plus our own */
-  int err;                         /* a failure before the first step */
-  const char *what;                /* ... and what failed */
+  int rec[3];                      /* a record being read */
+  size_t got;
+  int eof, timedout, dead;         /* how setup ended */
   int waitstatus;
-  int timedout;                    /* setup_timeout passed: killed */
+  const char *what;                /* a failure before the first step */
 } Run;
 
 static void closefd (int *fd) {
@@ -598,20 +636,231 @@ static int prepare (ljPlan *P, const Side *M, Run *R) {
     else if (p->source == SRC_MERGE) p->source = mergeout;
     if (k == 1) mergeout = p->source;
   }
-  if (P->initfd >= 0) {                  /* init's word on the payload */
+  if (P->pid1) {                         /* init's word on the payload */
     R->what = "pipe2";
     if (pipe2(R->status, O_CLOEXEC | O_NONBLOCK) != 0) return errno;
-    P->statusfd = R->status[1];
   }
   return 0;
 }
 
-static void reap (Run *R) {
-  siginfo_t si;
-  memset(&si, 0, sizeof si);      /* signals blocked: no EINTR */
-  waitid((idtype_t)P_PIDFD, (id_t)R->pidfd, &si, WEXITED);
-  R->waitstatus = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
-                                           : (si.si_status & 0x7f);
+
+/* {====== The program: the plan, flat, in a memfd ======} */
+
+typedef struct Pack {
+  char *base;                      /* NULL: only measure */
+  size_t off;
+} Pack;
+
+static uint32_t put (Pack *k, const void *p, size_t n) {
+  size_t off = (k->off + 7) & ~(size_t)7;
+  if (k->base && p && n) memcpy(k->base + off, p, n);
+  k->off = off + n;
+  return (uint32_t)off;
+}
+
+static uint32_t putstr (Pack *k, const char *s) {
+  return s ? put(k, s, strlen(s) + 1) : 0;
+}
+
+static uint32_t putstrings (Pack *k, const char **v) {
+  size_t n = 0, i;
+  uint32_t at, *o;
+  while (v[n]) n++;
+  at = put(k, NULL, sizeof(uint32_t) * (n + 1));
+  for (i = 0; i <= n; i++) {
+    uint32_t s = i < n ? putstr(k, v[i]) : 0;
+    o = k->base ? (uint32_t *)(k->base + at) : NULL;
+    if (o) o[i] = s;
+  }
+  return at;
+}
+
+static void layout (Pack *k, ljPlan *P, Run *R) {
+  ljProg *g = (ljProg *)k->base, h;
+  int n = P->nsteps - 2, j, m;
+  ljProgStep *ps;
+  int32_t *fp;
+  memset(&h, 0, sizeof h);
+  k->off = 0;
+  put(k, NULL, sizeof h);
+  h.steps = put(k, NULL, sizeof(ljProgStep) * (size_t)n);
+  h.fds = put(k, NULL, sizeof(int32_t) * 2 * (size_t)P->nfds);
+  h.usec = put(k, NULL, sizeof(uint32_t) * (size_t)(n + 2));
+  ps = k->base ? (ljProgStep *)(k->base + h.steps) : NULL;
+  fp = k->base ? (int32_t *)(k->base + h.fds) : NULL;
+  for (j = 0; j < n; j++) {
+    const ljStep *s = &P->steps[j];
+    ljProgStep x;
+    memset(&x, 0, sizeof x);
+    x.op = lj_opindex(s->op);
+    x.optional = s->optional;
+    x.index = s->index;
+    for (m = 0; m < LJ_NSTR; m++) x.s[m] = putstr(k, s->s[m]);
+    for (m = 0; m < LJ_NINT; m++) x.i[m] = s->i[m];
+    x.plen = (uint32_t)s->plen;
+    x.p = s->plen ? put(k, s->p, s->plen) : 0;
+    if (ps) ps[j] = x;
+  }
+  for (j = 0; fp && j < P->nfds; j++) {
+    fp[2 * j] = P->fds[j].target;
+    fp[2 * j + 1] = P->fds[j].source;
+  }
+  h.path = putstr(k, P->path);
+  h.pathenv = putstr(k, P->pathenv);
+  h.argv = putstrings(k, P->argv);
+  h.envp = putstrings(k, P->envp);
+  if (g == NULL) return;
+  h.magic = LJ_PROG_MAGIC;
+  h.size = (uint32_t)k->off;
+  h.flags = (P->pid1 ? LJ_PROG_PID1 : 0) | (P->ctty ? LJ_PROG_CTTY : 0)
+            | ((P->cloneflags & CLONE_NEWUSER) ? LJ_PROG_AMBIENT : 0)
+            | (P->search ? LJ_PROG_SEARCH : 0) | (P->trace ? LJ_PROG_TRACE : 0);
+  h.pdeathsig = P->pdeathsig;
+  h.reportfd = R->rep[1];
+  h.statusfd = R->status[1];
+  h.nsteps = n;
+  h.nfds = P->nfds;
+  h.fdsindex = n + 1;
+  h.execindex = n + 2;
+  memcpy(g, &h, sizeof h);
+}
+
+static int pack (ljPlan *P, Run *R) {
+  Pack k = { NULL, 0 };
+  size_t size;
+  void *m;
+  layout(&k, P, R);
+  size = k.off;
+  R->what = "the program's memfd";
+  if (size > 0xffffffffu) return E2BIG;
+  if ((R->progfd = memfd_create("lunajail-plan", MFD_CLOEXEC)) < 0
+      || ftruncate(R->progfd, (off_t)size) != 0)
+    return errno;
+  m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, R->progfd, 0);
+  if (m == MAP_FAILED) return errno;
+  R->g = (ljProg *)m;
+  k.base = (char *)m;
+  layout(&k, P, R);
+  return 0;
+}
+
+/* }====== */
+
+
+/* {====== The trampoline: from clone to the runner's exec ======}
+** In our memory, on its own stack: the signal dispositions back to the
+** defaults (the ignored ones survive an exec), the parent-death signal
+** armed; then it waits for our "go" -- we write its uid/gid maps first,
+** and only a process that is uid 0 in its user namespace keeps its
+** capabilities across the exec -- then every fd but the runner's close-
+** on-exec, and exec.  It shares our errno (the same TLS): nothing here
+** may fail before "go", while we write the maps.  A failure is step 0's.
+** We wait for its exec (EOF on the exec pipe) before we go on, as vfork
+** would: its stack is ours.
+*/
+
+/* In a new user namespace we hold every capability, but keep them across
+** an exec only as its uid 0: when our uid maps to another inside (the
+** default map of an unprivileged caller: us to the sandbox's uid), they
+** cross as ambient capabilities, which the runner clears at once (so the
+** payload's exec sees what it always saw) */
+static void ambient (void) {
+  struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct d[2];
+  int cap;
+  if (syscall(SYS_capget, &h, d) != 0) return;
+  d[0].inheritable = d[0].permitted;
+  d[1].inheritable = d[1].permitted;
+  if (syscall(SYS_capset, &h, d) != 0) return;
+  for (cap = 0; cap < 64; cap++)   /* the kernel's own refuse: EINVAL */
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+}
+
+static int trampoline (void *arg) {
+  Tramp *T = (Tramp *)arg;
+  long dfl[8];                     /* the kernel's sigaction: all zero is
+                                      SIG_DFL, no flags, on every arch */
+  char *envp[1] = { NULL };
+  int i, rec[3];
+  memset(dfl, 0, sizeof dfl);
+  for (i = 1; i < _NSIG; i++)      /* raw: glibc refuses its own 32, 33 */
+    if (i != SIGKILL && i != SIGSTOP)
+      syscall(SYS_rt_sigaction, i, dfl, NULL, _NSIG / 8);
+  for (i = 0; i < 3; i++) close(T->parentfds[i]);
+  if (T->pdeathsig && prctl(PR_SET_PDEATHSIG, T->pdeathsig, 0, 0, 0) != 0)
+    _exit(127);
+  if (read(T->syncfd, rec, 1) != 1 || ((char *)rec)[0] != 'g')
+    _exit(127);                    /* we died or gave up */
+  if (T->ambient) ambient();
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);  /* < 5.11: the
+                                      runner closes the rest itself */
+  for (i = 0; i < T->nkeep; i++) fcntl(T->keep[i], F_SETFD, 0);
+  syscall(SYS_execveat, T->runnerfd, "", T->argv, envp, AT_EMPTY_PATH);
+  execve(T->path, T->argv, envp);  /* no execveat (< 3.19, valgrind) */
+  rec[0] = LJ_REP_FATAL;
+  rec[1] = 0;
+  rec[2] = errno;
+  if (write(T->reportfd, rec, sizeof rec) < 0) {}
+  _exit(127);
+}
+
+static void tramp (ljPlan *P, Run *R, int runnerfd) {
+  Tramp *T = &R->T;
+  int k;
+  T->runnerfd = runnerfd;
+  T->reportfd = R->rep[1];
+  T->pdeathsig = P->pdeathsig;
+  T->nkeep = 0;
+  T->keep[T->nkeep++] = R->progfd;
+  T->keep[T->nkeep++] = R->rep[1];
+  T->syncfd = R->syn[0];
+  T->ambient = (P->cloneflags & CLONE_NEWUSER) != 0;
+  T->parentfds[0] = R->rep[0];
+  T->parentfds[1] = R->syn[1];
+  T->parentfds[2] = R->xp[0];
+  if (R->status[1] >= 0) T->keep[T->nkeep++] = R->status[1];
+  for (k = 0; k < P->nfds; k++) T->keep[T->nkeep++] = P->fds[k].source;
+  snprintf(T->progarg, sizeof T->progarg, "%d", R->progfd);
+  snprintf(T->path, sizeof T->path, "/proc/self/fd/%d", runnerfd);
+  memcpy(T->name, "lunajail-runner", sizeof "lunajail-runner");
+  T->argv[0] = T->name;
+  T->argv[1] = T->progarg;
+  T->argv[2] = NULL;
+}
+
+/*
+** clone3(CLONE_VM | CLONE_PIDFD | namespaces) on our
+** stack, or clone(2) where clone3 is missing (before Linux 5.3, or
+** another machine): the same child, except that a time namespace then
+** needs clone3.  Under valgrind, which cannot run such a child, a
+** fork-style clone.
+*/
+static int startchild (ljPlan *P, Run *R, int *err) {
+  int pid, vm = CLONE_VM;
+  if (RUNNING_ON_VALGRIND) vm = 0;
+#ifdef HAVE_CLONE3
+  if (vm) {
+    struct {                       /* struct clone_args, version 0 */
+      uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+               stack_size, tls;
+    } args;
+    long r;
+    memset(&args, 0, sizeof args);
+    args.flags = (uint64_t)vm | CLONE_PIDFD | (unsigned)P->cloneflags;
+    args.pidfd = (uint64_t)(uintptr_t)&R->pidfd;
+    args.exit_signal = SIGCHLD;
+    args.stack = (uint64_t)(uintptr_t)R->stack;
+    args.stack_size = STACKSIZE;
+    r = lj_clone3(&args, sizeof args, trampoline, &R->T);
+    if (r >= 0) return (int)r;
+    if (r != -ENOSYS) { *err = (int)-r; return -1; }
+  }
+#endif
+  if (P->cloneflags & CLONE_NEWTIME) { *err = ENOSYS; return -1; }
+  pid = clone(trampoline, (char *)R->stack + STACKSIZE,
+              vm | CLONE_PIDFD | P->cloneflags | SIGCHLD, &R->T, &R->pidfd);
+  *err = errno;
+  return pid;
 }
 
 /* writes the user namespace's maps, as root or through newuidmap */
@@ -669,108 +918,37 @@ static int writemaps (int pid, const Side *M, Run *R) {
   return 0;
 }
 
-/* reads the report pipe until EOF (the child exec'd or died), or until
-** the deadline: then R->timedout.  The report fd is the child's until
-** its exec -- with pid1, until the payload's exec (init holds it) -- so
-** the deadline covers every step and the exec */
-static void collect (Run *R, double timeout) {
-  int rec[3];
-  size_t got = 0;
-  double end = lj_monotonic() + timeout;
-  for (;;) {          /* signals blocked: no EINTR, and errno is shared */
-    struct pollfd p = { R->rep[0], POLLIN, 0 };
-    double left = end - lj_monotonic();
-    ssize_t r;
-    if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) == 0) {
-      R->timedout = 1;
-      return;
-    }                 /* (poll < 0, ENOMEM: read blocks, as it used to) */
-    r = read(R->rep[0], (char *)rec + got, sizeof rec - got);
-    if (r <= 0) break;
-    got += (size_t)r;
-    if (got < sizeof rec) continue;
-    got = 0;
-    if (R->nrecs < R->maxrecs) {
-      memcpy(R->recs[R->nrecs], rec, sizeof rec);
-      if (rec[0] == LJ_REP_FATAL && R->fatal < 0) R->fatal = R->nrecs;
-      R->nrecs++;
-    }
-    if (R->fatal >= 0) return;     /* the child exits now: no deadline */
-  }
+/* "go" to the runner, without a SIGPIPE for us if it is gone already
+** (its exec failed, and it said why: the report pipe tells) */
+static void go (Run *R) {
+  sigset_t pipe, old;
+  struct timespec zero = { 0, 0 };
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, &old);
+  if (write(R->syn[1], "g", 1) != 1 && errno == EPIPE
+      && !sigismember(&old, SIGPIPE))
+    while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {}
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  closefd(&R->syn[1]);
 }
 
-/*
-** clone3(CLONE_VM | CLONE_PIDFD | namespaces) on our stack, or clone(2)
-** where clone3 is missing (before Linux 5.3, or another machine): the
-** same child, except that a time namespace then needs clone3.  Under
-** valgrind, which cannot run such a child, a fork-style clone: the child
-** gets a copy of our memory, so its progress is not seen here (a child
-** killed before its exec is then reported as a plain exit).
-*/
-static int startchild (ljPlan *P, Run *R, int *err) {
-  int pid;
-  if (RUNNING_ON_VALGRIND) {
-    pid = clone(lj_child_main, (char *)R->stack + STACKSIZE,
-                CLONE_PIDFD | P->cloneflags | SIGCHLD, P, &R->pidfd);
-    *err = errno;
-    P->progress = P->nsteps;       /* unknown: do not claim a kill */
-    return pid;
-  }
-#ifdef HAVE_CLONE3
-  struct {                         /* struct clone_args, version 0 */
-    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
-             stack_size, tls;
-  } args;
-  long r;
-  memset(&args, 0, sizeof args);
-  args.flags = CLONE_VM | CLONE_PIDFD | (unsigned)P->cloneflags;
-  args.pidfd = (uint64_t)(uintptr_t)&R->pidfd;
-  args.exit_signal = SIGCHLD;
-  args.stack = (uint64_t)(uintptr_t)R->stack;
-  args.stack_size = STACKSIZE;
-  r = lj_clone3(&args, sizeof args, lj_child_main, P);
-  if (r >= 0) return (int)r;
-  if (r != -ENOSYS) { *err = (int)-r; return -1; }
-#endif
-  if (P->cloneflags & CLONE_NEWTIME) { *err = ENOSYS; return -1; }
-  pid = clone(lj_child_main, (char *)R->stack + STACKSIZE,
-              CLONE_VM | CLONE_PIDFD | P->cloneflags | SIGCHLD, P,
-              &R->pidfd);
-  *err = errno;
-  return pid;
+/* the trampoline has exec'd, or died: its stack is free */
+static void waitexec (Run *R) {
+  char c;
+  while (read(R->xp[0], &c, 1) < 0 && errno == EINTR) {}
+  closefd(&R->xp[0]);
 }
 
-/* the deadline passed: SIGKILL, reap, and the step it was in is the
-** error.  A child in an uninterruptible sleep (a hung NFS server) dies
-** when the kernel lets it: reap waits for that, as it must (the child
-** runs on our stack and in our memory) */
-static void expire (ljPlan *P, Run *R) {
-  if (syscall(SYS_pidfd_send_signal, R->pidfd, SIGKILL, NULL, 0) != 0)
-    kill(R->pid, SIGKILL);         /* no pidfd_send_signal: unreaped, so
-                                      its pid is still its own */
-  reap(R);
-  if (R->fatal < 0 && R->nrecs < R->maxrecs) {
-    R->recs[R->nrecs][0] = LJ_REP_FATAL;
-    R->recs[R->nrecs][1] = P->progress;
-    R->recs[R->nrecs][2] = ETIMEDOUT;
-    R->fatal = R->nrecs++;
-  }
-}
-
-static int run (ljPlan *P, const Side *M, Run *R);
-
-static int start (ljPlan *P, const Side *M, Run *R) {
+static int run (ljPlan *P, const Side *M, Run *R, int runnerfd) {
   sigset_t all, old;
-  int err, dumpable;
-  if (pipe2(R->rep, O_CLOEXEC) != 0 || pipe2(R->syn, O_CLOEXEC) != 0) {
+  int err, k;
+  if (pipe2(R->rep, O_CLOEXEC) != 0 || pipe2(R->syn, O_CLOEXEC) != 0
+      || pipe2(R->xp, O_CLOEXEC) != 0) {
     R->what = "pipe2";
     return errno;
   }
-  if ((err = prepare(P, M, R)) != 0) return err;
-  P->reportfd = R->rep[1];
-  P->syncfd = R->syn[0];
-  P->parentfds[0] = R->rep[0];
-  P->parentfds[1] = R->syn[1];
+  if ((err = prepare(P, M, R)) != 0 || (err = pack(P, R)) != 0) return err;
   R->stack = mmap(NULL, STACKSIZE, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (R->stack == MAP_FAILED) {
@@ -779,74 +957,93 @@ static int start (ljPlan *P, const Side *M, Run *R) {
     return errno;
   }
   UNPOISON(R->stack, STACKSIZE);
-  /* Signals stay blocked until the child has exec'd or been reaped: no
-  ** host handler may run in the child before it resets them, and the
-  ** child shares our errno (the same TLS), so nothing of ours may fail
-  ** with EINTR and look at errno while it runs.  (The child writes errno
-  ** only after "go"; until then our map writes may.) */
+  tramp(P, R, runnerfd);
+  /* no handler of the host may run in the trampoline before it resets
+  ** them: it starts with every signal blocked */
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-  err = run(P, M, R);
-  /* a child that changed its ids in our memory made it undumpable (the
-  ** kernel's guard while that child ran); it has exec'd or is gone now */
-  if (dumpable == 1 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
-    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  return err;
-}
-
-/* start(), with every signal blocked */
-static int run (ljPlan *P, const Side *M, Run *R) {
-  int err, k;
   R->pid = startchild(P, R, &err);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   closefd(&R->rep[1]);
   closefd(&R->syn[0]);
+  closefd(&R->xp[1]);
   closefd(&R->status[1]);
+  closefd(&R->progfd);
   for (k = 0; k < 3; k++) closefd(&R->opened[k]);
   if (R->pid < 0) {
     R->pid = 0;
     R->what = "clone";
     return err;
   }
-  if ((P->cloneflags & CLONE_NEWUSER) && (err = writemaps(R->pid, M, R))) {
-    closefd(&R->syn[1]);           /* the child reads EOF and exits */
-    reap(R);
-    return err;
-  }
-  if (write(R->syn[1], "g", 1) != 1) {    /* cannot happen: it reads */
-    closefd(&R->syn[1]);
-    reap(R);
-    R->what = "start";
-    return EPIPE;
-  }
-  closefd(&R->syn[1]);
-  collect(R, M->timeout);
-  if (R->timedout) expire(P, R);
-  else if (R->fatal >= 0) reap(R);
-  else if (P->progress < P->nsteps) {    /* died before its exec */
-    reap(R);
-    if (R->nrecs < R->maxrecs) {
-      R->recs[R->nrecs][0] = LJ_REP_FATAL;
-      R->recs[R->nrecs][1] = P->progress;
-      R->recs[R->nrecs][2] = -(WIFSIGNALED(R->waitstatus)
-                               ? WTERMSIG(R->waitstatus) : SIGKILL);
-      R->fatal = R->nrecs++;
-    }
-  }
-  return 0;
+  err = (P->cloneflags & CLONE_NEWUSER) ? writemaps(R->pid, M, R) : 0;
+  if (err) closefd(&R->syn[1]);    /* the trampoline reads EOF, exits */
+  else go(R);
+  waitexec(R);
+  munmap(R->stack, STACKSIZE);
+  R->stack = NULL;
+  fcntl(R->rep[0], F_SETFL, O_NONBLOCK);
+  return err;
 }
 
 static void cleanup (Run *R) {
   int k;
-  closefd(&R->rep[0]);
+  closefd(&R->xp[0]);
+  closefd(&R->xp[1]);
   closefd(&R->rep[1]);
   closefd(&R->syn[0]);
   closefd(&R->syn[1]);
   closefd(&R->status[1]);
+  closefd(&R->progfd);
   for (k = 0; k < 3; k++) closefd(&R->opened[k]);
   if (R->stack) munmap(R->stack, STACKSIZE);
   R->stack = NULL;
+}
+
+/* }====== */
+
+
+/* {====== Setup: what the runner reports ======}
+** Records {kind, position, errno} until EOF: EOF without a fatal record
+** is the payload's exec -- unless the runner died before its exec step
+** (a seccomp kill, an OOM kill, our own SIGKILL at the deadline), which
+** the position in the program's header tells.
+*/
+
+/* reads what has arrived; 1 once setup is over */
+static int readreports (ljChild *c, Run *R) {
+  for (;;) {
+    ssize_t r = read(c->reportfd, (char *)R->rec + R->got,
+                     sizeof R->rec - R->got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return 0;           /* EAGAIN: more to come */
+    if (r == 0) { R->eof = 1; return 1; }
+    R->got += (size_t)r;
+    if (R->got < sizeof R->rec) continue;
+    R->got = 0;
+    if (R->nrecs < R->maxrecs) {
+      memcpy(R->recs[R->nrecs], R->rec, sizeof R->rec);
+      if (R->rec[0] == LJ_REP_FATAL && R->fatal < 0) R->fatal = R->nrecs;
+      R->nrecs++;
+    }
+    if (R->fatal >= 0) return 1;   /* it exits now */
+  }
+}
+
+/* the runner died in setup without a word: how, from its wait status
+** (it is exiting: its report fd is closed) */
+static void died (ljChild *c, Run *R) {
+  siginfo_t si;
+  int sig = SIGKILL;
+  memset(&si, 0, sizeof si);
+  if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOWAIT) == 0
+      && si.si_code != CLD_EXITED)
+    sig = si.si_status;
+  if (R->nrecs < R->maxrecs) {
+    R->recs[R->nrecs][0] = LJ_REP_FATAL;
+    R->recs[R->nrecs][1] = R->g->progress;
+    R->recs[R->nrecs][2] = R->timedout ? ETIMEDOUT : -sig;
+    R->fatal = R->nrecs++;
+  }
 }
 
 /* }====== */
@@ -868,18 +1065,17 @@ static const char *userns_hint (int err) {
 }
 
 /* an error before the first step: step 0, the op that failed */
-static int pushearly (lua_State *L, ljPlan *P, Run *R, int err) {
+static int pushearly (lua_State *L, ljPlan *P, const char *what, int err) {
   ljOp op;
   ljStep s;
   memset(&op, 0, sizeof op);
   memset(&s, 0, sizeof s);
-  op.name = R->what;
+  op.name = what;
   s.op = &op;
-  luaL_pushfail(L);
   lj_pushsteperr(L, &s, 0, err);
-  if ((strcmp(R->what, "clone") == 0 && (P->cloneflags & CLONE_NEWUSER))
-      || strstr(R->what, "map") || strcmp(R->what, "setgroups") == 0) {
-    const char *hint = strcmp(R->what, "clone") == 0 ? userns_hint(err)
+  if ((strcmp(what, "clone") == 0 && (P->cloneflags & CLONE_NEWUSER))
+      || strstr(what, "map") || strcmp(what, "setgroups") == 0) {
+    const char *hint = strcmp(what, "clone") == 0 ? userns_hint(err)
       : err == EACCES && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1
       ? " (this process is not dumpable, so its child's /proc files belong "
         "to root: without CAP_SETUID, spawn with dumpable(true))"
@@ -894,41 +1090,124 @@ static int pushearly (lua_State *L, ljPlan *P, Run *R, int err) {
       lua_setfield(L, -2, "hint");
     }
   }
-  return 2;
+  return 1;
 }
 
-/* the records other than the fatal one: optional failures and trace */
-static void pushrecords (lua_State *L, ljPlan *P, Run *R) {
-  int i, n = 0;
-  lua_createtable(L, R->nrecs, 0);
-  for (i = 0; i < R->nrecs; i++) {
-    int idx = R->recs[i][1];
-    if (i == R->fatal || idx < 1 || idx > P->nsteps) continue;
-    lj_pushsteperr(L, &P->steps[idx - 1], P->steps[idx - 1].index,
-                   R->recs[i][2]);
-    if (R->recs[i][2] == 0) {
-      char buf[1024];
-      ljBuf b = { buf, 0, sizeof buf };
-      lj_describe(&P->steps[idx - 1], &b);
-      lua_pushfstring(L, "step %d %s: ok", P->steps[idx - 1].index, buf);
-      lua_setfield(L, -2, "message");
-    }
-    lua_seti(L, -2, ++n);
+static void setusec (lua_State *L, Run *R, int pos) {
+  const uint32_t *u = (const uint32_t *)((const char *)R->g + R->g->usec);
+  if (pos >= 1 && pos <= R->g->nsteps + 1) {
+    lua_pushinteger(L, u[pos - 1]);
+    lua_setfield(L, -2, "usec");
   }
 }
 
-/* the message of the step error on top: 'step 41 write_file("/x"):
-** setup timed out after 5 s (ETIMEDOUT)' */
-static void timedout (lua_State *L, const Side *M) {
-  lua_getfield(L, -1, "step");
-  lua_getfield(L, -2, "call");
-  lj_pushnum(L, M->timeout);
-  lua_pushfstring(L, "step %d %s: setup timed out after %s s (ETIMEDOUT)",
-                  (int)lua_tointeger(L, -3), lua_tostring(L, -2),
-                  lua_tostring(L, -1));
-  lua_setfield(L, -5, "message");
-  lua_pop(L, 3);
+/* the step error of record i */
+static void pushrecord (lua_State *L, Run *R, int i) {
+  ljPlan *P = R->P;
+  int pos = R->recs[i][1];
+  const ljStep *s = &P->steps[pos - 1];
+  lj_pushsteperr(L, s, s->index, R->recs[i][2]);
+  setusec(L, R, pos);
+  if (R->recs[i][2] == ETIMEDOUT && R->timedout) {
+    char buf[1024];
+    ljBuf b = { buf, 0, sizeof buf };
+    lj_describe(s, &b);
+    lua_pushfstring(L, "step %d %s: setup timed out after %s s (ETIMEDOUT)",
+                    s->index, buf, lj_pushnum(L, P->setup_timeout));
+    lua_setfield(L, -3, "message");
+    lua_pop(L, 1);
+    lua_pushnumber(L, P->setup_timeout);
+    lua_setfield(L, -2, "timeout");
+  }
 }
+
+/* the reports: each optional failure and, with trace, each step that
+** went well, in order, with the microseconds it took */
+static void pushreports (lua_State *L, Run *R) {
+  ljPlan *P = R->P;
+  int pos, i, n = 0, last = R->g->progress;
+  lua_createtable(L, R->nrecs, 0);
+  if (last > P->nsteps - 1) last = P->nsteps - 1;   /* up to fds */
+  for (pos = 1; pos <= last; pos++) {
+    int found = 0;
+    for (i = 0; i < R->nrecs; i++)
+      if (i != R->fatal && R->recs[i][1] == pos) {
+        pushrecord(L, R, i);
+        lua_seti(L, -2, ++n);
+        found = 1;
+      }
+    if (!found && P->trace && (R->fatal < 0 || pos < R->recs[R->fatal][1])) {
+      const ljStep *s = &P->steps[pos - 1];
+      char buf[1024];
+      ljBuf b = { buf, 0, sizeof buf };
+      lj_pushsteperr(L, s, s->index, 0);
+      lj_describe(s, &b);
+      lua_pushfstring(L, "step %d %s: ok", s->index, buf);
+      lua_setfield(L, -2, "message");
+      setusec(L, R, pos);
+      lua_seti(L, -2, ++n);
+    }
+  }
+}
+
+/* }====== */
+
+
+/* {====== The child in setup ======} */
+
+/* setup over: the result into the child (uservalue 1 the reports,
+** uservalue 2 the error), the spawn's state let go */
+static void finish (lua_State *L, int idx, ljChild *c, Run *R) {
+  idx = lua_absindex(L, idx);
+  if (R->fatal < 0 && R->eof && R->g->progress < R->g->execindex) died(c, R);
+  if (R->fatal >= 0) {
+    int pos = R->recs[R->fatal][1];
+    if (pos < 1) pushearly(L, R->P, "exec lunajail-runner", R->recs[R->fatal][2]);
+    else pushrecord(L, R, R->fatal);
+    pushreports(L, R);
+    lua_setfield(L, -2, "reports");
+    c->setup = -1;
+  }
+  else {
+    pushreports(L, R);
+    lua_setiuservalue(L, idx, 1);        /* child:reports() */
+    lua_pushnil(L);
+    c->setup = 0;
+  }
+  lua_setiuservalue(L, idx, 2);          /* the error, or nothing: the
+                                            arena is garbage now */
+  munmap(R->g, R->g->size);
+  c->prog = NULL;
+  c->run = NULL;
+  closefd(&c->reportfd);
+}
+
+int lj_setup_step (lua_State *L, int idx, ljChild *c) {
+  Run *R = (Run *)c->run;
+  if (c->setup != 1 || R == NULL) return 1;
+  if (!readreports(c, R)) {
+    if (lj_monotonic() < c->setupdl) return 0;
+    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+    R->timedout = 1;               /* the step it is at is the error */
+    R->eof = 1;
+  }
+  finish(L, idx, c, R);
+  return 1;
+}
+
+/* the blocking spawn: waits on the report pipe until setup is over */
+static void waitsetup (lua_State *L, int idx, ljChild *c) {
+  while (!lj_setup_step(L, idx, c)) {
+    struct pollfd p = { c->reportfd, POLLIN, 0 };
+    double left = c->setupdl - lj_monotonic();
+    poll(&p, 1, left > 0 ? (int)(left * 1000) + 1 : 0);
+  }
+}
+
+/* }====== */
+
+
+/* {====== core.spawn ======} */
 
 static int l_spawn (lua_State *L) {
   ljArena *a;
@@ -936,52 +1215,56 @@ static int l_spawn (lua_State *L) {
   ljChild *ch;
   Side M;
   Run *R;
-  int err, k;
+  int err, k, runnerfd;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   memset(&M, 0, sizeof M);
   lj_reaper_sweep(L);
-  a = lj_newarena(L);                                  /* 2 */
+  a = lj_newarena_kept(L);                             /* 2 */
   P = (ljPlan *)lj_alloc(L, a, sizeof *P);
   decodeplan(L, a, P, &M);
+  runnerfd = getrunnerfd(L);
   R = (Run *)lj_alloc(L, a, sizeof *R);
+  R->P = P;
   R->maxrecs = P->nsteps + 1;
   R->recs = (int (*)[3])lj_alloc(L, a, sizeof(int[3]) * (size_t)R->maxrecs);
   R->rep[0] = R->rep[1] = R->syn[0] = R->syn[1] = R->pidfd = -1;
-  R->status[0] = R->status[1] = R->pty = -1;
+  R->status[0] = R->status[1] = R->pty = R->progfd = -1;
+  R->xp[0] = R->xp[1] = -1;
   for (k = 0; k < 3; k++) R->ours[k] = R->opened[k] = -1;
   R->fatal = -1;
   ch = lj_newchild(L);                                 /* 3 */
-  err = start(P, &M, R);
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, 3, 2);            /* the arena, while in setup */
+  err = run(P, &M, R, runnerfd);
   cleanup(R);
-  if (err || R->fatal >= 0) {
-    for (k = 0; k < 3; k++) closefd(&R->ours[k]);
-    closefd(&R->pidfd);
-    closefd(&R->status[0]);
-    closefd(&R->pty);
-    if (err) return pushearly(L, P, R, err);
-    k = R->recs[R->fatal][1];
-    if (k < 1) {                   /* killed before its first step */
-      R->what = "start";
-      pushearly(L, P, R, R->recs[R->fatal][2]);
-    }
-    else {
-      luaL_pushfail(L);
-      lj_pushsteperr(L, &P->steps[k - 1], P->steps[k - 1].index,
-                     R->recs[R->fatal][2]);
-      pushrecords(L, P, R);
-      lua_setfield(L, -2, "reports");
-    }
-    if (R->timedout) timedout(L, &M);
-    return 2;
-  }
   ch->pid = R->pid;
   ch->pidfd = R->pidfd;
   for (k = 0; k < 3; k++) ch->fd[k] = R->ours[k];
   ch->statusfd = R->status[0];
   ch->ptyfd = R->pty;
-  pushrecords(L, P, R);
-  lua_setiuservalue(L, 3, 1);           /* child:reports() */
+  ch->reportfd = R->rep[0];
+  ch->prog = R->g;
+  ch->run = R;
+  ch->setup = 1;
+  ch->setupdl = lj_monotonic() + P->setup_timeout;
+  if (err) {                       /* before the first step: the child
+                                      object closes what there is */
+    ch->setup = -1;
+    luaL_pushfail(L);
+    pushearly(L, P, R->what ? R->what : "spawn", err);
+    lj_child_close(L, ch, 0);            /* SIGKILL to a runner */
+    lj_arenafree(a);
+    return 2;
+  }
+  if (P->async) return 1;
+  waitsetup(L, 3, ch);
+  if (ch->setup < 0) {
+    luaL_pushfail(L);
+    lua_getiuservalue(L, 3, 2);
+    lj_child_close(L, ch, 1);            /* it is exiting: reaped */
+    return 2;
+  }
   lua_settop(L, 3);
   return 1;
 }

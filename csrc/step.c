@@ -24,6 +24,28 @@ const ljOp *lj_findop (const char *name) {
   return NULL;
 }
 
+/* ops by number, as a plan crosses to the runner: the same registry is
+** compiled into both, so the numbers agree */
+int lj_opindex (const ljOp *o) {
+  size_t g;
+  int k = 0;
+  const ljOp *const *op;
+  for (g = 0; g < lj_countof(groups); g++)
+    for (op = groups[g]; *op; op++, k++)
+      if (*op == o) return k;
+  return -1;
+}
+
+const ljOp *lj_opbyindex (int index) {
+  size_t g;
+  int k = 0;
+  const ljOp *const *op;
+  for (g = 0; g < lj_countof(groups); g++)
+    for (op = groups[g]; *op; op++, k++)
+      if (k == index) return *op;
+  return NULL;
+}
+
 
 /* {====== core.X(args): decode, apply here, report ======} */
 
