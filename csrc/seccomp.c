@@ -278,7 +278,7 @@ static Filter *newfilter (ljArgs *A, int n) {
   lua_State *L = A->L;
   int idx = lj_argtable(A, n);
   uint32_t def = SCMP_ACT_ALLOW;
-  Filter *f = (Filter *)lua_newuserdatauv(L, sizeof(Filter), 0);
+  Filter *f = (Filter *)lua_newuserdatauv(L, sizeof(Filter), 1);
   f->ctx = NULL;                          /* closed state first */
   f->foreign = 0;
   luaL_setmetatable(L, LJ_FILTER);
@@ -307,13 +307,19 @@ static int seccomp_filter (lua_State *L) {
   return 1;
 }
 
-/* writes f's BPF into a memfd and returns it in a Lua string */
-static int exportbpf (lua_State *L, Filter *f) {
-  int fd = memfd_create("lunajail-bpf", MFD_CLOEXEC), err;
+/* f's BPF (at stack index idx) as a Lua string, pushed: libseccomp
+** writes it into a memfd, once -- a filter never changes, and a plan
+** that holds one is decoded at every spawn (exporting costs about
+** 300 us for the default preset's) */
+static int exportbpf (lua_State *L, int idx, Filter *f) {
+  int fd, err;
   off_t size;
   luaL_Buffer b;
   char *p;
-  if (fd < 0) return errno;
+  idx = lua_absindex(L, idx);
+  if (lua_getiuservalue(L, idx, 1) == LUA_TSTRING) return 0;
+  lua_pop(L, 1);
+  if ((fd = memfd_create("lunajail-bpf", MFD_CLOEXEC)) < 0) return errno;
   if ((err = -seccomp_export_bpf(f->ctx, fd)) != 0
       || (size = lseek(fd, 0, SEEK_END)) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
     err = err ? err : errno;
@@ -328,11 +334,13 @@ static int exportbpf (lua_State *L, Filter *f) {
   }
   close(fd);
   luaL_pushresultsize(&b, (size_t)size);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, idx, 1);
   return 0;
 }
 
 static int filter_export (lua_State *L) {
-  int err = exportbpf(L, tofilter(L));
+  int err = exportbpf(L, 1, tofilter(L));
   return err ? lj_pushfail(L, "seccomp_export_bpf", err) : 1;
 }
 
@@ -371,9 +379,10 @@ static void seccomp_decode (ljArgs *A, ljStep *s) {
     if (lj_isnone(A, 1) || !lua_istable(L, idx))
       lj_argerror(A, 1, "seccomp filter or spec table expected");
     f = newfilter(A, 1);
+    idx = lua_gettop(L);
   }
   if (f->ctx == NULL) lj_argerror(A, 1, "seccomp filter is closed");
-  if ((err = exportbpf(L, f)) != 0)
+  if ((err = exportbpf(L, idx, f)) != 0)
     lj_argerror(A, 1, "cannot export the filter: %s", strerror(err));
   bpf = lua_tolstring(L, -1, &len);
   if (len == 0 || len % sizeof(struct sock_filter) != 0)

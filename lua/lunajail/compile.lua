@@ -272,18 +272,46 @@ M.SYS_MASKED = {
 -- directory by an empty read-only tmpfs with no room for anything; only
 -- what exists on this kernel (the sandbox's proc is of the same kernel),
 -- and never optional: a mask that fails stops the sandbox
+--
+-- With a new root, each mask is one bind of a mask made once in the
+-- staging tmpfs (a bind takes its source mount's flags): a /dev/null
+-- there and an empty directory, both mounted read-only, nosuid, nodev,
+-- noexec.  Without one, each mask mounts its own.
+local MASKFLAGS = "rdonly,nosuid,nodev,noexec"
+
+local function masksource (c, kind)
+  if c.R == "" then return nil end
+  c.masks = c.masks or {}
+  if not c.masks[kind] then
+    local p = "/" .. kind               -- in the staging tmpfs, which is / now
+    if kind == "null" then
+      c.add("a read-only /dev/null to mask files with", { "touch", p })
+      c.add("", { "mount", c.H .. "/dev/null", p, nil, "bind," .. MASKFLAGS })
+    else
+      c.add("an empty read-only directory to mask directories with",
+            { "mkdir_p", p, "0555" })
+      c.add("", { "mount", p, p, nil, "bind," .. MASKFLAGS })
+    end
+    c.masks[kind] = p
+  end
+  return c.masks[kind]
+end
+
 local function mask (c, dir, hostdir, list)
   for _, e in ipairs(list) do
     local n, why = e[1], e[2]
     local st = core.stat(hostdir .. "/" .. n)
     local t = dir .. "/" .. n
-    if st and st.type == "dir" then
+    local kind = st and (st.type == "dir" and "empty" or "null")
+    local src = kind and masksource(c, kind)
+    if src then
+      c.add(hostdir .. "/" .. n .. " masked: " .. why, { "mount", src, t, nil, "bind" })
+    elseif kind == "empty" then
       c.add(hostdir .. "/" .. n .. " masked: " .. why,
-            { "mount", "tmpfs", t, "tmpfs", "rdonly,nosuid,nodev,noexec",
-              "mode=0555,size=4k,nr_inodes=1" })
-    elseif st then
+            { "mount", "tmpfs", t, "tmpfs", MASKFLAGS, "mode=0555,size=4k,nr_inodes=1" })
+    elseif kind then
       c.add(hostdir .. "/" .. n .. " masked: " .. why,
-            { "mount", c.H .. "/dev/null", t, nil, "bind,rdonly,nosuid,nodev,noexec" })
+            { "mount", c.H .. "/dev/null", t, nil, "bind," .. MASKFLAGS })
     end
   end
 end
