@@ -22,8 +22,8 @@
 ** With PID 1 (a pid namespace), exec runs lunajail-init (init.c) in our
 ** place, which forks the payload as pid 2 and execs it: no process of
 ** the sandbox exists while we still share the parent's memory.  The
-** report fd and init's status fd stay open across that exec; the payload
-** reports its own failed exec, at this same step.
+** report fd, init's status fd and an id lease's fd stay open across that
+** exec; the payload reports its own failed exec, at this same step.
 */
 
 #define _GNU_SOURCE
@@ -65,11 +65,15 @@ static int parent_gone (ljPlan *P) {
 ** Every source first moves above every target (so a swap of 3 and 4, or
 ** a source that is another pair's target, cannot clobber), then lands on
 ** its target.  Ours land above: the report fd at base, the init memfd at
-** base+1, init's status fd at base+2.  Then everything but the targets
-** is close-on-exec, except the report and status fds when init runs.
+** base+1, init's status fd at base+2, and when init runs, the id lease at
+** base+3 (init holds it while the sandbox lives; the payload never gets
+** it).  Then everything but the targets is close-on-exec, except the
+** report, status and lease fds when init runs.
 */
 
-static int closegaps (ljPlan *P) {
+#define NOURS 4                    /* report, init, status, lease */
+
+static int closegaps (ljPlan *P, int top) {
   unsigned next = 0;
   int i;
   for (i = 0; i < P->nfds; i++) {
@@ -80,19 +84,20 @@ static int closegaps (ljPlan *P) {
   }
   if ((unsigned)P->base > next)
     syscall(SYS_close_range, next, (unsigned)P->base - 1, 0);
-  return syscall(SYS_close_range, (unsigned)P->base + 3, ~0U, 0) == 0
-         ? 0 : errno;
+  return syscall(SYS_close_range, (unsigned)top, ~0U, 0) == 0 ? 0 : errno;
 }
 
 static int fds_apply (const ljStep *s, ljCtx *c) {
   ljPlan *P = (ljPlan *)c->plan;
-  int *ours[3], tmp[3], i, k, low = P->base + 3, err;
+  int *ours[NOURS], tmp[NOURS], i, k, low = P->base + NOURS, err;
+  int lease = -1;                  /* the lease only for init */
   (void)s;
   ours[0] = &P->reportfd;
   ours[1] = &P->initfd;
   ours[2] = &P->statusfd;
+  ours[3] = P->initfd >= 0 ? &P->leasefd : &lease;
   /* first everything above every number that will be taken ... */
-  for (k = 0; k < 3; k++)
+  for (k = 0; k < NOURS; k++)
     if ((tmp[k] = *ours[k] < 0 ? -1
                   : fcntl(*ours[k], F_DUPFD_CLOEXEC, low)) < 0 && *ours[k] >= 0)
       return errno;
@@ -102,7 +107,7 @@ static int fds_apply (const ljStep *s, ljCtx *c) {
   /* ... then each at its number */
   for (i = 0; i < P->nfds; i++)
     if (dup3(P->fds[i].tmp, P->fds[i].target, 0) < 0) return errno;
-  for (k = 0; k < 3; k++)
+  for (k = 0; k < NOURS; k++)
     if (tmp[k] >= 0) {
       if (dup3(tmp[k], P->base + k, O_CLOEXEC) < 0) return errno;
       *ours[k] = P->base + k;
@@ -111,11 +116,12 @@ static int fds_apply (const ljStep *s, ljCtx *c) {
     for (i = 0; i < P->nfds; i++)
       if (fcntl(P->fds[i].target, F_SETFD, 0) != 0) return errno;
   }
-  else if ((err = closegaps(P)) != 0)   /* before 5.11: close the rest */
-    return err;
+  else if ((err = closegaps(P, P->base + (*ours[3] >= 0 ? 4 : 3))) != 0)
+    return err;                            /* before 5.11: close the rest */
   if (P->initfd >= 0                       /* for init, across its exec */
       && (fcntl(P->statusfd, F_SETFD, 0) != 0
-          || fcntl(P->reportfd, F_SETFD, 0) != 0))
+          || fcntl(P->reportfd, F_SETFD, 0) != 0
+          || (P->leasefd >= 0 && fcntl(P->leasefd, F_SETFD, 0) != 0)))
     return errno;
   return 0;
 }

@@ -12,12 +12,14 @@
 **
 ** The payload, before its exec: closes STATUSFD, makes REPORTFD
 ** close-on-exec, with FLAGS bit 1 (a pty on fd 0) starts a session whose
-** controlling terminal is fd 0, and unblocks every signal.  A failed exec
+** controlling terminal is fd 0, with FLAGS & 2 (an id lease at
+** STATUSFD+1) closes that lease, and unblocks every signal.  A failed exec
 ** (or fork) writes {1, EXECSTEP, errno} to REPORTFD, the spawner's report
 ** pipe, which then fails the spawn at its exec step.
 **
-** Init closes every fd but STATUSFD (the payload's pipes reach EOF when
-** the payload closes them), reaps every orphan, forwards SIGTERM, SIGINT,
+** Init closes every fd but STATUSFD and the lease (the payload's pipes
+** reach EOF when the payload closes them; the lease keeps the sandbox's
+** uid leased until init exits, see idalloc.c), reaps every orphan, forwards SIGTERM, SIGINT,
 ** SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the payload, and exits with its
 ** status: its exit code, or 128+n when a signal n killed it.  Before, it
 ** writes the payload's raw wait status to STATUSFD, a pipe to the
@@ -47,6 +49,7 @@
 #define FD_CLOEXEC 1
 #define TIOCSCTTY 0x540E
 #define FLAG_CTTY 1
+#define FLAG_LEASE 2
 #define LJ_REP_FATAL 1
 
 typedef unsigned long sigset;      /* the kernel's 64-signal set */
@@ -77,6 +80,7 @@ static void payload (char **argv, char **envp, long rfd, long sfd,
   sigset none = 0;
   long r = 0;
   lj_sys(SYS_close, sfd, 0, 0, 0);
+  if (flags & FLAG_LEASE) lj_sys(SYS_close, sfd + 1, 0, 0, 0);
   lj_sys(SYS_fcntl, rfd, F_SETFD, FD_CLOEXEC, 0);
   if (flags & FLAG_CTTY) {
     if ((r = lj_sys(SYS_setsid, 0, 0, 0, 0)) >= 0)
@@ -97,7 +101,7 @@ int lj_main (long *sp) {
   char **envp = argv + argc + 1;
   sigset all = ~0UL;
   char info[128];                  /* siginfo_t: si_signo first */
-  long pid, rfd, sfd, sig;
+  long pid, rfd, sfd, sig, keep;
   int i, rec[3];
   lj_sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, sizeof all);
   lj_sys(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0);
@@ -114,8 +118,9 @@ int lj_main (long *sp) {
     lj_sys(SYS_write, rfd, rec, sizeof rec, 0);
     die(127);
   }
+  keep = number(argv[4]) & FLAG_LEASE ? 2 : 1;   /* status, lease */
   if (sfd > 0) lj_sys(SYS_close_range, 0, sfd - 1, 0, 0);
-  lj_sys(SYS_close_range, sfd + 1, ~0U, 0, 0);
+  lj_sys(SYS_close_range, sfd + keep, ~0U, 0, 0);
   for (sig = SIGCHLD;; sig = lj_sys(SYS_rt_sigtimedwait, &all, info, 0,
                                     sizeof all)) {
     /* a first pass before any wait: the payload may be gone already */

@@ -10,8 +10,14 @@
 **     steps = { {"mount", "tmpfs", "/tmp", "tmpfs"}, {"chdir", "/"}, ... },
 **     cwd = "/", stdio = {"pipe", "pipe", "inherit"}, fds = {[3] = fd},
 **     pid1 = true, die_with_parent = true, new_session = true,
-**     trace = false,
+**     trace = false, lease = core.idlease{...},
 **   }  -> child object | nil, err (err.step, err.op, err.errno, ...)
+**
+** A lease (idalloc.c) moves into the child object when the spawn succeeds
+** (it is spent then: a plan's lease serves one spawn) and stays the
+** caller's when it fails.  With lunajail-init, init gets its own copy of
+** the lease's fd, so the id stays leased while the sandbox lives, even
+** after we are gone (die_with_parent = false).
 **
 ** Decoding raises on misuse and happens before anything is acquired; from
 ** the first fd on nothing raises until the child has exec'd or been
@@ -137,7 +143,7 @@ static int getinitfd (lua_State *L) {
 static const char *const planfields[] = {
   "argv", "path", "env", "cwd", "namespaces", "uidmap", "gidmap",
   "setgroups", "steps", "stdio", "fds", "pid1", "die_with_parent",
-  "new_session", "trace", NULL
+  "new_session", "trace", "lease", NULL
 };
 
 /* a field of the plan as argument #1 of an ljArgs named "plan.FIELD" */
@@ -245,6 +251,7 @@ typedef struct Side {
   int setgroups;                   /* 1 deny, 2 allow, 0 default */
   const char *stdpath[3];          /* stdio files */
   int stdflags[3];
+  ljLease *lease;                  /* moves into the child object */
 } Side;
 
 /* stdio and fds, decoded into pairs; what the parent opens later, in
@@ -352,7 +359,8 @@ static void initargv (lua_State *L, ljPlan *P, ljArena *a) {
   snprintf(P->initrep, sizeof P->initrep, "%d", P->base);
   snprintf(P->initstatus, sizeof P->initstatus, "%d", P->base + 2);
   snprintf(P->initstep, sizeof P->initstep, "%d", P->nsteps);
-  snprintf(P->initflags, sizeof P->initflags, "%d", P->ctty ? 1 : 0);
+  snprintf(P->initflags, sizeof P->initflags, "%d",
+           (P->ctty ? 1 : 0) | (P->leasefd >= 0 ? 2 : 0));
   snprintf(P->initpath, sizeof P->initpath, "/proc/self/fd/%d", P->base + 1);
   P->initargv[0] = "lunajail-init";
   P->initargv[1] = P->initrep;
@@ -457,6 +465,15 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   lua_pop(L, 1);
   A = field(L, &f, a, "trace");
   P->trace = lj_optbool(A, 1, 0);
+  lua_pop(L, 1);
+  A = field(L, &f, a, "lease");
+  P->leasefd = -1;
+  if (!lj_isnone(A, 1)) {
+    if ((M->lease = (ljLease *)luaL_testudata(L, A->base, LJ_LEASE)) == NULL)
+      lj_argerror(A, 1, "a lease (core.idlease) expected");
+    if ((P->leasefd = M->lease->fd) < 0)
+      lj_argerror(A, 1, "the lease is released or already given to a child");
+  }
   lua_pop(L, 1);
   A = field(L, &f, a, "new_session");
   extra = lj_optbool(A, 1, 1);         /* a setsid step first */
@@ -909,6 +926,10 @@ static int l_spawn (lua_State *L) {
   for (k = 0; k < 3; k++) ch->fd[k] = R->ours[k];
   ch->statusfd = R->status[0];
   ch->ptyfd = R->pty;
+  if (M.lease) {                        /* the child holds it now */
+    ch->leasefd = M.lease->fd;
+    M.lease->fd = -1;
+  }
   pushrecords(L, P, R);
   lua_setiuservalue(L, 3, 1);           /* child:reports() */
   lua_settop(L, 3);

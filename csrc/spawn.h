@@ -10,6 +10,7 @@
 #include "lj.h"
 
 #define LJ_CHILD     "lunajail.Child"
+#define LJ_LEASE     "lunajail.Lease"
 #define LJ_MAXFDS    1024          /* fds a plan may pass */
 
 /* report pipe records: {kind, step index, errno} */
@@ -35,6 +36,8 @@ typedef struct ljPlan {
                                       status; lands at base+2 */
   int ctty;                        /* fd 0 is a pty: make it the payload's
                                       controlling terminal */
+  int leasefd;                     /* an id lease (idalloc.c), or -1: init
+                                      holds it at base+3 */
   const char *path;                /* what to exec */
   const char *execpath;            /* path, or where search() found it */
   int search;                      /* look path up in pathenv */
@@ -51,6 +54,13 @@ typedef struct ljPlan {
 int lj_child_main (void *plan);    /* child.c: the clone entry point */
 extern const ljOp lj_op_fds, lj_op_exec;
 
+/* an id leased to a sandbox (idalloc.c): the lock lives as long as fd's
+** open file description, which spawn moves to the child object */
+typedef struct ljLease {
+  int fd;                          /* -1: released or handed to a child */
+  int64_t id;
+} ljLease;
+
 typedef struct ljBuf2 {           /* bytes at p[off .. off+len) */
   char *p;
   size_t off, len, cap;
@@ -62,6 +72,7 @@ typedef struct ljChild {
   int fd[3];                       /* our ends: stdin (w), stdout, stderr */
   int ptyfd;                       /* the pty's master, for resize */
   int statusfd;                    /* lunajail-init's word on the payload */
+  int leasefd;                     /* its id lease: closed once reaped */
   int epfd;                        /* the aggregate fd, made on demand */
   unsigned epmask[4];              /* what epfd watches: in, out, err, pid */
   int epfds[4];
