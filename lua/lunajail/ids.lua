@@ -131,12 +131,14 @@ local function named (file, parse, out, first, last)
       out[#out + 1] = { math.max(a, first), math.min(b, last) }
     end
   end
-  for line in h:lines() do
+  local text, rerr, rerrno = h:read("a")
+  h:close()
+  if not text then return nil, file .. ": " .. rerr, rerrno end
+  for line in text:gmatch("[^\n]+") do
     local a, b, a2, b2 = parse(line)
     add(a, b)
     add(a2, b2)
   end
-  h:close()
   return true
 end
 
