@@ -38,9 +38,10 @@ local PRE = [[
     end
     return false
   end
-  local WORKER = ("package.path = %q .. '/lua/?.lua;' .. %q .. '/lua/?/init.lua;' .. package.path\n" ..
-                  "package.cpath = %q .. '/?.so;' .. package.cpath\n" ..
-                  "core = require 'lunajail.core'\nlj = require 'lunajail'\n"):format(TOP, TOP, BUILD)
+  local WORKER = ("package.path = %q .. '/lua/?.lua;' .. %q .. '/lua/?/init.lua;' .. " ..
+                  "package.path\npackage.cpath = %q .. '/?.so;' .. package.cpath\n" ..
+                  "core = require 'lunajail.core'\nlj = require 'lunajail'\n")
+                 :format(TOP, TOP, BUILD)
   local function script (name, code)       -- a Lua file in D that runs code
     local f = assert(io.open(D .. "/" .. name, "w"))
     f:write(WORKER, code)
@@ -290,7 +291,8 @@ describe("uid = \"auto\"", function()
     { "lj.ids.configure{ lockdir = false }", "lockdir: an absolute path expected" },
     { "lj.ids.configure{ subuid = 'etc' }", "subuid: an absolute path expected %(or false%)" },
     { "lj.ids.configure{ range = 1 }", "range: unknown setting" },
-    { "core.spawn{ argv = {'true'}, lease = 5 }", "plan.lease: .*a lease %(core.idlease%) expected" },
+    { "core.spawn{ argv = {'true'}, lease = 5 }",
+      "plan.lease: .*a lease %(core.idlease%) expected" },
   }
 
   for _, mode in ipairs(H.modes) do
@@ -413,7 +415,8 @@ describe("uid = \"auto\"", function()
         for _, pid1 in ipairs { true, false } do
           local parent = script("parent.lua", ([==[
             lj.ids.configure{ first = %d, count = 1, lockdir = %q, proc = false }
-            local c = assert(lj.spawn(lj.container{ argv = {"sleep", "60"}, stdio = {"null", "null", "null"},
+            local c = assert(lj.spawn(lj.container{ argv = {"sleep", "60"},
+                                                    stdio = {"null", "null", "null"},
                                                     die_with_parent = false, pid1 = %s }))
             c:setkill(false)
             print(c.pid)
