@@ -11,8 +11,8 @@
 ** and going up (wrapping once), and is skipped when an `exclude` interval
 ** (inclusive; the Lua side reads /etc/passwd, /etc/subuid, ...) covers it
 ** or a process uses it (a scan of proc's status files, once per lease;
-** proc = false: no scan).  It is
-** taken with an fcntl OFD write lock on the byte at offset `id` of
+** proc = false: no scan).  It is taken with an fcntl OFD write lock on
+** the byte at offset `id` of
 ** LOCKDIR/ids.lock: one file for every range (the offset is the id), so
 ** allocators with different ranges still agree.  A lock that is held
 ** means "leased": the next id.  No lock directory, no lease: nothing falls
@@ -238,7 +238,8 @@ static ssize_t readat (int dir, const char *name, char *buf, size_t size) {
 /* the pids of the kernel threads (kthreadd's children), sorted; empty
 ** when pid 2 is not kthreadd (a pid namespace of our own) */
 static int kthreads (int proc, Ids *k) {
-  char buf[4096], *p;
+  char buf[16384], *p;
+  ssize_t n;
   int field;
   if (readat(proc, "2/stat", buf, sizeof buf) <= 0
       || (p = strrchr(buf, ')')) == NULL)
@@ -246,7 +247,10 @@ static int kthreads (int proc, Ids *k) {
   for (field = 3; field <= 9 && p; field++) p = strchr(p + 1, ' ');
   if (p == NULL || !(strtoul(p + 1, NULL, 10) & PF_KTHREAD)) return 0;
   if (addid(k, 2) != 0) return -1;
-  if (readat(proc, "2/task/2/children", buf, sizeof buf) < 0) return 0;
+  if ((n = readat(proc, "2/task/2/children", buf, sizeof buf)) < 0)
+    return 0;
+  if ((size_t)n == sizeof buf - 1 && (p = strrchr(buf, ' ')) != NULL)
+    *p = '\0';                    /* cut short: not a piece of a pid */
   for (p = buf; *p; ) {
     char *end;
     unsigned long pid = strtoul(p, &end, 10);
