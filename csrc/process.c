@@ -33,6 +33,9 @@
 **     (SIGKILL unless setkill said otherwise) if it still runs, reap if it
 **     is dead; one still dying goes to the state's reaper, swept by every
 **     spawn, every close and core.reap().  Never blocks.
+** The child's id lease (spawn's plan.lease) is released once it is
+** reaped: by step(), status(), close() or the reaper, which keeps it with
+** the pidfd meanwhile.
 ** With a pty, stdin and stdout are the pty's master: closing stdin does not
 ** end the child's input there; write "\4" (^D) as a terminal user would.
 ** Blocking conveniences (wait, read_all, communicate, ...) are Lua
@@ -216,11 +219,13 @@ static int tryreap (ljChild *c) {
     struct pollfd p = { c->pidfd, POLLIN, 0 };
     if (poll(&p, 1, 0) != 1) return 0;     /* ... once it has exited */
     c->reaped = c->hostreaped = 1;
+    closefd(&c->leasefd);
     readinitstatus(c);
     return 1;
   }
   if (si.si_pid == 0) return 0;            /* still running */
   c->reaped = 1;
+  closefd(&c->leasefd);                    /* its id is free again */
   c->status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
             : (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
   c->utime = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
@@ -230,15 +235,15 @@ static int tryreap (ljChild *c) {
   return 1;
 }
 
-/* the reaper: pidfd -> true, in the registry */
-static void reaper_add (lua_State *L, int pidfd) {
+/* the reaper: pidfd -> the lease fd (or -1), in the registry */
+static void reaper_add (lua_State *L, int pidfd, int leasefd) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, REAPER) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, REAPER);
   }
-  lua_pushboolean(L, 1);
+  lua_pushinteger(L, leasefd);
   lua_rawseti(L, -2, pidfd);
   lua_pop(L, 1);
 }
@@ -250,7 +255,7 @@ int lj_reaper_sweep (lua_State *L) {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
       siginfo_t si;
-      int fd;
+      int fd, lease = (int)lua_tointeger(L, -1);
       long r;
       lua_pop(L, 1);
       fd = (int)lua_tointeger(L, -1);
@@ -258,6 +263,7 @@ int lj_reaper_sweep (lua_State *L) {
       r = syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | WNOHANG, NULL);
       if ((r == 0 && si.si_pid != 0) || (r < 0 && errno != EINTR)) {
         close(fd);
+        if (lease >= 0) close(lease);
         lua_pushvalue(L, -1);
         lua_pushnil(L);
         lua_rawset(L, -4);               /* clearing during next is allowed */
@@ -319,6 +325,7 @@ ljChild *lj_newchild (lua_State *L) {
   int k;
   memset(c, 0, sizeof *c);
   c->pidfd = c->epfd = c->statusfd = c->ptyfd = c->reportfd = -1;
+  c->leasefd = -1;
   for (k = 0; k < 3; k++) c->fd[k] = -1;
   for (k = 0; k < 5; k++) c->epfds[k] = -1;
   c->limit = DEFLIMIT;
@@ -711,12 +718,13 @@ void lj_child_close (lua_State *L, ljChild *c, int wait) {
   if (c->pidfd >= 0) {
     if (!c->reaped && c->killsig) sendsig(c, c->killsig);
     if (!tryreap(c)) {
-      reaper_add(L, c->pidfd);           /* it owns the pidfd now */
-      c->pidfd = -1;
+      reaper_add(L, c->pidfd, c->leasefd);   /* it owns both now */
+      c->pidfd = c->leasefd = -1;
     }
     closefd(&c->pidfd);
   }
   closefd(&c->statusfd);
+  closefd(&c->leasefd);                  /* a child never started */
   lj_reaper_sweep(L);
 }
 

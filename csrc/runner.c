@@ -66,7 +66,7 @@ typedef struct Run {
   size_t argslen;
   ljStep *steps;
   ljFdPair *fds;
-  int nfds, reportfd, statusfd;
+  int nfds, reportfd, statusfd, leasefd;
   const char **argv, **envp;
   const char *path, *pathenv;
   char resolved[4096];             /* the PATH search result */
@@ -126,6 +126,7 @@ static void load (Run *R, int fd) {
   R->g = g;
   R->reportfd = g->reportfd;
   R->statusfd = g->statusfd;
+  R->leasefd = g->leasefd;
   R->steps = (ljStep *)calloc((size_t)g->nsteps + 1, sizeof *R->steps);
   R->fds = (ljFdPair *)calloc((size_t)g->nfds + 1, sizeof *R->fds);
   if (R->steps == NULL || R->fds == NULL) _exit(127);
@@ -195,6 +196,7 @@ static void keeponly (Run *R) {
   int keep[LJ_MAXFDS + 8], n = 0, k;
   keep[n++] = R->reportfd;
   if (R->statusfd >= 0) keep[n++] = R->statusfd;
+  if (R->leasefd >= 0) keep[n++] = R->leasefd;
   for (k = 0; k < R->nfds; k++) keep[n++] = R->fds[k].source;
   qsort(keep, (size_t)n, sizeof *keep, cmpint);
   closeothers(keep, n);
@@ -219,13 +221,16 @@ static int arrange (Run *R) {
       return errno;
   if ((R->reportfd = fcntl(R->reportfd, F_DUPFD_CLOEXEC, low)) < 0
       || (R->statusfd >= 0
-          && (R->statusfd = fcntl(R->statusfd, F_DUPFD_CLOEXEC, low)) < 0))
+          && (R->statusfd = fcntl(R->statusfd, F_DUPFD_CLOEXEC, low)) < 0)
+      || (R->leasefd >= 0
+          && (R->leasefd = fcntl(R->leasefd, F_DUPFD_CLOEXEC, low)) < 0))
     return errno;
   for (k = 0; k < R->nfds; k++)
     if (dup3(R->fds[k].tmp, R->fds[k].target, 0) < 0) return errno;
   for (k = 0; k < R->nfds; k++) keep[n++] = R->fds[k].target;
   keep[n++] = R->reportfd;
   if (R->statusfd >= 0) keep[n++] = R->statusfd;
+  if (R->leasefd >= 0) keep[n++] = R->leasefd;
   qsort(keep, (size_t)n, sizeof *keep, cmpint);
   closeothers(keep, n);
   return 0;
@@ -305,8 +310,13 @@ static void init (Run *R, const char *path) {
   if (pid < 0) fail(R, index, errno);
   R->g->pid1 = (int32_t)pid;
   munmap(R->g, R->g->size);
-  if (R->statusfd > 0) syscall(SYS_close_range, 0, R->statusfd - 1, 0);
-  syscall(SYS_close_range, R->statusfd + 1, ~0U, 0);
+  {                                /* all but the status fd and the id
+                                      lease (which the payload never
+                                      had: close-on-exec) */
+    int keep[2] = { R->statusfd, R->leasefd };
+    qsort(keep, 2, sizeof *keep, cmpint);
+    closeothers(keep, 2);
+  }
   for (sig = SIGCHLD;; sig = sigtimedwait(&all, NULL, NULL)) {
     /* a first pass before any wait: the payload may be gone already */
     if (sig == SIGCHLD) {

@@ -11,7 +11,14 @@
 **     cwd = "/", stdio = {"pipe", "pipe", "inherit"}, fds = {[3] = fd},
 **     pid1 = true, die_with_parent = true, new_session = true,
 **     trace = false, setup_timeout = 5, async = false,
+**     lease = core.idlease{...},
 **   }  -> child object | nil, err (err.step, err.op, err.errno, ...)
+**
+** A lease (idalloc.c) moves into the child object when the spawn succeeds
+** (it is spent then: a plan's lease serves one spawn) and stays the
+** caller's when it fails.  With lunajail-init, init gets its own copy of
+** the lease's fd, so the id stays leased while the sandbox lives, even
+** after we are gone (die_with_parent = false).
 **
 ** Decoding raises on misuse and happens before anything is acquired; from
 ** the first fd on nothing raises, and every failure path closes what it
@@ -195,7 +202,7 @@ static const ljOp op_exec = { "exec", "", NULL, NULL, exec_describe, 0 };
 static const char *const planfields[] = {
   "argv", "path", "env", "cwd", "namespaces", "uidmap", "gidmap",
   "setgroups", "steps", "stdio", "fds", "pid1", "die_with_parent",
-  "new_session", "trace", "setup_timeout", "async", NULL
+  "new_session", "trace", "setup_timeout", "async", "lease", NULL
 };
 
 /* a field of the plan as argument #1 of an ljArgs named "plan.FIELD" */
@@ -303,6 +310,7 @@ typedef struct Side {
   int setgroups;                   /* 1 deny, 2 allow, 0 default */
   const char *stdpath[3];          /* stdio files */
   int stdflags[3];
+  ljLease *lease;                  /* moves into the child object */
 } Side;
 
 /* stdio and fds, decoded into pairs; what the parent opens later, in
@@ -493,6 +501,15 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   lua_pop(L, 1);
   A = field(L, &f, a, "trace");
   P->trace = lj_optbool(A, 1, 0);
+  lua_pop(L, 1);
+  A = field(L, &f, a, "lease");
+  P->leasefd = -1;
+  if (!lj_isnone(A, 1)) {
+    if ((M->lease = (ljLease *)luaL_testudata(L, A->base, LJ_LEASE)) == NULL)
+      lj_argerror(A, 1, "a lease (core.idlease) expected");
+    if ((P->leasefd = M->lease->fd) < 0)
+      lj_argerror(A, 1, "the lease is released or already given to a child");
+  }
   lua_pop(L, 1);
   A = field(L, &f, a, "new_session");
   extra = lj_optbool(A, 1, 1);         /* a setsid step first */
@@ -718,6 +735,7 @@ static void layout (Pack *k, ljPlan *P, Run *R) {
   h.pdeathsig = P->pdeathsig;
   h.reportfd = R->rep[1];
   h.statusfd = R->status[1];
+  h.leasefd = P->pid1 ? P->leasefd : -1;   /* init holds it */
   h.nsteps = n;
   h.nfds = P->nfds;
   h.fdsindex = n + 1;
@@ -819,6 +837,7 @@ static void tramp (ljPlan *P, Run *R, int runnerfd) {
   T->parentfds[1] = R->syn[1];
   T->parentfds[2] = R->xp[0];
   if (R->status[1] >= 0) T->keep[T->nkeep++] = R->status[1];
+  if (P->pid1 && P->leasefd >= 0) T->keep[T->nkeep++] = P->leasefd;
   for (k = 0; k < P->nfds; k++) T->keep[T->nkeep++] = P->fds[k].source;
   snprintf(T->progarg, sizeof T->progarg, "%d", R->progfd);
   snprintf(T->path, sizeof T->path, "/proc/self/fd/%d", runnerfd);
@@ -1209,6 +1228,14 @@ static void waitsetup (lua_State *L, int idx, ljChild *c) {
 
 /* {====== core.spawn ======} */
 
+/* a spawn that failed leaves its lease with the caller, unspent */
+static void giveback (ljChild *ch, Side *M) {
+  if (M->lease && ch->leasefd >= 0) {
+    M->lease->fd = ch->leasefd;
+    ch->leasefd = -1;
+  }
+}
+
 static int l_spawn (lua_State *L) {
   ljArena *a;
   ljPlan *P;
@@ -1248,11 +1275,16 @@ static int l_spawn (lua_State *L) {
   ch->run = R;
   ch->setup = 1;
   ch->setupdl = lj_monotonic() + P->setup_timeout;
+  if (M.lease) {                   /* the child holds it now */
+    ch->leasefd = M.lease->fd;
+    M.lease->fd = -1;
+  }
   if (err) {                       /* before the first step: the child
                                       object closes what there is */
     ch->setup = -1;
     luaL_pushfail(L);
     pushearly(L, P, R->what ? R->what : "spawn", err);
+    giveback(ch, &M);
     lj_child_close(L, ch, 0);            /* SIGKILL to a runner */
     lj_arenafree(a);
     return 2;
@@ -1262,6 +1294,7 @@ static int l_spawn (lua_State *L) {
   if (ch->setup < 0) {
     luaL_pushfail(L);
     lua_getiuservalue(L, 3, 2);
+    giveback(ch, &M);
     lj_child_close(L, ch, 1);            /* it is exiting: reaped */
     return 2;
   }

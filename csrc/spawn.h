@@ -16,6 +16,7 @@
 #include "lj.h"
 
 #define LJ_CHILD     "lunajail.Child"
+#define LJ_LEASE     "lunajail.Lease"
 #define LJ_MAXFDS    1024          /* fds a plan may pass */
 
 /* report pipe records: {kind, step index, errno} */
@@ -51,6 +52,7 @@ typedef struct ljProg {
   uint32_t magic, size;            /* LJ_PROG_MAGIC, bytes in all */
   int32_t flags, pdeathsig;
   int32_t reportfd, statusfd;      /* as the runner finds them */
+  int32_t leasefd;                 /* an id lease init holds, or -1 */
   int32_t nsteps;                  /* the plan's, without fds and exec */
   uint32_t steps;                  /* ljProgStep[nsteps] */
   int32_t nfds;
@@ -86,6 +88,8 @@ typedef struct ljPlan {
                                       controlling terminal */
   double setup_timeout;            /* seconds from clone to exec */
   int async;                       /* return before setup is over */
+  int leasefd;                     /* an id lease (idalloc.c), or -1: init
+                                      holds it at base+3 */
   const char *path;                /* what to exec */
   int search;                      /* look path up in pathenv */
   const char *pathenv;
@@ -96,6 +100,13 @@ typedef struct ljPlan {
 
 
 /* {====== The child object ======} */
+
+/* an id leased to a sandbox (idalloc.c): the lock lives as long as fd's
+** open file description, which spawn moves to the child object */
+typedef struct ljLease {
+  int fd;                          /* -1: released or handed to a child */
+  int64_t id;
+} ljLease;
 
 typedef struct ljBuf2 {           /* bytes at p[off .. off+len) */
   char *p;
@@ -114,6 +125,7 @@ typedef struct ljChild {
                                       the arena, the uservalue 2) */
   double setupdl;                  /* when setup times out (monotonic) */
   int setup;                       /* 1 in setup, 0 started, -1 failed */
+  int leasefd;                     /* its id lease: closed once reaped */
   int epfd;                        /* the aggregate fd, made on demand */
   unsigned epmask[5];              /* what epfd watches: in, out, err,
                                       pid, report */

@@ -51,7 +51,7 @@ describe("recipes", function()
         local hm, hu, uid = out:match("homemode=(%d+) (%d+) uid=(%d+)")
         assert.equal("700", hm)
         assert.equal(uid, hu)
-        assert.is_true(tonumber(uid) >= 65536 and tonumber(uid) <= 131071)
+        assert.is_true(tonumber(uid) >= 1879048192 and tonumber(uid) <= 2147352575)
         assert.matches("core=0", out)
         for _, set in ipairs { "CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh" } do
           assert.matches(set .. ": 0000000000000000", out)

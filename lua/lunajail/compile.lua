@@ -17,6 +17,7 @@
 
 local core = require "lunajail.core"
 local seccomp = require "lunajail.seccomp"
+local idalloc = require "lunajail.ids"
 
 local M = {}
 
@@ -101,38 +102,112 @@ local function checkcombos (r, ns, root)
   end
 end
 
-local seeded = false
-local function autoid ()
-  if not seeded then
-    math.randomseed(os.time() ~ core.getpid() ~ math.floor(core.monotonic() * 1e6))
-    seeded = true
-  end
-  return 65536 + math.random(0, 65535)
-end
+-- The "auto" ids are per spawn, not per compile.  compile() puts a
+-- representative id (idalloc.pick(): random, leased by nobody) wherever
+-- the auto uid or gid goes, and lists those places in ids.slots:
+--   {"steps", i, k}            plan.steps[i][k] is the id (setresuid, ...)
+--   {"steps", i, k, "uid", ...} plan.steps[i][k] is a mount option string
+--                              whose uid= (and gid=) options are the id
+--                              (tmpfs with owner = true)
+--   {"uidmap", i, k}           plan.uidmap[i][k] is the id; "gidmap" alike
+-- As root (ids.lease = true) the id is a real host uid: spawn leases one
+-- (lunajail.ids) and runs bind(plan, ids, lease:id(), lease), a shallow
+-- copy with the slots filled and plan.lease set; the compiled plan is never
+-- changed, so a cache of (plan, ids) per recipe serves every spawn.
+-- Unprivileged the ids are inside a user namespace of the sandbox's own:
+-- the representative serves (ids.lease = false), nothing is copied.
 
 -- the default map of a user namespace: our id to the inside one, or, as
--- root, root to itself and the inside id to itself
-local function defaultmap (id, own)
+-- root, root to itself and the inside id to itself; and the slots of an
+-- auto id in it
+local function defaultmap (id, own, name, auto, slots)
   if own == 0 then
     local map = { { 0, 0, 1 } }
-    if id and id ~= 0 then map[2] = { id, id, 1 } end
+    if id and id ~= 0 then
+      map[2] = { id, id, 1 }
+      if auto then
+        slots[#slots + 1] = { name, 2, 1 }
+        slots[#slots + 1] = { name, 2, 2 }
+      end
+    end
     return map
   end
+  if auto then slots[#slots + 1] = { name, 1, 1 } end
   return { { id or 0, own, 1 } }
 end
 
+-- uid, gid (representatives where "auto"), the maps, and ids: {uid =,
+-- gid =, auto = {uid =, gid =}, lease =, slots = {...}}
 local function identity (r, ns, euid, egid)
-  local uid = r.uid == "auto" and autoid() or r.uid
+  local auto = { uid = r.uid == "auto" or nil }
+  local uid = auto.uid and idalloc.pick() or r.uid
   local gid
-  if r.gid == "auto" then gid = uid or autoid()
+  if r.gid == "auto" then
+    gid = uid or idalloc.pick()
+    auto.gid = auto.uid or r.uid == nil or nil    -- the same number as uid
   elseif r.gid ~= nil then gid = r.gid
-  else gid = uid end
+  else gid = uid auto.gid = auto.uid end
+  local ids = { uid = uid, gid = gid, auto = auto, slots = {},
+                lease = euid == 0 and (auto.uid or auto.gid) or false }
   local uidmap, gidmap = r.uidmap, r.gidmap
   if ns.user then
-    uidmap = uidmap or defaultmap(uid, euid)
-    gidmap = gidmap or defaultmap(gid, egid)
+    uidmap = uidmap or defaultmap(uid, euid, "uidmap", auto.uid, ids.slots)
+    gidmap = gidmap or defaultmap(gid, egid, "gidmap", auto.gid, ids.slots)
   end
-  return uid, gid, uidmap, gidmap
+  return uid, gid, uidmap, gidmap, ids
+end
+
+-- the slots of a tmpfs with owner = true: the uid= and gid= options of
+-- the mounts it added after step `from` (see above)
+local function ownerslots (c, from)
+  for i = from + 1, #c.plan.steps do
+    local st = c.plan.steps[i]
+    if st[1] == "mount" and st[4] == "tmpfs" and type(st[6]) == "string" then
+      local slot = { "steps", i, 6 }
+      for _, o in ipairs { "uid", "gid" } do
+        if c.ids.auto[o] and ("," .. st[6] .. ","):find("," .. o .. "=" .. c[o] .. ",",
+                                                        1, true) then
+          slot[#slot + 1] = o
+        end
+      end
+      if #slot > 3 then c.ids.slots[#c.ids.slots + 1] = slot end
+    end
+  end
+end
+
+-- bind(plan, ids, id [, lease]) -> a shallow copy of plan with the auto
+-- ids at every slot set to id, and plan.lease = lease
+function M.bind (plan, ids, id, lease)
+  local p, copied = {}, {}
+  for k, v in pairs(plan) do p[k] = v end
+  local function own (list, i)           -- p[list] and its row i, copied once
+    if not copied[list] then
+      copied[list] = {}
+      p[list] = table.move(plan[list], 1, #plan[list], 1, {})
+    end
+    if not copied[list][i] then
+      local row = {}
+      for k, v in pairs(p[list][i]) do row[k] = v end
+      p[list][i], copied[list][i] = row, true
+    end
+    return p[list][i]
+  end
+  for _, s in ipairs(ids.slots) do
+    local row = own(s[1], s[2])
+    if s[4] then                         -- uid=, gid= in an option string
+      local opts = {}
+      for o in (row[s[3]] .. ","):gmatch("([^,]*),") do
+        local name = o:match("^(%a+)=")
+        if name == s[4] or name == s[5] then o = name .. "=" .. id end
+        opts[#opts + 1] = o
+      end
+      row[s[3]] = table.concat(opts, ",")
+    else
+      row[s[3]] = id
+    end
+  end
+  p.lease = lease
+  return p
 end
 
 -- }======
@@ -479,7 +554,11 @@ local function filesystem (c, r)
   c.last = {}                  -- what a mounter leaves for after the contents
   beginroot(c, r)
   system(c, r)
-  for i, m in ipairs(r.mounts or {}) do mounters[m.type](c, m, ("mounts[%d]"):format(i)) end
+  for i, m in ipairs(r.mounts or {}) do
+    local from = #c.plan.steps
+    mounters[m.type](c, m, ("mounts[%d]"):format(i))
+    if m.type == "tmpfs" and m.owner then ownerslots(c, from) end
+  end
   contents(c, r)
   for _, f in ipairs(c.last) do f() end
   endroot(c, r)
@@ -539,8 +618,16 @@ local function privileges (c, r)
     end
   end
   if r.groups and c.root then c.add("supplementary groups", { "setgroups", r.groups }) end
-  if c.gid then c.add("group id " .. c.gid, { "setresgid", c.gid }) end
-  if c.uid then c.add("user id " .. c.uid, { "setresuid", c.uid }) end
+  for _, k in ipairs { "gid", "uid" } do
+    if c[k] then
+      local what = k == "uid" and "user id " or "group id "
+      local auto = c.ids.auto[k]
+      c.add(auto and what .. "auto: " .. (c.ids.lease and "leased for this sandbox alone"
+                                          or "inside its user namespace") or what .. c[k],
+            { "setres" .. k, c[k] })
+      if auto then c.ids.slots[#c.ids.slots + 1] = { "steps", #c.plan.steps, 2 } end
+    end
+  end
   if keep and c.uid == 0 then
     -- uid 0 kept (in a user namespace): exec gives it no capabilities
     -- back, and nothing can unlock that
@@ -576,7 +663,7 @@ function M.compile (r)
   local c = { ns = set(r.namespaces), root = euid == 0, R = "", H = "" }
   checkcombos(r, c.ns, c.root)
   local uidmap, gidmap
-  c.uid, c.gid, uidmap, gidmap = identity(r, c.ns, euid, egid)
+  c.uid, c.gid, uidmap, gidmap, c.ids = identity(r, c.ns, euid, egid)
   local plan = {
     argv = r.argv, path = r.path, env = r.env or {}, cwd = r.cwd,
     namespaces = r.namespaces, uidmap = uidmap, gidmap = gidmap,
@@ -584,6 +671,7 @@ function M.compile (r)
     die_with_parent = r.die_with_parent, new_session = r.new_session,
     trace = r.trace, setup_timeout = r.setup_timeout, steps = {},
   }
+  c.plan = plan
   local why = {}
   function c.add (reason, step)
     plan.steps[#plan.steps + 1] = step
@@ -593,7 +681,7 @@ function M.compile (r)
   environment(c, r)
   privileges(c, r)
   if plan.cwd == nil and r.root ~= nil then plan.cwd = "/" end
-  return plan, why, { uid = c.uid, gid = c.gid }
+  return plan, why, c.ids
 end
 
 -- Landlock rules from the recipe's own paths: what it binds read-only is

@@ -16,9 +16,11 @@ local recipe = require "lunajail.recipe"
 local compile = require "lunajail.compile"
 local seccomp = require "lunajail.seccomp"
 local presets = require "lunajail.presets"
+local idalloc = require "lunajail.ids"
 require "lunajail.child"
 
-local M = { core = core, none = recipe.none, replace = recipe.replace }
+local M = { core = core, none = recipe.none, replace = recipe.replace,
+            ids = idalloc }
 
 local Recipe = {}
 Recipe.__index = Recipe
@@ -41,7 +43,11 @@ function Recipe:with (t)
   return new(recipe.merge(self, recipe.check(t)))
 end
 
--- r:steps() -> the plan for core.spawn, the reason of each step, {uid=, gid=}
+-- r:steps() -> the plan for core.spawn, the reason of each step, and ids
+-- ({uid =, gid =, auto =, lease =, slots =}: compile.lua).  An "auto" id
+-- in the plan is a representative: lj.spawn gives each sandbox its own
+-- (as root, leased: see lunajail.ids), and so does
+-- lj.spawn_plan(plan, ids).  Compiling holds no lease.
 function Recipe:steps ()
   return compile.compile(self)
 end
@@ -93,14 +99,25 @@ function Recipe:explain ()
     lines[#lines + 1] = ("%4s  %-56s %s"):format(n, text,
                                                   reason ~= "" and "-- " .. reason or "")
   end
+  -- an auto id shows as "auto", wherever it goes
+  local auto, rep = {}, ids.uid or ids.gid
+  for _, s in ipairs(ids.slots) do auto[s[1] .. s[2]] = true end
+  local function id (k)
+    if ids.auto[k] then return "auto" end
+    return ("%d"):format(ids[k] or ids.uid)
+  end
   lines[1] = ("lunajail recipe: namespaces {%s}%s%s"):format(
     table.concat(plan.namespaces or {}, ", "),
-    ids.uid and (", uid %d gid %d"):format(ids.uid, ids.gid or ids.uid) or "",
+    (ids.uid or ids.gid) and (", uid %s gid %s%s"):format(id("uid"), id("gid"),
+      ids.lease and " (leased per spawn)" or "") or "",
     plan.pid1 ~= false and plan.namespaces and
       table.concat(plan.namespaces, ","):find("pid") and ", PID 1 init" or "")
   if plan.uidmap then
     local m = {}
-    for _, r in ipairs(plan.uidmap) do m[#m + 1] = ("%d->%d x%d"):format(r[1], r[2], r[3]) end
+    for i, r in ipairs(plan.uidmap) do
+      local text = ("%d->%d x%d"):format(r[1], r[2], r[3])
+      m[#m + 1] = auto["uidmap" .. i] and text:gsub(rep, "auto") or text
+    end
     lines[#lines + 1] = "      uid map: " .. table.concat(m, ", ")
   end
   if plan.new_session ~= false then line(0, "setsid()", "a new session: no terminal " ..
@@ -112,8 +129,12 @@ function Recipe:explain ()
   for i, step in ipairs(plan.steps) do
     local ok, text = pcall(core.describe, step)
     if not ok then text = step[1] .. "(...)" end
+    local reason = why[i]
+    if auto["steps" .. i] then
+      text, reason = text:gsub(rep, "auto"), reason:gsub(rep, "auto")
+    end
     if #text > 56 then text = text:sub(1, 53) .. "..." end
-    line(i, text, why[i])
+    line(i, text, reason)
     if i == lastfilter then                  -- the filters, call by call
       for _, r in ipairs(seccomp.list(self.seccomp, self)) do
         lines[#lines + 1] = ("        %-22s %-13s %s"):format(r[1], r[2], r[3])
@@ -161,12 +182,26 @@ end
 
 -- {====== Running ======}
 
+-- spawn_plan(plan, ids) -> child | nil, err: the per-spawn part of
+-- spawn, for a plan compiled once (plan, _, ids = r:steps()): as root, a
+-- fresh leased id in the plan's auto slots (compile.bind), released when
+-- the child is gone; unprivileged, the plan as it is
+function M.spawn_plan (plan, ids)
+  if not ids.lease then return core.spawn(plan) end
+  local lease, err = idalloc.lease()
+  if not lease then return nil, err end
+  local c, e = core.spawn(compile.bind(plan, ids, lease:id(), lease))
+  if not c then lease:close() end       -- else the child holds it
+  return c, e
+end
+
 -- spawn(recipe [, overrides]) -> child | nil, err (the step error)
 function M.spawn (r, t)
   r = M.recipe(r)
   if t then r = r:with(t) end
   if not r.argv then error("lunajail.spawn: the recipe has no argv", 2) end
-  return core.spawn((r:steps()))
+  local plan, _, i = r:steps()
+  return M.spawn_plan(plan, i)
 end
 Recipe.spawn = M.spawn
 
