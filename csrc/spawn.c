@@ -609,6 +609,31 @@ static int openpty (Run *R, int *slave) {
   return fcntl(R->pty, F_SETFL, O_NONBLOCK) == 0 ? 0 : errno;
 }
 
+/* a stdio file: never through a symlink (a payload may have left
+** /work/log -> /etc/shadow for a root caller to truncate), except below
+** /dev and /proc, the kernel's own (/dev/stdout is one); ELOOP else */
+static int openstdio (const char *path, int flags) {
+  const char *slash = strrchr(path, '/');
+  char dir[4096];
+  int dfd, fd;
+  if (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0)
+    return open(path, flags, 0644);
+  if ((size_t)(slash - path) >= sizeof dir) return errno = ENAMETOOLONG, -1;
+  memcpy(dir, path, (size_t)(slash - path));
+  dir[slash - path] = '\0';
+  if ((dfd = lj_opennolinks(slash == path ? "/" : dir,
+                            O_PATH | O_DIRECTORY)) < 0)
+    return -1;
+  fd = openat(dfd, slash + 1, flags | O_NOFOLLOW, 0644);
+  if (fd < 0) {
+    int err = errno;
+    close(dfd);
+    return errno = err, -1;
+  }
+  close(dfd);
+  return fd;
+}
+
 /* pipes, files, /dev/null and a pty for stdio: the child's ends replace
 ** the markers */
 static int prepare (ljPlan *P, const Side *M, Run *R) {
@@ -632,9 +657,9 @@ static int prepare (ljPlan *P, const Side *M, Run *R) {
       R->what = path;
       /* never blocks (a FIFO without a reader is ENXIO), never becomes
       ** our terminal; then blocking, as the payload expects */
-      if ((R->opened[k] = open(path, (p->source == SRC_NULL ? O_RDWR
+      if ((R->opened[k] = openstdio(path, (p->source == SRC_NULL ? O_RDWR
                                       : M->stdflags[k]) | O_NONBLOCK
-                               | O_NOCTTY | O_CLOEXEC, 0644)) < 0
+                                      | O_NOCTTY | O_CLOEXEC)) < 0
           || (fl = fcntl(R->opened[k], F_GETFL)) < 0
           || fcntl(R->opened[k], F_SETFL, fl & ~O_NONBLOCK) != 0)
         return errno;

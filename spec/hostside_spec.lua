@@ -389,6 +389,49 @@ describe("the host side of setup", function()
           assert.equal("new", r.rw)
         end
       end)
+
+      it("opens no stdio path through a symlink a payload left: the victim " ..
+         "is not truncated, where open(2) would", function()
+        local r = H.lua(mode, COMMON .. [[
+          return finally(function ()
+            local d = tmpdir("0755")
+            local function victim ()
+              local f = assert(io.open(d .. "/victim", "w"))
+              f:write("secret\n")
+              f:close()
+            end
+            victim()
+            assert(core.symlink(d .. "/victim", d .. "/log"))
+            assert(core.mkdir_p(d .. "/sub"))
+            assert(core.symlink(d .. "/sub", d .. "/dirlink"))
+            local out = {}
+            for _, p in ipairs { d .. "/log", d .. "/dirlink/x" } do
+              local c, e = core.spawn{ argv = {"/bin/true"}, stdio = {"null", p, "null"} }
+              out[#out + 1] = c and "spawned" or e.errname
+              if c then c:wait() c:close() end
+            end
+            local f = io.open(d .. "/victim")
+            out[#out + 1] = f:read("a")
+            f:close()
+            -- the old way: open(2) follows it, and truncates
+            local g = io.open(d .. "/log", "w")
+            g:close()
+            f = io.open(d .. "/victim")
+            out[#out + 1] = "after open: " .. f:read("a")
+            f:close()
+            -- a plain file, and the kernel's own /dev/null (below /dev)
+            local c = assert(core.spawn{ argv = {"/bin/echo", "hi"},
+                                         stdio = {"/dev/null", d .. "/plain", "null"} })
+            c:wait()
+            c:close()
+            f = io.open(d .. "/plain")
+            out[#out + 1] = f:read("a")
+            f:close()
+            return table.concat(out, "|")
+          end)
+        ]])
+        assert.equal("ELOOP|ELOOP|secret\n|after open: |hi\n", r)
+      end)
     end)
   end
 
