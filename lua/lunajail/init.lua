@@ -195,13 +195,41 @@ function M.spawn_plan (plan, ids)
   return c, e
 end
 
+-- A recipe compiles once: spawn keeps its plan (weakly, beside it: the
+-- recipe stays a plain table) and reuses it while the recipe's fields
+-- are the same values and the host terminals it would hand over are the
+-- same (a terminal adds seccomp rules).  A recipe is a value: make
+-- another with r:with(t); a table inside it changed in place after a
+-- spawn is not seen.  Each spawn still gets its own auto id
+-- (spawn_plan).
+local compiled = setmetatable({}, { __mode = "k" })
+
+local function planof (r)
+  local c = compiled[r]
+  local terms = table.concat(seccomp.terminals(r), ",")
+  if c and c.terms == terms then
+    local same = true
+    for k, v in pairs(c.fields) do
+      if rawget(r, k) ~= v then same = false break end
+    end
+    for k in pairs(r) do
+      if c.fields[k] == nil then same = false break end
+    end
+    if same then return c.plan, c.ids end
+  end
+  local plan, _, ids = r:steps()
+  local fields = {}
+  for k, v in pairs(r) do fields[k] = v end
+  compiled[r] = { plan = plan, ids = ids, fields = fields, terms = terms }
+  return plan, ids
+end
+
 -- spawn(recipe [, overrides]) -> child | nil, err (the step error)
 function M.spawn (r, t)
   r = M.recipe(r)
   if t then r = r:with(t) end
   if not r.argv then error("lunajail.spawn: the recipe has no argv", 2) end
-  local plan, _, i = r:steps()
-  return M.spawn_plan(plan, i)
+  return M.spawn_plan(planof(r))
 end
 Recipe.spawn = M.spawn
 
