@@ -155,6 +155,7 @@ BENCH_SCALE   ?= 1000
 
 bench: all $(B)/raw_spawn $(B)/raw_pipe
 	$(LUA) bench/spawn.lua $(BENCH_N)
+	$(LUA) bench/steps.lua
 	$(LUA) bench/stdio.lua $(BENCH_MB) $(BENCH_COLLECT)
 	$(LUA) bench/scale.lua $(BENCH_SCALE)
 
