@@ -228,7 +228,7 @@ end
 function M.spawn (r, t)
   r = M.recipe(r)
   if t then r = r:with(t) end
-  if not r.argv then error("lunajail.spawn: the recipe has no argv", 2) end
+  if not r.argv then error("lunajail: spawn: the recipe has no argv", 0) end
   return M.spawn_plan(planof(r))
 end
 Recipe.spawn = M.spawn
