@@ -197,7 +197,8 @@ int lj_opennolinks (const char *path, int flags);  /* ELOOP at a symlink */
 extern const ljOp *const lj_ops_ns[], *const lj_ops_mount[],
   *const lj_ops_ids[], *const lj_ops_prctl[], *const lj_ops_rlimit[],
   *const lj_ops_caps[], *const lj_ops_seccomp[], *const lj_ops_landlock[],
-  *const lj_ops_net[], *const lj_ops_sched[], *const lj_ops_path[];
+  *const lj_ops_net[], *const lj_ops_netlink[], *const lj_ops_sched[],
+  *const lj_ops_path[];
 
 void lj_open_steps (lua_State *L);
 void lj_pushsteperr_meta (lua_State *L);
