@@ -367,16 +367,21 @@ static int routeadd (Nl *nl, const Addr *dest, const Addr *gw,
 
 /* {====== The ops ======} */
 
-static const char *argifname (ljArgs *A, int n) {
-  size_t len;
-  const char *s = lj_argstr(A, n, &len);
+/* NULL, or why s (of len bytes) cannot name an interface */
+static const char *badifname (const char *s, size_t len) {
   if (len == 0 || len >= IFNAMSIZ)
-    lj_argerror(A, n, "interface name of 1 to %d bytes expected",
-                IFNAMSIZ - 1);
+    return "interface name of 1 to 15 bytes expected";
+  if (memchr(s, '\0', len)) return "string contains a NUL byte";
   if (strchr(s, '/') || strcmp(s, ".") == 0 || strcmp(s, "..") == 0
       || strpbrk(s, " \t\n:"))
-    lj_argerror(A, n, "\"%s\" cannot be an interface name (no '/', ':' "
-                "or space, not \".\" or \"..\")", s);
+    return "no interface name (no '/', ':' or space, not \".\" or \"..\")";
+  return NULL;
+}
+
+static const char *argifname (ljArgs *A, int n) {
+  size_t len;
+  const char *s = lj_argstr(A, n, &len), *err = badifname(s, len);
+  if (err) lj_argerror(A, n, "%s, got \"%s\"", err, s);
   return s;
 }
 
@@ -529,18 +534,18 @@ static int addrlist (ljArgs *A, int t, const char *key, Addr *a, int max,
 
 /* t[key], an interface name or absent */
 static const char *optifname (ljArgs *A, int t, const char *key) {
-  ljArgs B = *A;
-  const char *s = NULL;
-  lua_pushfstring(A->L, "%s: %s", A->where, key);
-  lua_getfield(A->L, t, key);
-  if (!lua_isnil(A->L, -1)) {
-    B.where = lua_tostring(A->L, -2);
-    B.base = lua_gettop(A->L);
-    B.n = 1;
-    B.names = "name";
-    s = argifname(&B, 1);      /* copied for a plan; held by t otherwise */
+  lua_State *L = A->L;
+  const char *s = NULL, *err;
+  size_t len;
+  if (lua_getfield(L, t, key) != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+      lj_argerror(A, 1, "%s: string expected, got %s", key, luaL_typename(L, -1));
+    s = lua_tolstring(L, -1, &len);
+    if ((err = badifname(s, len)) != NULL)
+      lj_argerror(A, 1, "%s: %s, got \"%s\"", key, err, s);
+    if (A->copy) s = lj_strdup(L, A->arena, s, len);  /* else t holds it */
   }
-  lua_pop(A->L, 2);
+  lua_pop(L, 1);
   return s;
 }
 
