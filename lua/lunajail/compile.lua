@@ -132,6 +132,7 @@ local function clonens (r, list)
     end
   end
   if not seen and (kind == "none" or kind == "pasta") then out[#out + 1] = "net" end
+  if list == nil and #out == 0 then return nil end
   table.sort(out)
   return out
 end
