@@ -7,7 +7,8 @@
 #   make asan | valgrind | gc   the specs under ASan+UBSan, valgrind,
 #                   aggressive incremental GC
 #   make lint       luacheck and cppcheck
-#   make bench      bench/ (spawn and stdio against bwrap and raw C)
+#   make bench      bench/ (spawn and stdio against bwrap and raw C; the
+#                   network modes' start-up)
 #   make fuzz       bounded libFuzzer and Lua fuzz runs
 #   make install    PREFIX, DESTDIR, INST_LIBDIR, INST_LUADIR (LuaRocks)
 
@@ -53,7 +54,8 @@ endif
 
 DEBIAN_PKGS = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-busted \
               pkg-config gcc make libc6-dev
-TEST_PKGS   = bubblewrap uidmap iproute2 util-linux procps lua-luv lua-cqueues
+TEST_PKGS   = bubblewrap uidmap iproute2 util-linux procps lua-luv lua-cqueues \
+              lua-socket passt
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(B)/?.so;;
@@ -136,6 +138,7 @@ lint:
 bench: all $(B)/raw_spawn $(B)/raw_pipe
 	$(LUA) bench/spawn.lua
 	$(LUA) bench/stdio.lua
+	$(LUA) bench/net.lua
 
 $(B)/raw_spawn $(B)/raw_pipe: $(B)/%: bench/%.c | $(B)/obj
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
