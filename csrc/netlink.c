@@ -183,6 +183,7 @@ static struct rtattr *attr (Msg *m, int type, const void *data, size_t len) {
   struct rtattr *a = (struct rtattr *)((char *)m + NLMSG_ALIGN(m->h.nlmsg_len));
   size_t need = NLMSG_ALIGN(m->h.nlmsg_len) + RTA_SPACE(len);
   if (need > sizeof *m) return NULL;
+  memset(a, 0, RTA_SPACE(len));            /* the padding too: it is sent */
   a->rta_type = (unsigned short)type;
   a->rta_len = (unsigned short)RTA_LENGTH(len);
   if (len) memcpy(RTA_DATA(a), data, len);

@@ -357,6 +357,9 @@ describe("networking", function()
             return ok or msg
           end
           assert(core.unshare{"net"})                           -- a second namespace
+          -- held open: it outlives our leaving it (a namespace with no
+          -- process and no fd is freed, and its veth ends with it)
+          local hold = assert(io.open("/proc/thread-self/ns/net"))
           local r = {
             try(core.veth, "inner0", "outer0", there),
             try(core.addr_add, "inner0", "10.201.0.1/24"),
@@ -378,6 +381,7 @@ describe("networking", function()
           r.del = try(core.link_del, "outer0")                    -- both ends go
           r.after = links()
           keep:kill("SIGKILL") keep:wait(30) keep:close()
+          hold:close()
           return r
         ]])
         for i = 1, 7 do assert.is_true(r[i], tostring(r[i])) end
@@ -401,12 +405,15 @@ describe("networking", function()
       if not H.root then return H.skip("unshare_veth needs root") end
       local r = lua("root", [[
         outer()
+        local hold = assert(io.open("/proc/thread-self/ns/net"))   -- the outer one stays
         local before = S.ns("net")
         local ok, msg = core.unshare_veth{ name = "ljvcall", address = "10.203.0.2/30",
                                            host_address = "10.203.0.1/30",
                                            gateway = "10.203.0.1" }
-        return { ok = ok or msg, moved = S.ns("net") ~= before, links = links(),
-                 routes = S.read("/proc/self/net/route") }
+        local r = { ok = ok or msg, moved = S.ns("net") ~= before, links = links(),
+                    routes = S.read("/proc/self/net/route") }
+        hold:close()
+        return r
       ]])
       assert.is_true(r.ok)
       assert.is_true(r.moved)
