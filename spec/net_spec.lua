@@ -442,6 +442,88 @@ describe("networking", function()
                    "--userns /proc/42/ns/user -t none -u none -T none -U none " ..
                    "--no-map-gw -4", r.user)
     end)
+
+    -- pasta started by hand (the spawner does not yet): its pid on a pipe
+    -- once it is ready, a forward in, the gateway mapping out.  Unprivileged,
+    -- pasta needs a /dev/net/tun it may open: the snippet, still root,
+    -- makes one (mode 0666) on a tmpfs in a mount namespace of its own,
+    -- then drops to uid 65534; the host's node is never touched.
+    for _, mode in ipairs(H.modes) do
+      it("configures a running sandbox's namespace from lunajail.pasta.argv as " .. mode,
+         function()
+        if sockets() then return end
+        if not H.lua(H.modes[1], "return (pcall(require('lunajail.pasta').find))") then
+          return H.skip("no pasta (Debian's passt)")
+        end
+        if mode == "user" then return H.skip("a tun node needs root to make") end
+        local r = lua("root", ("local AS = %q\n"):format(mode) .. [[
+          local pasta = require "lunajail.pasta"
+          if AS == "nobody" then
+            assert(core.unshare{"mount"})
+            assert(core.mount(nil, "/", nil, {"rec", "private"}))
+            assert(core.mount("tmpfs", "/dev/net", "tmpfs", nil, "mode=0755,size=4k"))
+            assert(os.execute("mknod -m 0666 /dev/net/tun c 10 200"))
+            assert(core.setgroups{})
+            assert(core.setresgid(65534))
+            assert(core.setresuid(65534))
+            assert(core.dumpable(true))          -- the id change cleared it: our maps
+            MODE = "nobody"
+          end
+          outer()
+          local l = listen("127.0.0.1", 18402)
+          local probe = ([=[
+            local s = require "socket"
+            local l = assert(s.bind("0.0.0.0", 18401))
+            l:settimeout(20)
+            io.stdout:write("ready\n") io.stdout:flush()
+            local c = l:accept()
+            print("got " .. tostring(c and c:receive("*l")))
+            local o = s.tcp()
+            o:settimeout(5)
+            local ok, e = o:connect("192.0.2.254", 18402)   -- the gateway: our loopback
+            if ok then o:send("out\n") end
+            print(ok and "connected" or "err " .. e)
+          ]=])
+          local c = assert(lj.spawn(lj.container{ argv = {"/usr/bin/lua5.4", "-e", probe} }))
+          local ready = c:read_line("stdout", 30)
+          local cfg = pasta.check({ tcp = { [28401] = 18401 }, host_loopback = true },
+                                  "net.pasta")
+          -- the namespaces by inherited fds: pasta opens /proc/PID/ns/* only
+          -- after dropping its capabilities, and the sandbox's init is not
+          -- dumpable, so as root (no user namespace) the kernel would refuse
+          local argv = pasta.argv(cfg, { netns = "/proc/self/fd/5",
+                                         userns = AS ~= "root" and "/proc/self/fd/6" or nil,
+                                         root = AS == "root", pidfile = "/proc/self/fd/1" })
+          for i, a in ipairs(argv) do argv[i] = "'" .. a .. "'" end
+          local log = os.tmpname()
+          -- SIGPIPE as the default: pasta refuses to start with it ignored
+          local p = assert(io.popen(("exec 5</proc/%d/ns/net 6</proc/%d/ns/user; " ..
+            "exec env --default-signal=PIPE timeout -s KILL 60 %s 2>%s"):format(
+            c.pid, c.pid, table.concat(argv, " "), log)))
+          local pid = p:read("l")                  -- once configured and bound
+          local conn = socket.tcp()
+          conn:settimeout(5)
+          local ok, e = conn:connect("127.0.0.1", 28401)
+          if ok then conn:send("in\n") end
+          conn:close()
+          local got, out = c:read_line("stdout", 30), c:read_line("stdout", 30)
+          local line = accept(l)
+          c:kill("SIGKILL") c:wait(30) c:close()
+          if tonumber(pid) then core.kill(tonumber(pid), "SIGTERM") end
+          p:close()
+          local rest = S.read(log)
+          os.remove(log)
+          return { ready = ready, pid = pid, ok = ok or e, got = got, out = out,
+                   line = line, rest = rest }
+        ]])
+        assert.equal("ready", r.ready)
+        assert.matches("^%d+$", r.pid, r.rest)
+        assert.equal(1, r.ok)
+        assert.equal("got in", r.got)                -- the forward, host -> sandbox
+        assert.equal("connected", r.out)
+        assert.equal("out", r.line)                  -- the gateway mapping, out
+      end)
+    end
   end)
 
   describe("bad input", function()
