@@ -153,7 +153,8 @@ static uint64_t argports (ljArgs *A, int n, int t, Ports *P) {
     for (i = 1; i <= len; i++) {
       int isint = 0;
       lua_Integer v = 0;
-      if (lua_rawgeti(L, -1, i) == LUA_TNUMBER) v = lua_tointegerx(L, -1, &isint);
+      if (lua_rawgeti(L, -1, i) == LUA_TNUMBER)
+        v = lua_tointegerx(L, -1, &isint);
       if (!isint || v < 0 || v > 65535)
         lj_argerror(A, n, "%s[%I]: a port from 0 to 65535 expected, got %s",
                     netkeys[k], i, luaL_tolstring(L, -1, NULL));

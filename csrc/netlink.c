@@ -88,7 +88,8 @@ static const char *parseaddr (const char *s, Addr *a) {
   if (slash) {
     const char *p = slash + 1;
     int v = 0;
-    if (*p == '\0' || strlen(p) > 3) return "a prefix length expected after '/'";
+    if (*p == '\0' || strlen(p) > 3)
+      return "a prefix length expected after '/'";
     for (; *p; p++) {
       if (*p < '0' || *p > '9') return "a prefix length expected after '/'";
       v = v * 10 + (*p - '0');
@@ -386,27 +387,24 @@ static const char *argifname (ljArgs *A, int n) {
   return s;
 }
 
-/* one op's whole work over a socket of this namespace */
-#define WITHNL(nl, call) do { \
-    int err_ = nlopen(&(nl)); \
-    if (err_ == 0) { err_ = (call); nlclose(&(nl)); } \
-    return err_; \
-  } while (0)
-
 static void ifname_decode (ljArgs *A, ljStep *s) {
   s->s[0] = argifname(A, 1);
 }
 
 static int ifup_apply (const ljStep *s, ljCtx *c) {
   Nl nl;
+  int err = nlopen(&nl);
   (void)c;
-  WITHNL(nl, linkup(&nl, s->s[0]));
+  if (err == 0) { err = linkup(&nl, s->s[0]); nlclose(&nl); }
+  return err;
 }
 
 static int linkdel_apply (const ljStep *s, ljCtx *c) {
   Nl nl;
+  int err = nlopen(&nl);
   (void)c;
-  WITHNL(nl, linkdel(&nl, s->s[0]));
+  if (err == 0) { err = linkdel(&nl, s->s[0]); nlclose(&nl); }
+  return err;
 }
 
 /* veth(name, peer [, netns]): netns an fd or a path, as setns takes */
@@ -451,8 +449,13 @@ static void addradd_decode (ljArgs *A, ljStep *s) {
 
 static int addradd_apply (const ljStep *s, ljCtx *c) {
   Nl nl;
+  int err = nlopen(&nl);
   (void)c;
-  WITHNL(nl, addradd(&nl, s->s[0], (const Addr *)s->p));
+  if (err == 0) {
+    err = addradd(&nl, s->s[0], (const Addr *)s->p);
+    nlclose(&nl);
+  }
+  return err;
 }
 
 /* route_add(dest, gateway [, name]) */
@@ -486,8 +489,13 @@ static void routeadd_decode (ljArgs *A, ljStep *s) {
 static int routeadd_apply (const ljStep *s, ljCtx *c) {
   const Addr *a = (const Addr *)s->p;
   Nl nl;
+  int err = nlopen(&nl);
   (void)c;
-  WITHNL(nl, routeadd(&nl, &a[0], s->s[1] ? &a[1] : NULL, s->s[2]));
+  if (err == 0) {
+    err = routeadd(&nl, &a[0], s->s[1] ? &a[1] : NULL, s->s[2]);
+    nlclose(&nl);
+  }
+  return err;
 }
 
 static void route_describe (const ljStep *s, ljBuf *b) {
@@ -540,7 +548,8 @@ static const char *optifname (ljArgs *A, int t, const char *key) {
   size_t len;
   if (lua_getfield(L, t, key) != LUA_TNIL) {
     if (lua_type(L, -1) != LUA_TSTRING)
-      lj_argerror(A, 1, "%s: string expected, got %s", key, luaL_typename(L, -1));
+      lj_argerror(A, 1, "%s: string expected, got %s", key,
+                  luaL_typename(L, -1));
     s = lua_tolstring(L, -1, &len);
     if ((err = badifname(s, len)) != NULL)
       lj_argerror(A, 1, "%s: %s, got \"%s\"", key, err, s);
@@ -593,7 +602,10 @@ static void defaultname (int nsfd, char *name) {
   char hex[17];
   int n = 0, k;
   if (fstat(nsfd, &st) == 0) ino = (unsigned long long)st.st_ino;
-  do { hex[n++] = "0123456789abcdef"[ino & 15]; ino >>= 4; } while (ino && n < 12);
+  do {
+    hex[n++] = "0123456789abcdef"[ino & 15];
+    ino >>= 4;
+  } while (ino && n < 12);
   memcpy(name, "ljv", 3);
   for (k = 0; k < n; k++) name[3 + k] = hex[n - 1 - k];
   name[3 + n] = '\0';
@@ -636,7 +648,11 @@ done:
 
 static void unshare_veth_describe (const ljStep *s, ljBuf *b) {
   lj_bufadd(b, "{");
-  if (s->s[0]) { lj_bufadd(b, "name = "); lj_bufaddq(b, s->s[0]); lj_bufadd(b, ", "); }
+  if (s->s[0]) {
+    lj_bufadd(b, "name = ");
+    lj_bufaddq(b, s->s[0]);
+    lj_bufadd(b, ", ");
+  }
   lj_bufadd(b, "peer = ");
   lj_bufaddq(b, s->s[1]);
   lj_bufadd(b, "}");
