@@ -10,7 +10,7 @@
 #   make bench      bench/: spawn, stdio and scale, as root and uid 65534,
 #                   against bwrap and raw C (a few minutes); make bench-quick
 #                   (or BENCH_N=, BENCH_MB=, BENCH_COLLECT=, BENCH_SCALE=)
-#                   for a short run
+#                   for a short run; also the network modes' start-up
 #   make fuzz       bounded libFuzzer and Lua fuzz runs
 #   make install    PREFIX, DESTDIR, INST_LIBDIR, INST_LUADIR (LuaRocks)
 
@@ -63,7 +63,8 @@ ROBJS   = $(SRCS:csrc/%.c=$(B)/robj/%.o)
 
 DEBIAN_PKGS = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-busted \
               pkg-config gcc make libc6-dev musl-tools
-TEST_PKGS   = bubblewrap uidmap iproute2 util-linux procps lua-luv lua-cqueues
+TEST_PKGS   = bubblewrap uidmap iproute2 util-linux procps lua-luv lua-cqueues \
+              lua-socket passt
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(B)/?.so;;
@@ -158,6 +159,7 @@ bench: all $(B)/raw_spawn $(B)/raw_pipe
 	$(LUA) bench/steps.lua
 	$(LUA) bench/stdio.lua $(BENCH_MB) $(BENCH_COLLECT)
 	$(LUA) bench/scale.lua $(BENCH_SCALE)
+	$(LUA) bench/net.lua
 
 bench-quick:
 	$(MAKE) bench BENCH_N=40 BENCH_MB=128 BENCH_COLLECT=64 BENCH_SCALE=100

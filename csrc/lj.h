@@ -146,6 +146,9 @@ typedef struct ljStep {
   const void *p;                   /* op-specific data in the arena: */
   size_t plen;                     /* plen bytes, flat, without pointers
                                       (the runner gets a copy) */
+  int usefd;                       /* an fd of the caller's the step uses:
+                                      the runner keeps it (0: none -- fd 0
+                                      is kept anyway) */
 } ljStep;
 
 /* what apply may need beyond its step (child side) */
@@ -219,7 +222,8 @@ int lj_opennolinks (const char *path, int flags);  /* ELOOP at a symlink */
 extern const ljOp *const lj_ops_ns[], *const lj_ops_mount[],
   *const lj_ops_ids[], *const lj_ops_prctl[], *const lj_ops_rlimit[],
   *const lj_ops_caps[], *const lj_ops_seccomp[], *const lj_ops_landlock[],
-  *const lj_ops_net[], *const lj_ops_sched[], *const lj_ops_path[];
+  *const lj_ops_net[], *const lj_ops_netlink[], *const lj_ops_sched[],
+  *const lj_ops_path[];
 
 void lj_open_steps (lua_State *L);
 void lj_pushsteperr_meta (lua_State *L);

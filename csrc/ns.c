@@ -57,7 +57,7 @@ static const ljOp op_unshare = {
 static void setns_decode (ljArgs *A, ljStep *s) {
   int t = A->n < 1 ? LUA_TNONE : lua_type(A->L, lj_argidx(A, 1));
   if (t == LUA_TSTRING) s->s[0] = lj_argpath(A, 1);
-  else if (t == LUA_TNUMBER) s->i[1] = lj_argfd(A, 1);
+  else if (t == LUA_TNUMBER) s->i[1] = s->usefd = lj_argfd(A, 1);
   else lj_argerror(A, 1, "path or fd expected, got %s",
                    lua_typename(A->L, t));     /* LUA_TNONE: "no value" */
   s->i[0] = lj_argflags(A, 2, &lj_nsflags);

@@ -140,6 +140,7 @@ static void load (Run *R, int fd) {
     for (j = 0; j < LJ_NINT; j++) s->i[j] = ps[k].i[j];
     s->p = ps[k].plen ? (const char *)g + ps[k].p : NULL;
     s->plen = ps[k].plen;
+    s->usefd = ps[k].usefd;
   }
   fp = (const int32_t *)((char *)g + g->fds);
   R->nfds = g->nfds;
@@ -193,7 +194,9 @@ static void closeothers (int *keep, int n) {
 }
 
 static void keeponly (Run *R) {
-  int keep[LJ_MAXFDS + 8], n = 0, k;
+  int keep[2 * LJ_MAXFDS + 8], n = 0, k;
+  for (k = 0; k < R->g->nsteps && n < LJ_MAXFDS; k++)   /* the steps' */
+    if (R->steps[k].usefd > 0) keep[n++] = R->steps[k].usefd;
   keep[n++] = R->reportfd;
   if (R->statusfd >= 0) keep[n++] = R->statusfd;
   if (R->leasefd >= 0) keep[n++] = R->leasefd;

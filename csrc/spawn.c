@@ -566,7 +566,7 @@ typedef struct Tramp {
   int runnerfd, reportfd, pdeathsig;
   int syncfd, parentfds[3];        /* "go"; our ends, closed first */
   int ambient;                     /* carry the capabilities over */
-  int keep[LJ_MAXFDS + 8], nkeep;  /* fds the runner inherits */
+  int keep[2 * LJ_MAXFDS + 8], nkeep;   /* fds the runner inherits */
   char *argv[3];
   char name[16], progarg[16], path[32];
 } Tramp;
@@ -740,6 +740,7 @@ static void layout (Pack *k, ljPlan *P, Run *R) {
     for (m = 0; m < LJ_NSTR; m++) x.s[m] = putstr(k, s->s[m]);
     for (m = 0; m < LJ_NINT; m++) x.i[m] = s->i[m];
     x.plen = (uint32_t)s->plen;
+    x.usefd = s->usefd;
     x.p = s->plen ? put(k, s->p, s->plen) : 0;
     if (ps) ps[j] = x;
   }
@@ -864,6 +865,9 @@ static void tramp (ljPlan *P, Run *R, int runnerfd) {
   if (R->status[1] >= 0) T->keep[T->nkeep++] = R->status[1];
   if (P->pid1 && P->leasefd >= 0) T->keep[T->nkeep++] = P->leasefd;
   for (k = 0; k < P->nfds; k++) T->keep[T->nkeep++] = P->fds[k].source;
+  for (k = 0; k < P->nsteps - 2; k++)    /* fds the steps use */
+    if (P->steps[k].usefd > 0 && T->nkeep < (int)lj_countof(T->keep))
+      T->keep[T->nkeep++] = P->steps[k].usefd;
   snprintf(T->progarg, sizeof T->progarg, "%d", R->progfd);
   snprintf(T->path, sizeof T->path, "/proc/self/fd/%d", runnerfd);
   memcpy(T->name, "lunajail-runner", sizeof "lunajail-runner");

@@ -46,6 +46,7 @@ typedef struct ljProgStep {
   uint32_t s[LJ_NSTR];             /* offsets of strings, 0 for NULL */
   int64_t i[LJ_NINT];
   uint32_t p, plen;                /* the step's blob */
+  int32_t usefd;                   /* an fd it uses, kept open (0: none) */
 } ljProgStep;
 
 typedef struct ljProg {

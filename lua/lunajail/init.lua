@@ -198,13 +198,18 @@ end
 -- A recipe compiles once: spawn keeps its plan (weakly, beside it: the
 -- recipe stays a plain table) and reuses it while the recipe's fields
 -- are the same values and the host terminals it would hand over are the
--- same (a terminal adds seccomp rules).  A recipe is a value: make
+-- same (a terminal adds seccomp rules); not one that joins a running
+-- sandbox (net = {share = child}: its pidfd).  A recipe is a value: make
 -- another with r:with(t); a table inside it changed in place after a
 -- spawn is not seen.  Each spawn still gets its own auto id
 -- (spawn_plan).
 local compiled = setmetatable({}, { __mode = "k" })
 
 local function planof (r)
+  if type(r.net) == "table" and r.net.share then   -- a live child's pidfd
+    local plan, _, ids = r:steps()
+    return plan, ids
+  end
   local c = compiled[r]
   local terms = table.concat(seccomp.terminals(r), ",")
   if c and c.terms == terms then

@@ -28,8 +28,9 @@ local function mounts (shm_size)
 end
 
 function M.container ()
-  -- cgroup: /proc/self/cgroup shows "/", not the caller's place in the host's tree
-  local ns = { "cgroup", "ipc", "mount", "net", "pid", "uts" }
+  -- cgroup: /proc/self/cgroup shows "/", not the caller's place in the host's tree;
+  -- the net namespace comes with net = "none" (and goes with net = "host")
+  local ns = { "cgroup", "ipc", "mount", "pid", "uts" }
   if not root() then ns[#ns + 1] = "user" end
   return {
     namespaces = ns,

@@ -10,6 +10,7 @@
 
 local core = require "lunajail.core"
 local seccomp = require "lunajail.seccomp"
+local pasta = require "lunajail.pasta"
 
 local M = {}
 
@@ -240,12 +241,73 @@ function C.namespaces (v, p)
   return out
 end
 
-function C.net (v, p)
-  if v ~= "none" and v ~= "host" then
-    fail(p, "\"none\" (a network namespace with only lo, up) or \"host\" " ..
-         "expected, got %s", tostring(v))
+-- net = {veth = {...}}: what unshare_veth takes, under the recipe's names
+local vethkeys = { address = "address", host_address = "host_address",
+                   gateway = "gateway", host_name = "name", name = "peer" }
+local vethfield = {}
+for k, x in pairs(vethkeys) do vethfield[x] = k end
+
+function C.veth (v, p)
+  if type(v) ~= "table" then
+    fail(p, "table {address = \"10.200.0.2/30\", host_address = ..., ...} expected, got %s",
+         typename(v))
+  end
+  local op = {}
+  for k, x in pairs(v) do
+    if not vethkeys[k] then
+      fail(p, "unknown key %s (valid: address, gateway, host_address, host_name, name)",
+           tostring(k))
+    end
+    op[vethkeys[k]] = x
+  end
+  if v.address == nil then
+    fail(p .. ".address", "the sandbox's address (\"10.200.0.2/30\") expected")
+  end
+  local ok, err = pcall(core.describe, { "unshare_veth", op })
+  if not ok then                  -- the step's own check, under the field's name
+    local msg = tostring(err):match("%(veth%): (.*)$") or tostring(err)
+    local key, rest = msg:match("^(%a[%w_]*): (.*)$")
+    if vethfield[key] then fail(p .. "." .. vethfield[key], "%s", rest) end
+    fail(p, "%s", msg)
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    out[k] = type(x) == "table" and { table.unpack(x) } or x
+  end
+  return out
+end
+
+-- net = {share = child}: a running sandbox of this process
+function C.child (v, p)
+  local mt = getmetatable(v)
+  if type(v) ~= "userdata" or type(mt) ~= "table" or mt.__name ~= "lunajail.Child" then
+    fail(p, "a child object (what lunajail.spawn returns) expected, got %s", typename(v))
   end
   return v
+end
+
+function C.net (v, p)
+  if v == "none" or v == "host" then return v end
+  if type(v) ~= "table" or v == M.none then
+    fail(p, "\"none\" (a network namespace with only lo, up), \"host\", {veth = ...}, " ..
+         "{share = child} or {pasta = ...} expected, got %s", tostring(v))
+  end
+  local kind, other
+  for k in pairs(v) do
+    if k ~= "veth" and k ~= "share" and k ~= "pasta" then
+      fail(p, "unknown key %s (valid: veth, share, pasta: one of them)", tostring(k))
+    end
+    if kind then other = k end
+    kind = kind or k
+  end
+  if other then
+    local a, b = kind < other and kind or other, kind < other and other or kind
+    fail(p, "one of veth, share and pasta: not both %s and %s", a, b)
+  end
+  if not kind then fail(p, "empty table: one of veth, share and pasta expected") end
+  if kind == "veth" then return { veth = C.veth(v.veth, p .. ".veth") } end
+  if kind == "share" then return { share = C.child(v.share, p .. ".share") } end
+  return { pasta = pasta.check(v.pasta, p .. ".pasta") }
 end
 
 function C.idmap (v, p)
@@ -349,12 +411,34 @@ function C.seccomp (v, p)
        "got %s", typename(v))
 end
 
+-- TCP ports for Landlock (ABI 4): a list of 0 to 65535 (bind 0: an
+-- ephemeral port)
+local function portlist (v, p)
+  local out = list(function (x, xp)
+    if math.type(x) ~= "integer" or x < 0 or x > 65535 then
+      fail(xp, "a port from 0 to 65535 expected, got %s", tostring(x))
+    end
+    return x
+  end)(v, p)
+  if #out > 1024 then fail(p, "more than 1024 ports") end
+  return out
+end
+
 function C.landlock (v, p)
   if type(v) == "boolean" then return v end
   if type(v) ~= "table" then
-    fail(p, "true (the recipe's own paths) or a list of {path, access} expected")
+    fail(p, "true (the recipe's own paths) or a table of {path, access} rules, " ..
+         "own = true, tcp_bind = {ports}, tcp_connect = {ports} expected")
   end
   local out = {}
+  for k, x in pairs(v) do
+    if k == "own" then out.own = C.boolean(x, p .. ".own")
+    elseif k == "tcp_bind" or k == "tcp_connect" then out[k] = portlist(x, p .. "." .. k)
+    elseif math.type(k) ~= "integer" or k < 1 or k > #v then
+      fail(p, "unknown key %s (valid: own, tcp_bind, tcp_connect, and rules " ..
+           "{path, access} in the list part)", tostring(k))
+    end
+  end
   for i, r in ipairs(v) do
     local rp = ("%s[%d]"):format(p, i)
     if type(r) ~= "table" then fail(rp, "{path, \"ro\"|\"rw\"|{rights}} expected") end
