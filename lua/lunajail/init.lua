@@ -16,7 +16,8 @@ local recipe = require "lunajail.recipe"
 local compile = require "lunajail.compile"
 local seccomp = require "lunajail.seccomp"
 local presets = require "lunajail.presets"
-require "lunajail.child"
+local cgroup = require "lunajail.cgroup"
+local child = require "lunajail.child"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace }
 
@@ -103,6 +104,17 @@ function Recipe:explain ()
     for _, r in ipairs(plan.uidmap) do m[#m + 1] = ("%d->%d x%d"):format(r[1], r[2], r[3]) end
     lines[#lines + 1] = "      uid map: " .. table.concat(m, ", ")
   end
+  if self.limits then
+    lines[#lines + 1] = ("      cgroup: %s/<pid>-<n> under %s, the child in it from " ..
+                         "its clone on; limits: %s"):format(cgroup.DIR,
+      self.limits.parent or "the caller's own cgroup", cgroup.describe(self.limits))
+    for _, ns in ipairs(plan.namespaces or {}) do
+      if ns == "cgroup" then
+        line(0, "unshare(cgroup)", "the cgroup namespace, made in the sandbox's cgroup: " ..
+             "rooted there")
+      end
+    end
+  end
   if plan.new_session ~= false then line(0, "setsid()", "a new session: no terminal " ..
                                          "of the caller's to inject input into") end
   local lastfilter = 0
@@ -166,7 +178,16 @@ function M.spawn (r, t)
   r = M.recipe(r)
   if t then r = r:with(t) end
   if not r.argv then error("lunajail.spawn: the recipe has no argv", 2) end
-  return core.spawn((r:steps()))
+  local plan = r:steps()
+  if not r.limits then return core.spawn(plan) end
+  local sb, err = cgroup.sandbox(r.limits)     -- its cgroup, before the child
+  if not sb then return nil, err end
+  plan.cgroup = sb.plan
+  local c
+  c, err = core.spawn(plan)
+  if not c then sb:close() return nil, err end
+  child.attach(c, sb)
+  return c
 end
 Recipe.spawn = M.spawn
 
