@@ -71,6 +71,7 @@
 
 #define MAXDEPTH   32              /* cgroups under a sandbox's, walked */
 #define FREEZEWAIT 0.5             /* seconds a freeze may take */
+#define GCWAIT     1.0             /* ... the last process, at close */
 
 typedef struct Cgroup {
   int fd;                          /* the directory, O_RDONLY, or -1 */
@@ -558,7 +559,7 @@ static int cg_setkill (lua_State *L) {
 static int cg_close (lua_State *L) {
   Cgroup *g = (Cgroup *)luaL_checkudata(L, 1, LJ_CGROUP);
   if (g->fd >= 0 && g->owned) {
-    if (g->kill) killall(g, 0.25);
+    if (g->kill) killall(g, GCWAIT);
     if (!busy(g->fd)) removetree(g->parent, g->name, 0);
   }
   g->owned = 0;

@@ -606,7 +606,8 @@ function Sandbox:figures ()
   if self.version == 2 then
     local cg = self.cgs[1]
     local ev = cg:keyed("memory.events") or {}
-    f.memory_peak = num(cg, "memory.peak")
+    f.memory_peak, f.memory_current = num(cg, "memory.peak"), num(cg, "memory.current")
+    f.pids_current = num(cg, "pids.current")
     f.oom_kills, f.memory_limit_hits = ev.oom_kill, ev.max
     f.pids_limit_hits = (cg:keyed("pids.events") or {}).max
     f.pids_peak = num(cg, "pids.peak")
@@ -618,6 +619,8 @@ function Sandbox:figures ()
     f.cpu_throttled = st.throttled_usec and st.throttled_usec / 1e6
   else
     f.memory_peak = num(by.memory, "memory.max_usage_in_bytes")
+    f.memory_current = num(by.memory, "memory.usage_in_bytes")
+    f.pids_current = num(by.pids, "pids.current")
     f.memory_limit_hits = num(by.memory, "memory.failcnt")
     f.oom_kills = by.memory and (by.memory:keyed("memory.oom_control") or {}).oom_kill
     f.pids_limit_hits = by.pids and (by.pids:keyed("pids.events") or {}).max

@@ -222,7 +222,8 @@ end
 -- first such status kills what is left of the sandbox, reads them and
 -- removes the cgroup.  kill("KILL") kills every process in the cgroup;
 -- close (and <close>) removes it, unless setkill(false) let the
--- sandbox run on.  The C object (csrc/process.c) knows nothing of it.
+-- sandbox run on; child:cgroup() reads the figures while it runs.  The
+-- C object (csrc/process.c) knows nothing of it.
 local held = setmetatable({}, { __mode = "k" })      -- child -> sandbox
 local cstatus, ckill, cclose, csetkill = methods.status, methods.kill,
                                          methods.close, methods.setkill
@@ -254,6 +255,13 @@ function methods.setkill (child, sig)
   csetkill(child, sig)
   local sb = held[child]
   if sb then sb:setkill(sig ~= false) end
+end
+
+-- child:cgroup() -> the cgroup's figures now (at exit once it ended),
+-- or nil: a sandbox without limits has no cgroup
+function methods.cgroup (child)
+  local sb = held[child]
+  return sb and (sb.figs or sb:figures())
 end
 
 function methods.close (child)

@@ -528,7 +528,7 @@ local function cpulist (v, p)
   for part in v:gmatch("[^,]+") do
     local a, b = part:match("^(%d+)%-(%d+)$")
     a, b = tonumber(a or part:match("^(%d+)$")), tonumber(b or a or part)
-    if not a or not b or b < a or b > 65535 then
+    if not a or not b or b < a or b > 8191 then
       fail(p, "%q: a CPU number or range expected in %q", part, v)
     end
     for c = a, b do set[c] = true end
