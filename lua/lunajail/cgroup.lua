@@ -120,7 +120,7 @@ function M.layout ()
   if v1.memory or v1.pids or v1.cpu then return { version = 1, hier = v1, own = own } end
   if v2 then
     local path = own[""] or "/"
-    if path:match("/" .. M.LEAF .. "$") then      -- moved there by us: its parent
+    if path:sub(-#M.LEAF - 1) == "/" .. M.LEAF then   -- moved there by us: its parent
       path = path:sub(1, -#M.LEAF - 2)
       if path == "" then path = "/" end
     end
