@@ -225,10 +225,12 @@ describe("limits", function()
         ]])
         -- CPU time per enforcement period in which it wanted to run: no clock
         -- of ours, no timing assertion, a generous band around 0.25
+        -- (periods are counted only where there is a quota; a loaded host may
+        -- give less than the quota, never more)
+        assert.is_true(f.cpu_periods > 0)
         local share = f.cpu_usage / (f.cpu_periods * 0.1)
-        assert.is_true(f.cpu_periods > 0 and f.cpu_throttled_periods > 0)
         assert.is_true(share > 0.05 and share <= 0.32, "share " .. share)
-        assert.is_true(f.cpu_throttled > 0)
+        assert.is_number(f.cpu_throttled)
         assert.is_true(f.cpu_user + f.cpu_system > 0)
       end)
 
@@ -393,8 +395,8 @@ describe("limits", function()
         assert.same({ memory = 512 * 1024 * 1024, swap = 0, pids = 64, cpu = 1 }, got.limits)
         -- three busy children: per process, rlimits.cpu never binds; the
         -- cgroup holds all three to one core
+        assert.is_true(got.cg.cpu_periods > 0)
         local share = got.cg.cpu_usage / (got.cg.cpu_periods * 0.1)
-        assert.is_true(got.cg.cpu_throttled_periods > 0)
         assert.is_true(share <= 1.15, "share " .. share)
       end)
     end)
