@@ -24,7 +24,8 @@
 **                               every process in it and under it, then up
 **                               to wait seconds (0) until none is left
 **   cg:remove()              -> true | nil, msg, errno: rmdir, the
-**                               cgroups under it first
+**                               cgroups under it first (EBUSY while a
+**                               process runs in any)
 **   cg:version()             -> 1 or 2
 **   cg:setkill(on)           -> a locked cgroup is killed when closed
 **   cg:close() == __close == __gc: a locked cgroup is killed (with
@@ -258,13 +259,18 @@ static int killall (Cgroup *g, double wait) {
 
 /* {====== Removal ======} */
 
-/* rmdir of name in parent, the cgroups under it first */
+/* rmdir of name in parent, the cgroups under it first; none while a
+** process runs anywhere in it (EBUSY) */
 static int removetree (int parent, const char *name, int depth) {
   int dir = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
                    | O_CLOEXEC);
   DIR *d;
   struct dirent *e;
   if (dir < 0) return errno == ENOENT ? 0 : errno;
+  if (depth == 0 && busy(dir)) {
+    close(dir);
+    return EBUSY;
+  }
   if (depth < MAXDEPTH) {
     int dup = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     d = dup >= 0 ? fdopendir(dup) : NULL;

@@ -6,7 +6,9 @@
 local H = require "helper"
 
 local VM = os.getenv("LJ_VM") ~= nil
-local RUNS = VM and 100 or 1000          -- TCG: fork+exec is 60 times slower
+-- TCG: fork+exec is 60 times slower; valgrind: a run takes a tenth of
+-- a second; either way 1,000 runs would outlast a snippet's 120 s
+local RUNS = (VM or H.valgrind) and 100 or 1000
 
 -- in every snippet: S, cgroup, LAY (the layout), mine(pid) (the names of
 -- the cgroups lunajail/<pid>-* of pid, ours by default, in every

@@ -682,6 +682,7 @@ function Sandbox:close ()
   self.closed = true
   if self.kills ~= false then
     self:kill(M.WAIT)
+    self.figs = self.figs or self:figures()     -- child:cgroup() after close
     if not self:remove() then pending[self] = true return end
   end
   for _, cg in ipairs(self.cgs) do if cg then cg:close() end end

@@ -261,7 +261,8 @@ end
 -- or nil: a sandbox without limits has no cgroup
 function methods.cgroup (child)
   local sb = held[child]
-  return sb and (sb.figs or sb:figures())
+  if not sb or (sb.closed and not sb.figs) then return nil end
+  return sb.figs or sb:figures()
 end
 
 function methods.close (child)

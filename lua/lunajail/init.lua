@@ -185,7 +185,15 @@ function M.spawn (r, t)
   plan.cgroup = sb.plan
   local c
   c, err = core.spawn(plan)
-  if not c then sb:close() return nil, err end
+  if not c then                         -- a setup the OOM killer ended says so
+    local f = sb:figures()
+    sb:close()
+    if type(err) == "table" and (f.oom_kills or 0) > 0 then
+      err.oom_killed = true
+      err.message = err.message .. " (the OOM killer: limits.memory)"
+    end
+    return nil, err
+  end
   child.attach(c, sb)
   return c
 end
