@@ -4,6 +4,8 @@
 #   make demo       install missing Debian packages (root) or print the
 #                   command, build, run examples/demo.lua
 #   make test       the specs (busted under lua5.4), ending "N passed, N failed"
+#   make test-vm    the cgroup specs on a cgroup v2-only Linux 6.1 in QEMU
+#                   (Debian's kernel, fetched into build/vm), a few minutes
 #   make asan | valgrind | gc   the specs under ASan+UBSan, valgrind,
 #                   aggressive incremental GC
 #   make lint       luacheck and cppcheck
@@ -64,13 +66,13 @@ ROBJS   = $(SRCS:csrc/%.c=$(B)/robj/%.o)
 DEBIAN_PKGS = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-busted \
               pkg-config gcc make libc6-dev musl-tools
 TEST_PKGS   = bubblewrap uidmap iproute2 util-linux procps lua-luv lua-cqueues \
-              lua-socket passt
+              lua-socket passt qemu-system-x86 xz-utils
 
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(B)/?.so;;
 
 .PHONY: all demo test check deps test-deps asan valgrind gc lint bench bench-quick \
-        fuzz install uninstall clean spec-helpers
+        fuzz install uninstall clean spec-helpers test-vm
 
 all: $(SO)
 
@@ -126,6 +128,13 @@ spec-helpers: $(PROBE)
 $(PROBE): spec/helpers/probe.c | $(B)/obj
 	@echo "CC $< (spec helper)"
 	@$(CC) -O2 -Wall -Wextra -Werror -static -o $@ $<
+
+# the cgroup specs on a second kernel, cgroup v2 only: Debian's own kernel
+# under QEMU (TCG here, KVM where a real one exists), the host's tree
+# read-only over 9p (vm/: fetch, run, init, test)
+test-vm: test-deps
+	@$(MAKE) --no-print-directory all spec-helpers
+	@B=$(B) sh vm/test
 
 # ---- variants of the spec run ----------------------------------------------
 

@@ -239,6 +239,7 @@ void lj_open_landlock (lua_State *L);
 void lj_open_proc (lua_State *L);
 void lj_open_spawn (lua_State *L);
 void lj_open_idalloc (lua_State *L);
+void lj_open_cgroup (lua_State *L);
 
 /* }====== */
 

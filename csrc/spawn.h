@@ -18,6 +18,7 @@
 #define LJ_CHILD     "lunajail.Child"
 #define LJ_LEASE     "lunajail.Lease"
 #define LJ_MAXFDS    1024          /* fds a plan may pass */
+#define LJ_MAXCGPROCS 16           /* cgroup.procs fds (v1 hierarchies) */
 
 /* report pipe records: {kind, step index, errno} */
 enum { LJ_REP_FATAL = 1, LJ_REP_OPTIONAL = 2 };
@@ -95,6 +96,10 @@ typedef struct ljPlan {
   int search;                      /* look path up in pathenv */
   const char *pathenv;
   const char **argv, **envp;
+  int cgroupfd;                    /* cgroup: clone into it (v2), or -1 */
+  int cgprocs[LJ_MAXCGPROCS];      /* ... its cgroup.procs fds: the pid
+                                      goes there before "go" (v1) */
+  int ncgprocs;
 } ljPlan;
 
 /* }====== */

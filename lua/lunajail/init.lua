@@ -17,7 +17,8 @@ local compile = require "lunajail.compile"
 local seccomp = require "lunajail.seccomp"
 local presets = require "lunajail.presets"
 local idalloc = require "lunajail.ids"
-require "lunajail.child"
+local cgroup = require "lunajail.cgroup"
+local child = require "lunajail.child"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace,
             ids = idalloc }
@@ -120,6 +121,17 @@ function Recipe:explain ()
     end
     lines[#lines + 1] = "      uid map: " .. table.concat(m, ", ")
   end
+  if self.limits then
+    lines[#lines + 1] = ("      cgroup: %s/<pid>-<n> under %s, the child in it from " ..
+                         "its clone on; limits: %s"):format(cgroup.DIR,
+      self.limits.parent or "the caller's own cgroup", cgroup.describe(self.limits))
+    for _, ns in ipairs(plan.namespaces or {}) do
+      if ns == "cgroup" then
+        line(0, "unshare(cgroup)", "the cgroup namespace, made in the sandbox's cgroup: " ..
+             "rooted there")
+      end
+    end
+  end
   if plan.new_session ~= false then line(0, "setsid()", "a new session: no terminal " ..
                                          "of the caller's to inject input into") end
   local lastfilter = 0
@@ -182,17 +194,46 @@ end
 
 -- {====== Running ======}
 
--- spawn_plan(plan, ids) -> child | nil, err: the per-spawn part of
+-- spawn_plan(plan, ids [, limits]) -> child | nil, err: the per-spawn part of
 -- spawn, for a plan compiled once (plan, _, ids = r:steps()): as root, a
 -- fresh leased id in the plan's auto slots (compile.bind), released when
 -- the child is gone; unprivileged, the plan as it is
-function M.spawn_plan (plan, ids)
-  if not ids.lease then return core.spawn(plan) end
-  local lease, err = idalloc.lease()
-  if not lease then return nil, err end
-  local c, e = core.spawn(compile.bind(plan, ids, lease:id(), lease))
-  if not c then lease:close() end       -- else the child holds it
-  return c, e
+-- the child is gone; with limits, a cgroup of its own, made before it
+-- (plan.cgroup, on a copy: the compiled plan is never changed)
+function M.spawn_plan (plan, ids, limits)
+  local lease, sb, err
+  if ids and ids.lease then
+    lease, err = idalloc.lease()
+    if not lease then return nil, err end
+    plan = compile.bind(plan, ids, lease:id(), lease)
+  end
+  if limits then
+    sb, err = cgroup.sandbox(limits)   -- its cgroup, before the child
+    if not sb then
+      if lease then lease:close() end
+      return nil, err
+    end
+    local p = {}
+    for k, v in pairs(plan) do p[k] = v end
+    p.cgroup = sb.plan
+    plan = p
+  end
+  local c
+  c, err = core.spawn(plan)
+  if not c then
+    if lease then lease:close() end     -- else the child holds it
+    if sb then                          -- a setup the OOM killer ended says so
+      local f = sb:figures()
+      sb:close()
+      if type(err) == "table" and (f.oom_kills or 0) > 0 then
+        err.oom_killed = true
+        err.message = err.message .. " (the OOM killer: limits.memory)"
+      end
+    end
+    return nil, err
+  end
+  if sb then child.attach(c, sb) end
+  return c
 end
 
 -- A recipe compiles once: spawn keeps its plan (weakly, beside it: the
@@ -234,7 +275,8 @@ function M.spawn (r, t)
   r = M.recipe(r)
   if t then r = r:with(t) end
   if not r.argv then error("lunajail: spawn: the recipe has no argv", 0) end
-  return M.spawn_plan(planof(r))
+  local plan, ids = planof(r)
+  return M.spawn_plan(plan, ids, r.limits)
 end
 Recipe.spawn = M.spawn
 

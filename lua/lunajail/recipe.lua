@@ -572,6 +572,108 @@ C.dirs, C.files, C.symlinks = list(C.dir), list(C.file), list(C.symlink)
 -- }======
 
 
+-- {====== Limits: the sandbox's cgroup (lua/lunajail/cgroup.lua) ======}
+-- limits = { memory = "256m", swap = "0", pids = 64, cpu = 0.5,
+--            cpuset = "0-1", io_weight = 100, parent = "/batch" }
+-- normal form: bytes and counts as integers, cpu a number of cores,
+-- cpuset "0-1,3", parent a cgroup path (as /proc/self/cgroup shows one)
+
+local sizeunits = { [""] = 1, k = 1 << 10, m = 1 << 20, g = 1 << 30, t = 1 << 40 }
+
+local function bytes (v, p, min)
+  local n
+  if math.type(v) == "integer" then n = v
+  elseif type(v) == "string" then
+    local d, u = v:lower():match("^(%d+)([kmgt]?)$")
+    if d and #d <= 15 and tonumber(d) * 1.0 * sizeunits[u] <= 2 ^ 50 then
+      n = math.tointeger(tonumber(d)) * sizeunits[u]
+    end
+  end
+  if not n or n < min or n > 1 << 50 then
+    fail(p, "a size like \"256m\", \"1g\" or a byte count%s expected, got %s",
+         min > 0 and " of at least 1m" or " (\"0\" for none)", tostring(v))
+  end
+  return n
+end
+
+-- the CPUs of this machine, from /sys/devices/system/cpu/online
+local function onlinecpus ()
+  local f = io.open("/sys/devices/system/cpu/online")
+  local text = f and f:read("l")
+  if f then f:close() end
+  return text
+end
+
+local function cpulist (v, p)
+  local set, parts = {}, {}
+  if type(v) ~= "string" or not v:match("^%d+%-?%d*[%d,%-]*$") then
+    fail(p, "a CPU list like \"0\", \"0-3\" or \"0,2-3\" expected, got %s", tostring(v))
+  end
+  for part in v:gmatch("[^,]+") do
+    local a, b = part:match("^(%d+)%-(%d+)$")
+    a, b = tonumber(a or part:match("^(%d+)$")), tonumber(b or a or part)
+    if not a or not b or b < a or b > 8191 then
+      fail(p, "%q: a CPU number or range expected in %q", part, v)
+    end
+    for c = a, b do set[c] = true end
+    parts[#parts + 1] = a == b and tostring(a) or a .. "-" .. b
+  end
+  local online = onlinecpus()
+  if online then
+    local ok = {}
+    for part in online:gmatch("[^,]+") do
+      local a, b = part:match("^(%d+)%-(%d+)$")
+      for c = tonumber(a or part), tonumber(b or a or part) do ok[c] = true end
+    end
+    for c in pairs(set) do
+      if not ok[c] then
+        fail(p, "CPU %d is not on this machine (online: %s)", c, online)
+      end
+    end
+  end
+  return table.concat(parts, ",")
+end
+
+local limitkeys = {
+  memory = function (v, p) return bytes(v, p, 1 << 20) end,
+  swap = function (v, p) return bytes(v, p, 0) end,
+  pids = function (v, p)
+    if math.type(v) ~= "integer" or v < 1 or v > 4194304 then
+      fail(p, "a number of processes from 1 to 4194304 expected, got %s", tostring(v))
+    end
+    return v
+  end,
+  cpu = function (v, p) return M.number(v, "recipe." .. p, 0.01, 4096) end,
+  cpuset = cpulist,
+  io_weight = function (v, p)
+    if math.type(v) ~= "integer" or v < 1 or v > 10000 then
+      fail(p, "a weight from 1 to 10000 expected (100 is the default), got %s", tostring(v))
+    end
+    return v
+  end,
+  parent = function (v, p) return C.abspath(v, p) end,
+}
+
+function C.limits (v, p)
+  if type(v) ~= "table" then
+    fail(p, "table {memory =, swap =, pids =, cpu =, cpuset =, io_weight =, " ..
+         "parent =} expected, got %s", typename(v))
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    local check = limitkeys[k]
+    if not check then
+      fail(("%s.%s"):format(p, tostring(k)), "unknown limit%s (valid: cpu, cpuset, " ..
+           "io_weight, memory, parent, pids, swap)", M.suggest(k, limitkeys))
+    end
+    out[k] = x == M.none and x or check(x, p .. "." .. k)
+  end
+  return out
+end
+
+-- }======
+
+
 -- {====== The schema ======}
 -- field -> {checker, merge}: merge is "append" (lists), "merge" (maps),
 -- "union" (sets) or "replace"
@@ -596,6 +698,7 @@ local schema = {
   pid1 = { C.boolean, "replace" }, die_with_parent = { C.boolean, "replace" },
   new_session = { C.boolean, "replace" }, trace = { C.boolean, "replace" },
   setup_timeout = { C.seconds, "replace" },
+  limits = { C.limits, "merge" },
 }
 M.schema = schema
 
