@@ -17,6 +17,7 @@ local compile = require "lunajail.compile"
 local seccomp = require "lunajail.seccomp"
 local presets = require "lunajail.presets"
 local idalloc = require "lunajail.ids"
+local stepper = require "lunajail.stepper"
 require "lunajail.child"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace,
@@ -288,6 +289,11 @@ function M.run (r, opts)
   return res
 end
 Recipe.run = M.run
+
+-- stepper(recipe_or_plan) -> a paused sandbox, driven one step at a time
+-- (lua/lunajail/stepper.lua, docs/guide.md "Experimenting step by step")
+M.stepper = stepper.new
+Recipe.stepper = stepper.new
 
 -- }======
 
