@@ -354,9 +354,11 @@ static void init (Run *R, const char *path) {
     memset(R->args, 0, R->argslen);
     memcpy(R->args, "lunajail-init", sizeof "lunajail-init");
   }
-  if (R->g->flags & LJ_PROG_SUBREAPER)          /* not PID 1: orphans */
+  me = 0;
+  if (R->g->flags & LJ_PROG_SUBREAPER) {        /* not PID 1: orphans */
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  me = getpid();
+    me = getpid();
+  }
   pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);   /* fork, no atfork */
   if (pid == 0) {
     if ((R->g->flags & LJ_PROG_SUBREAPER)        /* ... and dies with us */

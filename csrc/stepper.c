@@ -817,7 +817,7 @@ static int forward (lua_State *L) {
 ** fields and methods; else the Lua side's fields (uservalue 3) */
 static int stepper_index (lua_State *L) {
   Stepper *S = tostepper(L);
-  const char *k = lua_tostring(L, 2);
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
   if (k && strcmp(k, "pid") == 0) {
     ljChild *c = childof(L, 1);
     lua_pushinteger(L, c ? c->pid : 0);
