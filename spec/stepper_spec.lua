@@ -427,131 +427,159 @@ describe("the stepper", function()
       end)
     end
 
-    it("leaves no process, fd or mount behind after 1,000 paused children", function()
-      local mode = H.modes[#H.modes]
-      local r = lua(mode, NS .. [[
-        local function mounts ()
-          local n = 0
-          for _ in io.lines("/proc/self/mountinfo") do n = n + 1 end
-          return n
-        end
-        local p = plan{"mount", "pid", "uts"}
-        local s = assert(core.stepper(p)) s:close()
-        local function settle ()
-          collectgarbage() collectgarbage()
-          for _ = 1, 600 do
-            if core.reap() == 0 and P.childcount() == 0 then break end
+    for _, mode in ipairs(H.modes) do
+      it("leaves no process, fd or mount behind after 1,000 paused children as " .. mode,
+         function()
+        local r = lua(mode, NS .. [[
+          local function mounts ()
+            local n = 0
+            for _ in io.lines("/proc/self/mountinfo") do n = n + 1 end
+            return n
+          end
+          -- a process by pid and start time (pids are reused)
+          local function started (pid)
+            local f = io.open("/proc/" .. pid .. "/stat")
+            local st = f and f:read("a")
+            if f then f:close() end
+            local state, rest = (st or ""):match("^%d+ %b() (%a) (.*)$")
+            if not state or state == "Z" or state == "X" then return nil end
+            local fields = {}
+            for x in rest:gmatch("%S+") do fields[#fields + 1] = x end
+            return fields[19]              -- field 22 of stat
+          end
+          local p = plan{"mount", "pid", "uts"}
+          local s = assert(core.stepper(p)) s:close()
+          local function settle ()
+            collectgarbage() collectgarbage()
+            for _ = 1, 600 do
+              if core.reap() == 0 and P.childcount() == 0 then break end
+              core.poll({}, 0.05)
+            end
+          end
+          settle()
+          local fds0, m0 = P.fdcount(), mounts()
+          local live, made, forks = {}, 0, {}
+          for i = 1, 1000 do
+            local x = assert(core.stepper(p))
+            made = made + 1
+            if i % 2 == 0 then
+              assert(x:steps{ {"mount", nil, "/", nil, {"rec", "private"}},
+                              {"mount", "tmpfs", "/tmp", "tmpfs"} })
+            end
+            if i % 10 == 0 then
+              local f = assert(x:fork{ namespaces = {"uts"} })
+              forks[#forks + 1] = { f.pid, started(f.pid) }
+              live[#live + 1] = f
+            end
+            live[#live + 1] = x
+            if #live >= 50 then
+              for k, y in ipairs(live) do if k % 2 == 0 then y:close() end end
+              live = {}
+              collectgarbage()               -- the other half: __gc
+            end
+          end
+          live = nil
+          settle()
+          local left = 0
+          for _ = 1, 600 do                  -- a fork is its runner's child
+            left = 0
+            for _, f in ipairs(forks) do
+              if f[2] and started(f[1]) == f[2] then left = left + 1 end
+            end
+            if left == 0 then break end
             core.poll({}, 0.05)
           end
-        end
-        settle()
-        local fds0, m0 = P.fdcount(), mounts()
-        local live, made = {}, 0
-        for i = 1, 1000 do
-          local x = assert(core.stepper(p))
-          made = made + 1
-          if i % 2 == 0 then
-            assert(x:steps{ {"mount", nil, "/", nil, {"rec", "private"}},
-                            {"mount", "tmpfs", "/tmp", "tmpfs"} })
-          end
-          if i % 10 == 0 then assert(x:fork{ namespaces = {"uts"} }) end
-          live[#live + 1] = x
-          if #live == 50 then
-            for k, y in ipairs(live) do if k % 2 == 0 then y:close() end end
-            live = {}
-            collectgarbage()                 -- the other half: __gc
-          end
-        end
-        live = nil
-        settle()
-        return { made = made, fds0 = fds0, fds1 = P.fdcount(), kids = P.childcount(),
-                 m0 = m0, m1 = mounts() }
-      ]])
-      assert.equal(1000, r.made)
-      assert.equal(r.fds0, r.fds1)
-      assert.equal(0, r.kids)
-      assert.equal(r.m0, r.m1)
-    end)
+          return { made = made, fds0 = fds0, fds1 = P.fdcount(), kids = P.childcount(),
+                   m0 = m0, m1 = mounts(), forks = #forks, left = left }
+        ]])
+        assert.equal(1000, r.made)
+        assert.equal(100, r.forks)
+        assert.equal(r.fds0, r.fds1)
+        assert.equal(0, r.kids)
+        assert.equal(0, r.left)
+        assert.equal(r.m0, r.m1)
+      end)
+    end
   end)
 
 
-  describe("refuses bad input, naming it, and the child goes on", function()
-    local mode = H.modes[#H.modes]
+  for _, mode in ipairs(H.modes) do
+    describe("refuses bad input, naming it, and the child goes on, as " .. mode, function()
+      it("raises for a bad step and applies the next good one", function()
+        local r = lua(mode, NS .. [[
+          local s = assert(core.stepper(plan({"uts"})))
+          local out = {}
+          for _, bad in ipairs{ {"nosuch", 1}, {"mount", "tmpfs", 5}, {"sethostname"},
+                                "mount", {"chdir", "/", optional = 1} } do
+            out[#out + 1] = select(2, pcall(s.step, s, bad))
+          end
+          out[#out + 1] = select(2, pcall(s.steps, s, { {"sethostname", "a"}, {"mount", 7} }))
+          out[#out + 1] = select(2, pcall(s.steps, s, {}))
+          out[#out + 1] = select(2, pcall(s.exec, s, { argv = 5 }))
+          out[#out + 1] = select(2, pcall(s.exec, s, { argv = {"true"}, bogus = 1 }))
+          out[#out + 1] = select(2, pcall(s.fork, s, { namespaces = {"nosuch"} }))
+          out[#out + 1] = select(2, pcall(s.fork, s, { stdio = "tty" }))
+          out[#out + 1] = select(2, pcall(s.fork, s, { uidmap = {{0, 0, 1}} }))
+          local ok, report = s:step{"sethostname", "good"}
+          out.host = s:state().hostname
+          out.report = report.message
+          out.count = s:count()
+          return out
+        ]])
+        assert.matches("^stepper: step 1: unknown step 'nosuch' %(valid: unshare, ", r[1])
+        assert.matches("^stepper: step 1 mount: bad argument #2 %(target%): ", r[2])
+        assert.matches("^stepper: step 1 sethostname: bad argument #1 %(name%): ", r[3])
+        assert.matches('^stepper: step 1: {"name", args...} expected, got string', r[4])
+        assert.matches("^stepper: step 1%.optional: boolean expected", r[5])
+        assert.matches("^stepper: step 2 mount: bad argument #1 %(source%): ", r[6])
+        assert.matches("^stepper:steps: bad argument #2 %(steps%): 1 to 100000 steps", r[7])
+        assert.matches("^stepper:exec: argv: bad argument #1: ", r[8])
+        assert.matches("^stepper:exec: unknown option 'bogus' %(valid: argv, path, env, cwd%)",
+                       r[9])
+        assert.matches("^stepper:fork: namespaces: bad argument #1: .*nosuch", r[10])
+        assert.matches('^stepper:fork: stdio: bad argument #1: "pipe" or "inherit"', r[11])
+        assert.matches('^stepper:fork: uidmap/gidmap need the "user" namespace', r[12])
+        assert.equal("good", r.host)
+        assert.equal('step 1 sethostname("good"): ok', r.report)
+        assert.equal(1, r.count)
+      end)
 
-    it("raises for a bad step and applies the next good one", function()
-      local r = lua(mode, NS .. [[
-        local s = assert(core.stepper(plan({"uts"})))
-        local out = {}
-        for _, bad in ipairs{ {"nosuch", 1}, {"mount", "tmpfs", 5}, {"sethostname"},
-                              "mount", {"chdir", "/", optional = 1} } do
-          out[#out + 1] = select(2, pcall(s.step, s, bad))
+      it("raises for a step after exec, after close, and for a bad plan", function()
+        local r = lua(mode, NS .. [[
+          local out = {}
+          local s = assert(core.stepper(plan({"uts"})))
+          local c = assert(s:exec{ argv = {"/bin/true"} })
+          for _, f in ipairs{ "step", "steps", "exec", "fork", "rawstate" } do
+            out[#out + 1] = select(2, pcall(s[f], s, {}))
+          end
+          out[#out + 1] = select(2, pcall(s.next, s))
+          out[#out + 1] = select(2, pcall(s.state, s))
+          out.wait = s:wait(30).code
+          local t = assert(core.stepper{})
+          t:close()
+          out[#out + 1] = select(2, pcall(t.step, t, {"chdir", "/"}))
+          out[#out + 1] = select(2, pcall(core.stepper, { steps = {} }))
+          out[#out + 1] = select(2, pcall(core.stepper, { async = true }))
+          out[#out + 1] = select(2, pcall(core.stepper, { namespaces = {"bogus"} }))
+          out[#out + 1] = select(2, pcall(core.stepper, { bogus = 1 }))
+          out[#out + 1] = select(2, pcall(lj.stepper, 5))
+          out[#out + 1] = select(2, pcall(lj.stepper, { bogus = 1 }))
+          return out
+        ]])
+        for i, f in ipairs{ "step", "steps", "exec", "fork", "state", "next", "state" } do
+          assert.matches("^stepper:" .. f .. ": the stepper has exec'd its payload", r[i])
         end
-        out[#out + 1] = select(2, pcall(s.steps, s, { {"sethostname", "a"}, {"mount", 7} }))
-        out[#out + 1] = select(2, pcall(s.steps, s, {}))
-        out[#out + 1] = select(2, pcall(s.exec, s, { argv = 5 }))
-        out[#out + 1] = select(2, pcall(s.exec, s, { argv = {"true"}, bogus = 1 }))
-        out[#out + 1] = select(2, pcall(s.fork, s, { namespaces = {"nosuch"} }))
-        out[#out + 1] = select(2, pcall(s.fork, s, { stdio = "tty" }))
-        out[#out + 1] = select(2, pcall(s.fork, s, { uidmap = {{0, 0, 1}} }))
-        local ok, report = s:step{"sethostname", "good"}
-        out.host = s:state().hostname
-        out.report = report.message
-        out.count = s:count()
-        return out
-      ]])
-      assert.matches("^stepper: step 1: unknown step 'nosuch' %(valid: unshare, ", r[1])
-      assert.matches("^stepper: step 1 mount: bad argument #2 %(target%): ", r[2])
-      assert.matches("^stepper: step 1 sethostname: bad argument #1 %(name%): ", r[3])
-      assert.matches('^stepper: step 1: {"name", args...} expected, got string', r[4])
-      assert.matches("^stepper: step 1%.optional: boolean expected", r[5])
-      assert.matches("^stepper: step 2 mount: bad argument #1 %(source%): ", r[6])
-      assert.matches("^stepper:steps: bad argument #2 %(steps%): 1 to 100000 steps", r[7])
-      assert.matches("^stepper:exec: argv: bad argument #1: ", r[8])
-      assert.matches("^stepper:exec: unknown option 'bogus' %(valid: argv, path, env, cwd%)",
-                     r[9])
-      assert.matches("^stepper:fork: namespaces: bad argument #1: .*nosuch", r[10])
-      assert.matches('^stepper:fork: stdio: bad argument #1: "pipe" or "inherit"', r[11])
-      assert.matches('^stepper:fork: uidmap/gidmap need the "user" namespace', r[12])
-      assert.equal("good", r.host)
-      assert.equal('step 1 sethostname("good"): ok', r.report)
-      assert.equal(1, r.count)
+        assert.equal(0, r.wait)                         -- s is the child now
+        assert.matches("^stepper:step: the stepper is closed", r[8])
+        assert.matches("^stepper: plan%.steps: a stepper starts before its first step", r[9])
+        assert.matches("^stepper: plan%.async: ", r[10])
+        assert.matches("^stepper: plan%.namespaces: bad argument #1: .*bogus", r[11])
+        assert.matches("^stepper: unknown plan field 'bogus'", r[12])
+        assert.matches("^lunajail: stepper: a recipe or a plan expected, got number", r[13])
+        assert.matches("^lunajail: recipe: unknown field 'bogus'", r[14])
+      end)
     end)
-
-    it("raises for a step after exec, after close, and for a bad plan", function()
-      local r = lua(mode, NS .. [[
-        local out = {}
-        local s = assert(core.stepper(plan({"uts"})))
-        local c = assert(s:exec{ argv = {"/bin/true"} })
-        for _, f in ipairs{ "step", "steps", "exec", "fork", "rawstate" } do
-          out[#out + 1] = select(2, pcall(s[f], s, {}))
-        end
-        out[#out + 1] = select(2, pcall(s.next, s))
-        out[#out + 1] = select(2, pcall(s.state, s))
-        out.wait = s:wait(30).code
-        local t = assert(core.stepper{})
-        t:close()
-        out[#out + 1] = select(2, pcall(t.step, t, {"chdir", "/"}))
-        out[#out + 1] = select(2, pcall(core.stepper, { steps = {} }))
-        out[#out + 1] = select(2, pcall(core.stepper, { async = true }))
-        out[#out + 1] = select(2, pcall(core.stepper, { namespaces = {"bogus"} }))
-        out[#out + 1] = select(2, pcall(core.stepper, { bogus = 1 }))
-        out[#out + 1] = select(2, pcall(lj.stepper, 5))
-        out[#out + 1] = select(2, pcall(lj.stepper, { bogus = 1 }))
-        return out
-      ]])
-      for i, f in ipairs{ "step", "steps", "exec", "fork", "state", "next", "state" } do
-        assert.matches("^stepper:" .. f .. ": the stepper has exec'd its payload", r[i])
-      end
-      assert.equal(0, r.wait)                         -- s is the child now
-      assert.matches("^stepper:step: the stepper is closed", r[8])
-      assert.matches("^stepper: plan%.steps: a stepper starts before its first step", r[9])
-      assert.matches("^stepper: plan%.async: ", r[10])
-      assert.matches("^stepper: plan%.namespaces: bad argument #1: .*bogus", r[11])
-      assert.matches("^stepper: unknown plan field 'bogus'", r[12])
-      assert.matches("^lunajail: stepper: a recipe or a plan expected, got number", r[13])
-      assert.matches("^lunajail: recipe: unknown field 'bogus'", r[14])
-    end)
-  end)
+  end
 
 
   describe("examples/stepper.lua", function()
