@@ -313,7 +313,7 @@ describe("the stepper", function()
         local r = lua(mode, NS .. [[
           local s = assert(core.stepper(plan({"uts"})))
           local f = core.seccomp_filter{ default = "allow",
-                                         rules = { {"kill_process", "sethostname"} } }
+                                         rules = { {"kill", "sethostname"} } }
           assert(s:step{"no_new_privs"})
           assert(s:step{"seccomp", f})
           local ok, err = s:step{"sethostname", "x"}
