@@ -415,7 +415,8 @@ static int execstep (Run *R) {
 ** With LJ_PROG_PAUSED the runner stops before its fds step.  It becomes
 ** non-dumpable: while it waits, nothing on the host may ptrace it, read
 ** its memory or open its namespaces without CAP_SYS_PTRACE over it (the
-** owner of its user namespace has that: docs/security.md).  It tells
+** owner of its user namespace has that: docs/security.md, "What is not
+** protected").  It tells
 ** the parent setup is over (progress at the exec step, then the report
 ** pipe's EOF) and serves the requests of its control socket (spawn.h)
 ** until one execs it or the socket closes: the stepper was closed, or
