@@ -328,8 +328,10 @@ static int applysteps (lua_State *L, Stepper *S, ljArena *a, ljStep *steps,
   collect(S, g, n, &res);
   done = res.kind == LJ_REP_DONE ? n : res.kind == LJ_REP_FAILED
          && res.pos >= 1 && res.pos <= n ? res.pos - 1 : -1;
-  if (done < 0) {                  /* it died, or out of time */
-    k = res.progress >= 1 && res.progress <= n ? res.progress - 1 : 0;
+  if (done < 0) {                  /* it died, or out of time: in the
+                                      step it was at, or after the last
+                                      (a filter that kills its answer) */
+    k = res.progress > n ? n - 1 : res.progress >= 1 ? res.progress - 1 : 0;
     luaL_pushfail(L);
     died(L, S, &steps[k], steps[k].index, res.kind < 0);
     setusec(L, res.usec[k]);
