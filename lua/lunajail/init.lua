@@ -18,6 +18,7 @@ local seccomp = require "lunajail.seccomp"
 local presets = require "lunajail.presets"
 local idalloc = require "lunajail.ids"
 local cgroup = require "lunajail.cgroup"
+local stepper = require "lunajail.stepper"
 local child = require "lunajail.child"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace,
@@ -335,6 +336,11 @@ function M.run (r, opts)
   return res
 end
 Recipe.run = M.run
+
+-- stepper(recipe_or_plan) -> a paused sandbox, driven one step at a time
+-- (lua/lunajail/stepper.lua, docs/guide.md "Experimenting step by step")
+M.stepper = stepper.new
+Recipe.stepper = stepper.new
 
 -- }======
 
