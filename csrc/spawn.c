@@ -12,6 +12,7 @@
 **     pid1 = true, die_with_parent = true, new_session = true,
 **     trace = false, setup_timeout = 5, async = false,
 **     lease = core.idlease{...},
+**     time_offsets = {monotonic = 3600, boottime = 0},  (needs "time")
 **   }  -> child object | nil, err (err.step, err.op, err.errno, ...)
 **
 ** A lease (idalloc.c) moves into the child object when the spawn succeeds
@@ -36,7 +37,9 @@
 **              when setup is over, child:step() says {started = true}
 **              or {setup_error = err}, child:started() tells which.
 ** The only work done synchronously, between clone and "go", is what the
-** runner cannot do itself: the id maps (through newuidmap for ranges).
+** runner cannot do itself: the id maps (through newuidmap for ranges)
+** and a time namespace's offsets, which must be written before its first
+** process runs (the trampoline enters it at its exec).
 */
 
 #define _GNU_SOURCE
@@ -51,6 +54,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -202,7 +206,8 @@ static const ljOp op_exec = { "exec", "", NULL, NULL, exec_describe, 0 };
 static const char *const planfields[] = {
   "argv", "path", "env", "cwd", "namespaces", "uidmap", "gidmap",
   "setgroups", "steps", "stdio", "fds", "pid1", "die_with_parent",
-  "new_session", "trace", "setup_timeout", "async", "lease", NULL
+  "new_session", "trace", "setup_timeout", "async", "lease", "time_offsets",
+  NULL
 };
 
 /* a field of the plan as argument #1 of an ljArgs named "plan.FIELD" */
@@ -311,6 +316,7 @@ typedef struct Side {
   const char *stdpath[3];          /* stdio files */
   int stdflags[3];
   ljLease *lease;                  /* moves into the child object */
+  const char *timens;              /* "monotonic S N\nboottime S N\n" */
 } Side;
 
 /* stdio and fds, decoded into pairs; what the parent opens later, in
@@ -457,6 +463,48 @@ static void becomezero (ljPlan *P, const Side *M) {
   }
 }
 
+/* time_offsets = {monotonic = s, boottime = s}: seconds, as the lines
+** /proc/PID/timens_offsets takes */
+static const char *decodetime (lua_State *L, ljArena *a, int cloneflags) {
+  static const char *const clocks[] = { "monotonic", "boottime" };
+  Field f;
+  ljArgs *A = field(L, &f, a, "time_offsets");
+  char text[128];
+  size_t n = 0;
+  int k;
+  if (lj_isnone(A, 1)) { lua_pop(L, 1); return NULL; }
+  lj_argtable(A, 1);
+  if (!(cloneflags & CLONE_NEWTIME))
+    lj_argerror(A, 1, "time offsets need the \"time\" namespace");
+  lua_pushnil(L);
+  while (lua_next(L, A->base)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    if (strcmp(key, clocks[0]) != 0 && strcmp(key, clocks[1]) != 0)
+      lj_argerror(A, 1, "unknown clock '%s' (valid: monotonic, boottime)",
+                  luaL_tolstring(L, -2, NULL));
+    lua_pop(L, 1);
+  }
+  for (k = 0; k < 2; k++) {
+    double v, sec;
+    lua_getfield(L, A->base, clocks[k]);
+    if (!lua_isnil(L, -1)) {
+      if (!lua_isnumber(L, -1) || lua_type(L, -1) != LUA_TNUMBER)
+        lj_argerror(A, 1, "%s: seconds expected", clocks[k]);
+      v = lua_tonumber(L, -1);
+      if (!(v >= -1e9 && v <= 1e9))
+        lj_argerror(A, 1, "%s: seconds from -1e9 to 1e9 expected", clocks[k]);
+      sec = (double)(long long)v;        /* the nanoseconds >= 0 */
+      if (sec > v) sec -= 1;
+      n += (size_t)snprintf(text + n, sizeof text - n, "%s %lld %ld\n",
+                            clocks[k], (long long)sec,
+                            (long)((v - sec) * 1e9));
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return n ? lj_strdup(L, a, text, n) : NULL;
+}
+
 static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   Field f;
   ljArgs *A;
@@ -481,6 +529,7 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   lua_pop(L, 1);
   M->uid = decodemap(L, a, "uidmap");
   M->gid = decodemap(L, a, "gidmap");
+  M->timens = decodetime(L, a, P->cloneflags);
   A = field(L, &f, a, "setgroups");
   if (!lj_isnone(A, 1)) {
     const char *s = lj_argstr(A, 1, NULL);
@@ -577,7 +626,10 @@ typedef struct Run {
   int ours[3];                     /* our ends of stdio pipes */
   int opened[3];                   /* fds we opened for the child */
   int status[2];                   /* init's status pipe */
-  int pty;                         /* a pty's master, or -1 */
+  int pty;                         /* a pty's master, or -1; with a pty
+                                      step, our end of its socket */
+  int ptystep;                     /* that step's position, 1-based, or 0 */
+  int ptyout;                      /* stdin (1), stdout (2): the master */
   int pidfd, pid;
   int progfd;                      /* the program's memfd */
   ljProg *g;                       /* ... mapped */
@@ -607,6 +659,26 @@ static int openpty (Run *R, int *slave) {
     return errno;
   if ((*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) return errno;
   return fcntl(R->pty, F_SETFL, O_NONBLOCK) == 0 ? 0 : errno;
+}
+
+/* the plan's pty step (tty.c), or NULL: the pty comes from the
+** sandbox's own devpts then.  It gets one end of a socketpair, which is
+** the stdio source until the step puts the slave in its place; the
+** master comes back over our end (finish) */
+static int ptysocket (ljPlan *P, Run *R, int *slave) {
+  const ljOp *op = lj_findop("pty");
+  int k, sv[2];
+  for (k = 0; k < P->nsteps - 2; k++)
+    if (P->steps[k].op == op) break;
+  if (k >= P->nsteps - 2) return -1;
+  R->what = "socketpair";
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0) return errno;
+  R->pty = sv[0];
+  *slave = sv[1];
+  P->steps[k].i[0] = sv[1];
+  P->steps[k].usefd = sv[1];
+  R->ptystep = k + 1;
+  return 0;
 }
 
 /* a stdio file: never through a symlink (a payload may have left
@@ -666,13 +738,15 @@ static int prepare (ljPlan *P, const Side *M, Run *R) {
       p->source = R->opened[k];
     }
     else if (p->source == SRC_PTY) {
-      R->what = "posix_openpt";
       if (slave < 0) {
-        if ((err = openpty(R, &slave)) != 0) return err;
+        if ((err = ptysocket(P, R, &slave)) > 0) return err;
+        R->what = "posix_openpt";
+        if (err < 0 && (err = openpty(R, &slave)) != 0) return err;
         R->opened[k] = slave;            /* closed once, after clone */
       }
       p->source = slave;
-      if (k < 2 && (R->ours[k] = fcntl(R->pty, F_DUPFD_CLOEXEC, 0)) < 0)
+      if (k < 2 && R->ptystep) R->ptyout |= 1 << k;   /* once it is here */
+      else if (k < 2 && (R->ours[k] = fcntl(R->pty, F_DUPFD_CLOEXEC, 0)) < 0)
         return errno;
     }
     else if (p->source == SRC_MERGE) p->source = mergeout;
@@ -1024,6 +1098,10 @@ static int run (ljPlan *P, const Side *M, Run *R, int runnerfd) {
     return err;
   }
   err = (P->cloneflags & CLONE_NEWUSER) ? writemaps(R->pid, M, R) : 0;
+  if (err == 0 && M->timens) {     /* before the first process runs in it */
+    R->what = "timens_offsets";
+    err = lj_writeproc(R->pid, "timens_offsets", M->timens);
+  }
   if (err) closefd(&R->syn[1]);    /* the trampoline reads EOF, exits */
   else go(R);
   waitexec(R);
@@ -1205,9 +1283,33 @@ static void pushreports (lua_State *L, Run *R) {
 
 /* setup over: the result into the child (uservalue 1 the reports,
 ** uservalue 2 the error), the spawn's state let go */
+/* the pty step's master, from our end of its socket: the child's pty
+** and its stdin and stdout; 0 or an errno */
+static int takepty (ljChild *c, Run *R) {
+  int m = lj_recvpty(c->ptyfd), k;
+  if (m < 0) return errno;
+  close(c->ptyfd);
+  c->ptyfd = m;
+  if (fcntl(m, F_SETFL, O_NONBLOCK) != 0) return errno;
+  for (k = 0; k < 2; k++)
+    if ((R->ptyout & (1 << k))
+        && (c->fd[k] = fcntl(m, F_DUPFD_CLOEXEC, 0)) < 0)
+      return errno;
+  return 0;
+}
+
 static void finish (lua_State *L, int idx, ljChild *c, Run *R) {
+  int err;
   idx = lua_absindex(L, idx);
   if (R->fatal < 0 && R->eof && R->g->progress < R->g->execindex) died(c, R);
+  if (R->fatal < 0 && R->ptystep && (err = takepty(c, R)) != 0
+      && R->nrecs < R->maxrecs) {        /* the step's, and it is over */
+    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+    R->recs[R->nrecs][0] = LJ_REP_FATAL;
+    R->recs[R->nrecs][1] = R->ptystep;
+    R->recs[R->nrecs][2] = err;
+    R->fatal = R->nrecs++;
+  }
   if (R->fatal >= 0) {
     int pos = R->recs[R->fatal][1];
     if (pos < 1) pushearly(L, R->P, "exec lunajail-runner", R->recs[R->fatal][2]);

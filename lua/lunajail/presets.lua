@@ -72,7 +72,8 @@ function M.build (work)
   return {
     mounts = {
       { "bind", work, "/work" },
-      { "tmpfs", "/tmp", size = "256m", mode = "1777" },      -- compilers write here
+      -- compilers write here: the container's /tmp replaced, not covered
+      { "tmpfs", "/tmp", size = "256m", mode = "1777", replace = true },
     },
     cwd = "/work",
     env = { HOME = "/home", TMPDIR = "/tmp" },
