@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -1190,8 +1191,74 @@ static const char *userns_hint (int err) {
   return "";
 }
 
+/* is prog on our PATH? */
+static int onpath (const char *prog) {
+  const char *dir = getenv("PATH");
+  char p[4096];
+  if (dir == NULL) dir = "/usr/local/bin:/usr/bin:/bin";
+  for (;;) {
+    size_t n = strcspn(dir, ":");
+    if (n > 0 && n + strlen(prog) + 2 < sizeof p) {
+      memcpy(p, dir, n);
+      p[n] = '/';
+      strcpy(p + n + 1, prog);
+      if (access(p, X_OK) == 0) return 1;
+    }
+    if (dir[n] == '\0') return 0;
+    dir += n + 1;
+  }
+}
+
+/* does file (/etc/subuid) give us, by name or by number, [from, from+n)? */
+static int subid (const char *file, const char *name, unsigned me,
+                  unsigned long long from, unsigned long long n) {
+  char line[512];
+  FILE *f = fopen(file, "re");
+  int ok = 0;
+  if (f == NULL) return 0;
+  while (!ok && fgets(line, sizeof line, f)) {
+    char *c1 = strchr(line, ':');
+    unsigned long long a, cnt;
+    if (c1 == NULL || sscanf(c1 + 1, "%llu:%llu", &a, &cnt) != 2) continue;
+    *c1 = '\0';
+    if ((strcmp(line, name) == 0 || (unsigned)strtoul(line, NULL, 10) == me)
+        && from >= a && from + n <= a + cnt)
+      ok = 1;
+  }
+  fclose(f);
+  return ok;
+}
+
+/* newuidmap is there and refused: the range of map that /etc/subuid (or
+** subgid) does not give us, and the line that would, into out */
+static void subidhint (char *out, size_t size, const char *map, int gid) {
+  const char *file = gid ? "/etc/subgid" : "/etc/subuid";
+  unsigned me = gid ? (unsigned)getegid() : (unsigned)geteuid();
+  char name[100], buf[1024];
+  struct passwd pw, *pp = NULL;
+  snprintf(name, sizeof name, "%u", (unsigned)geteuid());
+  if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &pp) == 0 && pp)
+    snprintf(name, sizeof name, "%s", pp->pw_name);
+  while (map && *map) {
+    unsigned long long in, o, n;
+    if (sscanf(map, "%llu %llu %llu", &in, &o, &n) == 3
+        && !(n == 1 && o == me) && !subid(file, name, me, o, n)) {
+      snprintf(out, size, " (%s refused the map: %s gives %s no range "
+               "%llu..%llu; add the line \"%s:%llu:%llu\" to it, or map only "
+               "your own %s)", gid ? "newgidmap" : "newuidmap", file, name, o,
+               o + n - 1, name, o, n, gid ? "gid" : "uid");
+      return;
+    }
+    map = strchr(map, '\n');
+    if (map) map++;
+  }
+  snprintf(out, size, " (%s refused the map: check %s)",
+           gid ? "newgidmap" : "newuidmap", file);
+}
+
 /* an error before the first step: step 0, the op that failed */
-static int pushearly (lua_State *L, ljPlan *P, const char *what, int err) {
+static int pushearly (lua_State *L, ljPlan *P, const Side *M, const char *what,
+                      int err) {
   ljOp op;
   ljStep s;
   memset(&op, 0, sizeof op);
@@ -1201,12 +1268,21 @@ static int pushearly (lua_State *L, ljPlan *P, const char *what, int err) {
   lj_pushsteperr(L, &s, 0, err);
   if ((strcmp(what, "clone") == 0 && (P->cloneflags & CLONE_NEWUSER))
       || strstr(what, "map") || strcmp(what, "setgroups") == 0) {
+    int gid = strcmp(what, "gid_map") == 0;
     const char *hint = strcmp(what, "clone") == 0 ? userns_hint(err)
       : err == EACCES && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1
       ? " (this process is not dumpable, so its child's /proc files belong "
         "to root: without CAP_SETUID, spawn with dumpable(true))"
-      : " (without CAP_SETUID only your own id maps; install newuidmap "
-        "and newgidmap (Debian package uidmap) for ranges)";
+      : !onpath(gid ? "newgidmap" : "newuidmap")
+      ? " (without CAP_SETUID only your own id maps; install newuidmap "
+        "and newgidmap (Debian package uidmap) for ranges)"
+      : NULL;
+    char sub[1024];
+    if (hint == NULL && M) {
+      subidhint(sub, sizeof sub, gid ? M->gid : M->uid, gid);
+      hint = sub;
+    }
+    if (hint == NULL) hint = "";
     lua_getfield(L, -1, "message");
     lua_pushstring(L, hint);
     lua_concat(L, 2);
@@ -1312,7 +1388,7 @@ static void finish (lua_State *L, int idx, ljChild *c, Run *R) {
   }
   if (R->fatal >= 0) {
     int pos = R->recs[R->fatal][1];
-    if (pos < 1) pushearly(L, R->P, "exec lunajail-runner", R->recs[R->fatal][2]);
+    if (pos < 1) pushearly(L, R->P, NULL, "exec lunajail-runner", R->recs[R->fatal][2]);
     else pushrecord(L, R, R->fatal);
     pushreports(L, R);
     lua_setfield(L, -2, "reports");
@@ -1414,7 +1490,7 @@ static int l_spawn (lua_State *L) {
                                       object closes what there is */
     ch->setup = -1;
     luaL_pushfail(L);
-    pushearly(L, P, R->what ? R->what : "spawn", err);
+    pushearly(L, P, &M, R->what ? R->what : "spawn", err);
     giveback(ch, &M);
     lj_child_close(L, ch, 0);            /* SIGKILL to a runner */
     lj_arenafree(a);

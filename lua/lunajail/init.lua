@@ -20,7 +20,7 @@ local idalloc = require "lunajail.ids"
 require "lunajail.child"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace,
-            ids = idalloc }
+            ids = idalloc, interact = require "lunajail.interact" }
 
 local Recipe = {}
 Recipe.__index = Recipe
@@ -169,13 +169,33 @@ function M.container (t) return from(presets.container(), t) end
 function M.shell (t) return from(presets.container(), t, { presets.shell() }) end
 function M.untrusted (t) return from(presets.container(), t, { presets.untrusted() }) end
 
--- build{work = "/host/dir", ...}
+-- build{work = "/host/dir", ...}.  As root, the sandbox runs as the work
+-- dir's owner (its uid and gid, no lease: the files are that user's
+-- already), so it can write there; a directory of root's that others
+-- cannot write is refused, as a sandbox never runs as the host's root
+-- (one anyone may write, 0777 or 1777, keeps the leased auto uid).  Unprivileged, the sandbox's
+-- uid maps to yours: a dir of yours is writable.  uid = and gid = in t
+-- decide instead
 function M.build (t)
   t = t or {}
   local work = t.work
+  if type(work) ~= "string" then
+    error(("lunajail: build: work: a directory path expected, got %s"):format(type(work)), 0)
+  end
   local rest = {}
   for k, v in pairs(t) do if k ~= "work" then rest[k] = v end end
-  return from(presets.container(), rest, { presets.build(work) })
+  local extra = { presets.build(work) }
+  if select(2, core.getresuid()) == 0 and rest.uid == nil and rest.gid == nil then
+    local st = core.stat(work, true)
+    local open = st and tonumber(st.mode, 8) & 2 ~= 0      -- anyone may write it
+    if st and st.uid == 0 and not open then
+      error(("lunajail: build: work: %q belongs to root, and a sandbox never runs as the " ..
+             "host's root: give it to a user (chown), whose ids the build then takes, " ..
+             "or pass uid = and gid = of a user who may write it"):format(work), 0)
+    end
+    if st and st.uid ~= 0 then extra[2] = { uid = st.uid, gid = st.gid } end
+  end
+  return from(presets.container(), rest, extra)
 end
 
 -- }======
@@ -264,6 +284,11 @@ end
 
 local function hintof (err, plan)
   if err.op == "exec" and err.errno == 2 then return exechint(plan) end
+  if err.op == "chown" and err.errname == "EINVAL" then
+    return "an id the sandbox's user namespace does not map: unprivileged, only the " ..
+           "sandbox's own uid and gid do (owner = true), unless a uidmap or gidmap of " ..
+           "subordinate ids maps more"
+  end
   if err.op == "setpriority" and (err.errname == "EACCES" or err.errname == "EPERM") then
     return "a nice value below the caller's raises the priority, which needs " ..
            "CAP_SYS_NICE in the host's user namespace (root) or an RLIMIT_NICE that " ..

@@ -68,7 +68,7 @@ end
 
 -- build{work = "/host/dir"}: the directory read-write at /work
 function M.build (work)
-  assert(type(work) == "string", "lunajail.build: work = \"/host/dir\" expected")
+  if type(work) ~= "string" then error("lunajail: build: work = \"/host/dir\" expected", 0) end
   return {
     mounts = {
       { "bind", work, "/work" },
