@@ -346,6 +346,20 @@ static void decodefile (ljArgs *A, Side *M, int k) {
                    : O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC);
 }
 
+/* an fd: an integer, or a float with an integer value (luasocket's
+** getfd() returns 5.0), from 0 below 2^30; made an integer in place */
+static int isfd (lua_State *L, int idx) {
+  lua_Integer v;
+  int ok = 0;
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  v = lua_tointegerx(L, idx, &ok);
+  if (!ok || v < 0 || v >= (1 << 30)) return 0;
+  lua_pushinteger(L, v);
+  lua_replace(L, idx);
+  return 1;
+}
+
 static void decodefds (lua_State *L, ljPlan *P, Side *M, ljArena *a) {
   static const char *const stdnames[] = { "stdin", "stdout", "stderr" };
   Field f;
@@ -368,8 +382,7 @@ static void decodefds (lua_State *L, ljPlan *P, Side *M, ljArena *a) {
       if (!lj_isnone(A, 1)) lua_pop(L, 1);
       continue;
     }
-    if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0
-        && lua_tointeger(L, -1) < (1 << 30))
+    if (isfd(L, -1))
       p[k].source = (int)lua_tointeger(L, -1);
     else if (lua_type(L, -1) == LUA_TSTRING) {
       const char *s = lua_tostring(L, -1);
@@ -398,8 +411,7 @@ static void decodefds (lua_State *L, ljPlan *P, Side *M, ljArena *a) {
       if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 3
           || lua_tointeger(L, -2) >= (1 << 20))
         lj_argerror(A, 1, "target fds 3 and up expected as keys");
-      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0
-          || lua_tointeger(L, -1) >= (1 << 30))
+      if (!isfd(L, -1))
         lj_argerror(A, 1, "fd %I: source fd expected", lua_tointeger(L, -2));
       if (n >= LJ_MAXFDS) lj_argerror(A, 1, "more than %d fds", LJ_MAXFDS);
       p[n].target = (int)lua_tointeger(L, -2);

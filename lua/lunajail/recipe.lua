@@ -490,8 +490,14 @@ end
 local stdionames = { pipe = true, null = true, inherit = true, pty = true }
 local stdnames = { "stdin", "stdout", "stderr" }
 
+-- an fd: an integer, or a float of an integer value (luasocket's getfd())
+local function fd (x)
+  local v = type(x) == "number" and math.tointeger(x)
+  return v and v >= 0 and v < 1 << 30 and v or nil
+end
+
 local function stdio1 (x, p, i)
-  if math.type(x) == "integer" and x >= 0 and x < 1 << 30 then return x end
+  if fd(x) then return fd(x) end
   if type(x) == "string" and (stdionames[x] or (i == 3 and x == "stdout")) then return x end
   if type(x) == "string" and x:sub(1, 1) == "/" then return C.abspath(x, p) end
   if type(x) == "table" then
@@ -557,10 +563,10 @@ function C.fds (v, p)
     if math.type(k) ~= "integer" or k < 3 then
       fail(p, "targets are fd numbers from 3 up, got %s", tostring(k))
     end
-    if math.type(x) ~= "integer" or x < 0 then
+    if not fd(x) then
       fail(("%s[%d]"):format(p, k), "fd number expected, got %s", tostring(x))
     end
-    out[k] = x
+    out[k] = fd(x)
   end
   return out
 end
