@@ -876,7 +876,8 @@ describe("core seccomp", function()
       { "lj.container{ seccomp = {defualt = 'allow'} }",
         "recipe.seccomp: unknown key defualt %(did you mean 'default'%?%)" },
       { "(function () local f = core.seccomp_filter{}; f:close(); " ..
-        "return lj.container{ seccomp = f } end)()", "recipe.seccomp: the filter object is closed" },
+        "return lj.container{ seccomp = f } end)()",
+        "recipe.seccomp: the filter object is closed" },
       { "core.isatty()", "isatty: bad argument #1 %(fd%): integer expected, got no value" },
       { "core.isatty(-1)", "isatty: bad argument #1 %(fd%): %-1 out of range" },
       { "core.isatty('0')", "isatty: bad argument #1 %(fd%): integer expected, got string" },

@@ -838,6 +838,17 @@ local function landlock (c, r)
   c.add("Landlock: " .. table.concat(why, "; "), { "landlock", rules })
 end
 
+-- stdio = "pty" with a /dev of the sandbox's own: the pty from its
+-- devpts (the pty step, tty.c), after the id change: the slave is the
+-- sandbox uid's
+local function pty (c, r)
+  if r.stdio ~= "pty" or not c.devpts then return end
+  c.field = "stdio"
+  c.add("the pty: from the sandbox's own devpts, opened as the sandbox's uid (inside, " ..
+        "tty names it and /dev/pts lists it); its master goes to the parent",
+        { "pty", c.devpts })
+end
+
 local function privileges (c, r)
   local privileged = c.root or c.ns.user
   local nnp = r.no_new_privs and not r.setuid
@@ -888,12 +899,7 @@ local function privileges (c, r)
           "ambient, bounding" or "only these capabilities: " .. table.concat(keep, ", "),
           { "caps_keep", keep })
   end
-  if r.stdio == "pty" and c.devpts then
-    c.field = "stdio"
-    c.add("the pty: from the sandbox's own devpts, opened as the sandbox's uid (inside, " ..
-          "tty names it and /dev/pts lists it); its master goes to the parent",
-          { "pty", c.devpts })
-  end
+  pty(c, r)
   c.field = "no_new_privs"
   if nnp then
     c.add("no privilege gain: setuid and file capabilities are inert", { "no_new_privs" })

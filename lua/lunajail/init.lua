@@ -170,12 +170,13 @@ function M.shell (t) return from(presets.container(), t, { presets.shell() }) en
 function M.untrusted (t) return from(presets.container(), t, { presets.untrusted() }) end
 
 -- build{work = "/host/dir", ...}.  As root, the sandbox runs as the work
--- dir's owner (its uid and gid, no lease: the files are that user's
--- already), so it can write there; a directory of root's that others
--- cannot write is refused, as a sandbox never runs as the host's root
--- (one anyone may write, 0777 or 1777, keeps the leased auto uid).  Unprivileged, the sandbox's
--- uid maps to yours: a dir of yours is writable.  uid = and gid = in t
--- decide instead
+-- dir's owner when that is a user (its uid and gid, no lease: the files
+-- are that user's already), so it can write there; never as the host's
+-- root: a directory of root's keeps the leased auto uid, which can write
+-- it only if anyone may (0777, 1777).  Unprivileged, the sandbox's uid
+-- maps to yours: a dir of yours is writable.  uid = and gid = in t decide
+-- instead.  The dir is looked at, not followed (a symlink there is the
+-- compiler's to refuse)
 function M.build (t)
   t = t or {}
   local work = t.work
@@ -186,14 +187,10 @@ function M.build (t)
   for k, v in pairs(t) do if k ~= "work" then rest[k] = v end end
   local extra = { presets.build(work) }
   if select(2, core.getresuid()) == 0 and rest.uid == nil and rest.gid == nil then
-    local st = core.stat(work, true)
-    local open = st and tonumber(st.mode, 8) & 2 ~= 0      -- anyone may write it
-    if st and st.uid == 0 and not open then
-      error(("lunajail: build: work: %q belongs to root, and a sandbox never runs as the " ..
-             "host's root: give it to a user (chown), whose ids the build then takes, " ..
-             "or pass uid = and gid = of a user who may write it"):format(work), 0)
+    local st = core.stat(work)
+    if st and st.type == "dir" and st.uid ~= 0 then
+      extra[2] = { uid = st.uid, gid = st.gid }
     end
-    if st and st.uid ~= 0 then extra[2] = { uid = st.uid, gid = st.gid } end
   end
   return from(presets.container(), rest, extra)
 end

@@ -417,7 +417,9 @@ function C.seccomp (v, p)
         fail(p, "{bpf = ...} takes nothing else: the program is whole")
       end
       local b = v.bpf
-      if type(b) ~= "string" then fail(p .. ".bpf", "a string of BPF expected, got %s", typename(b)) end
+      if type(b) ~= "string" then
+        fail(p .. ".bpf", "a string of BPF expected, got %s", typename(b))
+      end
       if #b == 0 or #b % 8 ~= 0 then
         fail(p .. ".bpf", "%d bytes: a BPF program is 8 bytes per instruction (struct " ..
              "sock_filter), at least one", #b)
@@ -800,17 +802,17 @@ end
 
 -- appends x to list; a mount with replace = true takes the place of the
 -- first mount at its target instead (and the others there go)
-function M.place (list, x)
-  if type(x) ~= "table" or not x.replace then list[#list + 1] = x return end
+function M.place (l, x)
+  if type(x) ~= "table" or not x.replace then l[#l + 1] = x return end
   x.replace = nil
   local at
-  for i = #list, 1, -1 do
-    if type(list[i]) == "table" and list[i].target == x.target then
-      table.remove(list, i)
+  for i = #l, 1, -1 do
+    if type(l[i]) == "table" and l[i].target == x.target then
+      table.remove(l, i)
       at = i
     end
   end
-  table.insert(list, at or #list + 1, x)
+  table.insert(l, at or #l + 1, x)
 end
 
 -- a and b checked; returns a new table, a untouched
