@@ -711,15 +711,15 @@ local function chown (c, path, owner)
   if owner == nil then return end
   local own = c.ns.user and 0 or c.euid
   local uid, gid = c.uid or own, c.gid or own
+  local autou = owner == true and c.ids.auto.uid
+  local autog = type(owner) ~= "table" and c.ids.auto.gid   -- true, or a uid alone
   if type(owner) == "table" then uid, gid = owner[1], owner[2]
   elseif owner ~= true then uid = owner end
-  c.add("owned by uid " .. (owner == true and c.ids.auto.uid and "auto" or uid) ..
-        ", gid " .. ((owner == true or type(owner) == "number") and c.ids.auto.gid
-                     and "auto" or gid), { "chown", c.R .. path, uid, gid })
+  c.add(("owned by uid %s, gid %s"):format(autou and "auto" or uid, autog and "auto" or gid),
+        { "chown", c.R .. path, uid, gid })
   local i = #c.plan.steps
-  if (owner == true) and c.ids.auto.uid then c.ids.slots[#c.ids.slots + 1] = { "steps", i, 3 } end
-  if owner ~= true and type(owner) ~= "number" or not c.ids.auto.gid then return end
-  c.ids.slots[#c.ids.slots + 1] = { "steps", i, 4 }
+  if autou then c.ids.slots[#c.ids.slots + 1] = { "steps", i, 3 } end
+  if autog then c.ids.slots[#c.ids.slots + 1] = { "steps", i, 4 } end
 end
 
 local function contents (c, r)
