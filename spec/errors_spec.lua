@@ -228,24 +228,6 @@ describe("errors in recipe terms", function()
           assert.matches(" 27 100\n$", out)
         end)
 
-        it("runs a build as the work dir's owner, never as root", function()
-          local r = H.lua(mode, [[
-            local d = os.tmpname()
-            os.remove(d)
-            assert(core.mkdir_p(d, "0755"))
-            assert(os.execute("chown 65534:65534 " .. d))
-            local res = lj.run(lj.build{ work = d, argv = {"sh", "-c",
-                                         "echo hi > out && id -u && stat -c %u out"} })
-            assert(os.execute("chown 0:0 " .. d))
-            local b = lj.build{ work = d }
-            local _, _, ids = b:steps()
-            os.execute("rm -rf " .. d)
-            return { out = res.stdout .. res.stderr, uid = b.uid, auto = ids.auto.uid }
-          ]])
-          assert.equal("65534\n65534\n", r.out)
-          assert.equal("auto", r.uid)             -- root's dir: the leased uid, not 0
-          assert.is_true(r.auto)
-        end)
       end
     end)
   end

@@ -169,14 +169,10 @@ function M.container (t) return from(presets.container(), t) end
 function M.shell (t) return from(presets.container(), t, { presets.shell() }) end
 function M.untrusted (t) return from(presets.container(), t, { presets.untrusted() }) end
 
--- build{work = "/host/dir", ...}.  As root, the sandbox runs as the work
--- dir's owner when that is a user (its uid and gid, no lease: the files
--- are that user's already), so it can write there; never as the host's
--- root: a directory of root's keeps the leased auto uid, which can write
--- it only if anyone may (0777, 1777).  Unprivileged, the sandbox's uid
--- maps to yours: a dir of yours is writable.  uid = and gid = in t decide
--- instead.  The dir is looked at, not followed (a symlink there is the
--- compiler's to refuse)
+-- build{work = "/host/dir", ...}: the work dir read-write at /work.  As
+-- root the sandbox keeps its leased uid, which can write the dir only if
+-- its modes let it: running as the dir's owner instead would let the
+-- payload leave set-uid programs of that owner there (docs/security.md)
 function M.build (t)
   t = t or {}
   local work = t.work
@@ -185,14 +181,7 @@ function M.build (t)
   end
   local rest = {}
   for k, v in pairs(t) do if k ~= "work" then rest[k] = v end end
-  local extra = { presets.build(work) }
-  if select(2, core.getresuid()) == 0 and rest.uid == nil and rest.gid == nil then
-    local st = core.stat(work)
-    if st and st.type == "dir" and st.uid ~= 0 then
-      extra[2] = { uid = st.uid, gid = st.gid }
-    end
-  end
-  return from(presets.container(), rest, extra)
+  return from(presets.container(), rest, { presets.build(work) })
 end
 
 -- }======
