@@ -99,6 +99,20 @@ describe("errors in recipe terms", function()
         end
       end)
 
+      it("takes an fd that is a float of an integer value (luasocket's getfd())", function()
+        local r = H.lua(mode, [[
+          local rec = lj.container{ argv = {"sh", "-c", "echo to3 >&3"}, stdio = {"null", 1.0},
+                                    fds = {[3] = 1.0} }
+          local c = assert(core.spawn{ argv = {"/bin/echo", "x"}, stdio = {"null", 2.0, "null"} })
+          c:wait()
+          return { type = math.type(rec.stdio[2]), fd = math.type(rec.fds[3]),
+                   bad = select(2, pcall(lj.container, { stdio = {1.5} })) }
+        ]])
+        assert.equal("integer", r.type)
+        assert.equal("integer", r.fd)
+        assert.matches("recipe%.stdio%[1%]: stdin:", r.bad)
+      end)
+
       it("refuses a chown through a hard link (EMLINK)", function()
         local r = H.lua(mode, [[
           enter{"user", "mount"}
@@ -194,6 +208,18 @@ describe("errors in recipe terms", function()
                          "need a gidmap", msg)
           -- groups = {}: what the container has; nothing to refuse
           assert.is_true(H.lua(mode, 'return lj.container{ argv = {"true"} }:steps() ~= nil'))
+        end)
+
+        it("sets groups a gidmap of subordinate ids maps (compiled, not spawned)", function()
+          local steps = H.lua(mode, [[
+            local plan = lj.container{ argv = {"true"}, groups = {27},
+                                       uidmap = {{0, 65534, 1}},
+                                       gidmap = {{0, 65534, 1}, {1, 100000, 100}} }:steps()
+            local out = {}
+            for _, st in ipairs(plan.steps) do out[#out + 1] = st[1] end
+            return table.concat(out, " ")
+          ]])
+          assert.matches(" setgroups setresgid ", steps)
         end)
 
         it("names the /etc/subuid line newuidmap lacks, or says to install it", function()
