@@ -14,6 +14,8 @@
 #                   (or BENCH_N=, BENCH_MB=, BENCH_COLLECT=, BENCH_SCALE=)
 #                   for a short run; also the network modes' start-up
 #   make fuzz       bounded libFuzzer and Lua fuzz runs
+#   make api        docs/api.md from the code's comments (spec/api_spec.lua
+#                   fails when it is stale)
 #   make install    PREFIX, DESTDIR, INST_LIBDIR, INST_LUADIR (LuaRocks)
 
 LUA_VERSION ?= 5.4
@@ -72,7 +74,7 @@ export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(B)/?.so;;
 
 .PHONY: all demo test check deps test-deps asan valgrind gc lint bench bench-quick \
-        fuzz install uninstall clean spec-helpers test-vm
+        fuzz install uninstall clean spec-helpers test-vm api
 
 all: $(SO)
 
@@ -178,6 +180,11 @@ $(B)/raw_spawn $(B)/raw_pipe: $(B)/%: bench/%.c | $(B)/obj
 
 fuzz: all
 	sh fuzz/run
+
+# the generated reference: the C files' header comments, the op registry,
+# the Lua modules' comments (tools/apidoc.lua)
+api:
+	$(LUA) tools/apidoc.lua docs/api.md
 
 # ---- install ---------------------------------------------------------------
 

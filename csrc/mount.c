@@ -519,6 +519,7 @@ static const ljOp op_chdir = {
 ** existing non-directory is EEXIST.
 ** symlink(target, linkpath): an existing identical link is fine.
 ** write_file(path, content, mode): create or truncate, then mode.
+** chown(path, uid, gid): lchown, beneath the root too.
 ** touch(path, mode): create an empty file with mode if nothing is there
 ** (a mount point); anything already there is left alone, but a FIFO or
 ** a socket, which nothing mounts a file on.
@@ -705,6 +706,45 @@ static const ljOp op_touch = {
   "touch", "path,mode", LJ_PARENT(touch_decode), touch_apply, NULL, 0
 };
 
+/* chown(path, uid, gid): the owner of what is at path, never of what a
+** symlink there leads to (lchown: AT_SYMLINK_NOFOLLOW, beneath the root
+** like the others), nor of a file with another hard link (EMLINK); -1
+** leaves that id */
+static void chown_decode (ljArgs *A, ljStep *s) {
+  s->s[0] = lj_argpath(A, 1);
+  s->i[0] = lj_argint(A, 2, -1, 4294967294LL);
+  s->i[1] = lj_argint(A, 3, -1, 4294967294LL);
+}
+
+static int chown_apply (const ljStep *s, ljCtx *c) {
+  At a;
+  int err;
+  struct stat st;
+  if ((err = at(c, s->s[0], &a)) != 0) return err;
+  if (fstatat(a.dirfd, a.name, &st, AT_SYMLINK_NOFOLLOW) != 0) err = errno;
+  else if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
+    err = EMLINK;                  /* a hard link an earlier run left: the
+                                      file may be anyone's, elsewhere */
+  else if (fchownat(a.dirfd, a.name, (uid_t)s->i[0], (gid_t)s->i[1],
+                    AT_SYMLINK_NOFOLLOW) != 0)
+    err = errno;
+  closeat(&a);
+  return err;
+}
+
+static void chown_describe (const ljStep *s, ljBuf *b) {
+  lj_bufaddq(b, s->s[0]);
+  lj_bufadd(b, ", ");
+  lj_bufaddint(b, s->i[0]);
+  lj_bufadd(b, ", ");
+  lj_bufaddint(b, s->i[1]);
+}
+
+static const ljOp op_chown = {
+  "chown", "path,uid,gid", LJ_PARENT(chown_decode), chown_apply,
+  LJ_PARENT(chown_describe), 0
+};
+
 /* }====== */
 
 
@@ -713,7 +753,7 @@ static const ljOp op_touch = {
 const ljOp *const lj_ops_mount[] = {
   &op_mount, &op_bind, &op_overlay, &op_umount, &op_pivot_root,
   &op_chroot, &op_chdir, &op_mkdir_p, &op_symlink, &op_write_file,
-  &op_touch, NULL
+  &op_touch, &op_chown, NULL
 };
 
 void lj_open_mount (lua_State *L) {

@@ -12,7 +12,9 @@
 **     },
 **   }
 **   f:load()     f:export() -> BPF bytes     f:pfc() -> readable text
-**   core.seccomp(f)  -- the step: load into the calling thread
+**   core.seccomp(f)  -- the step: load into the calling thread; f a
+**                       filter, a spec table, or raw BPF (a string of
+**                       struct sock_filter, as bwrap's --seccomp FD)
 **   core.seccomp_resolve("statmount") -> nr | nil, "unknown"/"foreign"
 **   core.seccomp_arch() -> "x86_64", "aarch64", ...
 **
@@ -375,18 +377,27 @@ static void seccomp_decode (ljArgs *A, ljStep *s) {
   Filter *f = (Filter *)luaL_testudata(L, idx, LJ_FILTER);
   size_t len;
   const char *bpf;
-  if (f == NULL) {
-    if (lj_isnone(A, 1) || !lua_istable(L, idx))
-      lj_argerror(A, 1, "seccomp filter or spec table expected");
-    f = newfilter(A, 1);
-    idx = lua_gettop(L);
+  if (f == NULL && lua_type(L, idx) == LUA_TSTRING) {   /* raw BPF */
+    bpf = lua_tolstring(L, idx, &len);
+    if (len == 0 || len % sizeof(struct sock_filter) != 0)
+      lj_argerror(A, 1, "raw BPF of %d bytes: 8 per instruction (struct "
+                  "sock_filter), at least one", (int)len);
+    lua_pushvalue(L, idx);
   }
-  if (f->ctx == NULL) lj_argerror(A, 1, "seccomp filter is closed");
-  if ((err = exportbpf(L, idx, f)) != 0)
-    lj_argerror(A, 1, "cannot export the filter: %s", strerror(err));
-  bpf = lua_tolstring(L, -1, &len);
-  if (len == 0 || len % sizeof(struct sock_filter) != 0)
-    lj_argerror(A, 1, "the filter compiles to %d bytes", (int)len);
+  else {
+    if (f == NULL) {
+      if (lj_isnone(A, 1) || !lua_istable(L, idx))
+        lj_argerror(A, 1, "seccomp filter, spec table or BPF string expected");
+      f = newfilter(A, 1);
+      idx = lua_gettop(L);
+    }
+    if (f->ctx == NULL) lj_argerror(A, 1, "seccomp filter is closed");
+    if ((err = exportbpf(L, idx, f)) != 0)
+      lj_argerror(A, 1, "cannot export the filter: %s", strerror(err));
+    bpf = lua_tolstring(L, -1, &len);
+    if (len == 0 || len % sizeof(struct sock_filter) != 0)
+      lj_argerror(A, 1, "the filter compiles to %d bytes", (int)len);
+  }
   /* the kernel's BPF_MAXINSNS: say so now, not as E2BIG in a child */
   if (len / sizeof(struct sock_filter) > 4096)
     lj_argerror(A, 1, "the filter compiles to %d BPF instructions, more "

@@ -13,6 +13,7 @@
 **     trace = false, setup_timeout = 5, async = false,
 **     lease = core.idlease{...},
 **     cgroup = {fd = dirfd} (v2) or {procs = {fd, ...}} (v1),
+**     time_offsets = {monotonic = 3600, boottime = 0},  (needs "time")
 **   }  -> child object | nil, err (err.step, err.op, err.errno, ...)
 **
 ** A lease (idalloc.c) moves into the child object when the spawn succeeds
@@ -38,13 +39,16 @@
 **              or {setup_error = err}, child:started() tells which.
 ** The only work done synchronously, between clone and "go", is what the
 ** runner cannot do itself: the id maps (through newuidmap for ranges),
-** and, with a cgroup, putting the child in it (see "The cgroup").
+** a time namespace's offsets, which must be written before its first
+** process runs (the trampoline enters it at its exec), and, with a
+** cgroup, putting the child in it (see "The cgroup").
 */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -53,6 +57,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -208,6 +213,7 @@ static const char *const planfields[] = {
   "argv", "path", "env", "cwd", "namespaces", "uidmap", "gidmap",
   "setgroups", "steps", "stdio", "fds", "pid1", "die_with_parent",
   "new_session", "trace", "setup_timeout", "async", "lease", "cgroup",
+  "time_offsets",
   NULL
 };
 
@@ -329,6 +335,7 @@ typedef struct Side {
   const char *stdpath[3];          /* stdio files */
   int stdflags[3];
   ljLease *lease;                  /* moves into the child object */
+  const char *timens;              /* "monotonic S N\nboottime S N\n" */
 } Side;
 
 /* stdio and fds, decoded into pairs; what the parent opens later, in
@@ -357,6 +364,20 @@ static void decodefile (ljArgs *A, Side *M, int k) {
                    : O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC);
 }
 
+/* an fd: an integer, or a float with an integer value (luasocket's
+** getfd() returns 5.0), from 0 below 2^30; made an integer in place */
+static int isfd (lua_State *L, int idx) {
+  lua_Integer v;
+  int ok = 0;
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  v = lua_tointegerx(L, idx, &ok);
+  if (!ok || v < 0 || v >= (1 << 30)) return 0;
+  lua_pushinteger(L, v);
+  lua_replace(L, idx);
+  return 1;
+}
+
 static void decodefds (lua_State *L, ljPlan *P, Side *M, ljArena *a) {
   static const char *const stdnames[] = { "stdin", "stdout", "stderr" };
   Field f;
@@ -379,8 +400,7 @@ static void decodefds (lua_State *L, ljPlan *P, Side *M, ljArena *a) {
       if (!lj_isnone(A, 1)) lua_pop(L, 1);
       continue;
     }
-    if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0
-        && lua_tointeger(L, -1) < (1 << 30))
+    if (isfd(L, -1))
       p[k].source = (int)lua_tointeger(L, -1);
     else if (lua_type(L, -1) == LUA_TSTRING) {
       const char *s = lua_tostring(L, -1);
@@ -409,8 +429,7 @@ static void decodefds (lua_State *L, ljPlan *P, Side *M, ljArena *a) {
       if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 3
           || lua_tointeger(L, -2) >= (1 << 20))
         lj_argerror(A, 1, "target fds 3 and up expected as keys");
-      if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0
-          || lua_tointeger(L, -1) >= (1 << 30))
+      if (!isfd(L, -1))
         lj_argerror(A, 1, "fd %I: source fd expected", lua_tointeger(L, -2));
       if (n >= LJ_MAXFDS) lj_argerror(A, 1, "more than %d fds", LJ_MAXFDS);
       p[n].target = (int)lua_tointeger(L, -2);
@@ -539,6 +558,48 @@ static void cgroupns (ljPlan *P) {
 
 /* }====== */
 
+/* time_offsets = {monotonic = s, boottime = s}: seconds, as the lines
+** /proc/PID/timens_offsets takes */
+static const char *decodetime (lua_State *L, ljArena *a, int cloneflags) {
+  static const char *const clocks[] = { "monotonic", "boottime" };
+  Field f;
+  ljArgs *A = field(L, &f, a, "time_offsets");
+  char text[128];
+  size_t n = 0;
+  int k;
+  if (lj_isnone(A, 1)) { lua_pop(L, 1); return NULL; }
+  lj_argtable(A, 1);
+  if (!(cloneflags & CLONE_NEWTIME))
+    lj_argerror(A, 1, "time offsets need the \"time\" namespace");
+  lua_pushnil(L);
+  while (lua_next(L, A->base)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    if (strcmp(key, clocks[0]) != 0 && strcmp(key, clocks[1]) != 0)
+      lj_argerror(A, 1, "unknown clock '%s' (valid: monotonic, boottime)",
+                  luaL_tolstring(L, -2, NULL));
+    lua_pop(L, 1);
+  }
+  for (k = 0; k < 2; k++) {
+    double v, sec;
+    lua_getfield(L, A->base, clocks[k]);
+    if (!lua_isnil(L, -1)) {
+      if (!lua_isnumber(L, -1) || lua_type(L, -1) != LUA_TNUMBER)
+        lj_argerror(A, 1, "%s: seconds expected", clocks[k]);
+      v = lua_tonumber(L, -1);
+      if (!(v >= -1e9 && v <= 1e9))
+        lj_argerror(A, 1, "%s: seconds from -1e9 to 1e9 expected", clocks[k]);
+      sec = (double)(long long)v;        /* the nanoseconds >= 0 */
+      if (sec > v) sec -= 1;
+      n += (size_t)snprintf(text + n, sizeof text - n, "%s %lld %ld\n",
+                            clocks[k], (long long)sec,
+                            (long)((v - sec) * 1e9));
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return n ? lj_strdup(L, a, text, n) : NULL;
+}
+
 static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   Field f;
   ljArgs *A;
@@ -564,6 +625,7 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   decodecgroup(L, a, P);
   M->uid = decodemap(L, a, "uidmap");
   M->gid = decodemap(L, a, "gidmap");
+  M->timens = decodetime(L, a, P->cloneflags);
   A = field(L, &f, a, "setgroups");
   if (!lj_isnone(A, 1)) {
     const char *s = lj_argstr(A, 1, NULL);
@@ -662,7 +724,10 @@ typedef struct Run {
   int ours[3];                     /* our ends of stdio pipes */
   int opened[3];                   /* fds we opened for the child */
   int status[2];                   /* init's status pipe */
-  int pty;                         /* a pty's master, or -1 */
+  int pty;                         /* a pty's master, or -1; with a pty
+                                      step, our end of its socket */
+  int ptystep;                     /* that step's position, 1-based, or 0 */
+  int ptyout;                      /* stdin (1), stdout (2): the master */
   int pidfd, pid;
   int progfd;                      /* the program's memfd */
   int ctlfd;                       /* a stepper's control socket (the
@@ -695,6 +760,26 @@ static int openpty (Run *R, int *slave) {
     return errno;
   if ((*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) return errno;
   return fcntl(R->pty, F_SETFL, O_NONBLOCK) == 0 ? 0 : errno;
+}
+
+/* the plan's pty step (tty.c), or NULL: the pty comes from the
+** sandbox's own devpts then.  It gets one end of a socketpair, which is
+** the stdio source until the step puts the slave in its place; the
+** master comes back over our end (finish) */
+static int ptysocket (ljPlan *P, Run *R, int *slave) {
+  const ljOp *op = lj_findop("pty");
+  int k, sv[2];
+  for (k = 0; k < P->nsteps - 2; k++)
+    if (P->steps[k].op == op) break;
+  if (k >= P->nsteps - 2) return -1;
+  R->what = "socketpair";
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0) return errno;
+  R->pty = sv[0];
+  *slave = sv[1];
+  P->steps[k].i[0] = sv[1];
+  P->steps[k].usefd = sv[1];
+  R->ptystep = k + 1;
+  return 0;
 }
 
 /* a stdio file: never through a symlink (a payload may have left
@@ -754,13 +839,15 @@ static int prepare (ljPlan *P, const Side *M, Run *R) {
       p->source = R->opened[k];
     }
     else if (p->source == SRC_PTY) {
-      R->what = "posix_openpt";
       if (slave < 0) {
-        if ((err = openpty(R, &slave)) != 0) return err;
+        if ((err = ptysocket(P, R, &slave)) > 0) return err;
+        R->what = "posix_openpt";
+        if (err < 0 && (err = openpty(R, &slave)) != 0) return err;
         R->opened[k] = slave;            /* closed once, after clone */
       }
       p->source = slave;
-      if (k < 2 && (R->ours[k] = fcntl(R->pty, F_DUPFD_CLOEXEC, 0)) < 0)
+      if (k < 2 && R->ptystep) R->ptyout |= 1 << k;   /* once it is here */
+      else if (k < 2 && (R->ours[k] = fcntl(R->pty, F_DUPFD_CLOEXEC, 0)) < 0)
         return errno;
     }
     else if (p->source == SRC_MERGE) p->source = mergeout;
@@ -1161,6 +1248,10 @@ static int run (ljPlan *P, const Side *M, Run *R, int runnerfd) {
   }
   err = placecgroup(P, R);
   if (!err && (P->cloneflags & CLONE_NEWUSER)) err = writemaps(R->pid, M, R);
+  if (err == 0 && M->timens) {     /* before the first process runs in it */
+    R->what = "timens_offsets";
+    err = lj_writeproc(R->pid, "timens_offsets", M->timens);
+  }
   if (err) closefd(&R->syn[1]);    /* the trampoline reads EOF, exits */
   else go(R);
   waitexec(R);
@@ -1249,8 +1340,74 @@ static const char *userns_hint (int err) {
   return "";
 }
 
+/* is prog on our PATH? */
+static int onpath (const char *prog) {
+  const char *dir = getenv("PATH");
+  char p[4096];
+  if (dir == NULL) dir = "/usr/local/bin:/usr/bin:/bin";
+  for (;;) {
+    size_t n = strcspn(dir, ":");
+    if (n > 0 && n + strlen(prog) + 2 < sizeof p) {
+      memcpy(p, dir, n);
+      p[n] = '/';
+      strcpy(p + n + 1, prog);
+      if (access(p, X_OK) == 0) return 1;
+    }
+    if (dir[n] == '\0') return 0;
+    dir += n + 1;
+  }
+}
+
+/* does file (/etc/subuid) give us, by name or by number, [from, from+n)? */
+static int subid (const char *file, const char *name, unsigned me,
+                  unsigned long long from, unsigned long long n) {
+  char line[512];
+  FILE *f = fopen(file, "re");
+  int ok = 0;
+  if (f == NULL) return 0;
+  while (!ok && fgets(line, sizeof line, f)) {
+    char *c1 = strchr(line, ':');
+    unsigned long long a, cnt;
+    if (c1 == NULL || sscanf(c1 + 1, "%llu:%llu", &a, &cnt) != 2) continue;
+    *c1 = '\0';
+    if ((strcmp(line, name) == 0 || (unsigned)strtoul(line, NULL, 10) == me)
+        && from >= a && from + n <= a + cnt)
+      ok = 1;
+  }
+  fclose(f);
+  return ok;
+}
+
+/* newuidmap is there and refused: the range of map that /etc/subuid (or
+** subgid) does not give us, and the line that would, into out */
+static void subidhint (char *out, size_t size, const char *map, int gid) {
+  const char *file = gid ? "/etc/subgid" : "/etc/subuid";
+  unsigned me = gid ? (unsigned)getegid() : (unsigned)geteuid();
+  char name[100], buf[1024];
+  struct passwd pw, *pp = NULL;
+  snprintf(name, sizeof name, "%u", (unsigned)geteuid());
+  if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &pp) == 0 && pp)
+    snprintf(name, sizeof name, "%s", pp->pw_name);
+  while (map && *map) {
+    unsigned long long in, o, n;
+    if (sscanf(map, "%llu %llu %llu", &in, &o, &n) == 3
+        && !(n == 1 && o == me) && !subid(file, name, me, o, n)) {
+      snprintf(out, size, " (%s refused the map: %s gives %s no range "
+               "%llu..%llu; add the line \"%s:%llu:%llu\" to it, or map only "
+               "your own %s)", gid ? "newgidmap" : "newuidmap", file, name, o,
+               o + n - 1, name, o, n, gid ? "gid" : "uid");
+      return;
+    }
+    map = strchr(map, '\n');
+    if (map) map++;
+  }
+  snprintf(out, size, " (%s refused the map: check %s)",
+           gid ? "newgidmap" : "newuidmap", file);
+}
+
 /* an error before the first step: step 0, the op that failed */
-static int pushearly (lua_State *L, ljPlan *P, const char *what, int err) {
+static int pushearly (lua_State *L, ljPlan *P, const Side *M, const char *what,
+                      int err) {
   ljOp op;
   ljStep s;
   memset(&op, 0, sizeof op);
@@ -1260,12 +1417,21 @@ static int pushearly (lua_State *L, ljPlan *P, const char *what, int err) {
   lj_pushsteperr(L, &s, 0, err);
   if ((strcmp(what, "clone") == 0 && (P->cloneflags & CLONE_NEWUSER))
       || strstr(what, "map") || strcmp(what, "setgroups") == 0) {
+    int gid = strcmp(what, "gid_map") == 0;
     const char *hint = strcmp(what, "clone") == 0 ? userns_hint(err)
       : err == EACCES && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1
       ? " (this process is not dumpable, so its child's /proc files belong "
         "to root: without CAP_SETUID, spawn with dumpable(true))"
-      : " (without CAP_SETUID only your own id maps; install newuidmap "
-        "and newgidmap (Debian package uidmap) for ranges)";
+      : !onpath(gid ? "newgidmap" : "newuidmap")
+      ? " (without CAP_SETUID only your own id maps; install newuidmap "
+        "and newgidmap (Debian package uidmap) for ranges)"
+      : NULL;
+    char sub[1024];
+    if (hint == NULL && M) {
+      subidhint(sub, sizeof sub, gid ? M->gid : M->uid, gid);
+      hint = sub;
+    }
+    if (hint == NULL) hint = "";
     lua_getfield(L, -1, "message");
     lua_pushstring(L, hint);
     lua_concat(L, 2);
@@ -1351,12 +1517,36 @@ static void pushreports (lua_State *L, Run *R) {
 
 /* setup over: the result into the child (uservalue 1 the reports,
 ** uservalue 2 the error), the spawn's state let go */
+/* the pty step's master, from our end of its socket: the child's pty
+** and its stdin and stdout; 0 or an errno */
+static int takepty (ljChild *c, Run *R) {
+  int m = lj_recvpty(c->ptyfd), k;
+  if (m < 0) return errno;
+  close(c->ptyfd);
+  c->ptyfd = m;
+  if (fcntl(m, F_SETFL, O_NONBLOCK) != 0) return errno;
+  for (k = 0; k < 2; k++)
+    if ((R->ptyout & (1 << k))
+        && (c->fd[k] = fcntl(m, F_DUPFD_CLOEXEC, 0)) < 0)
+      return errno;
+  return 0;
+}
+
 static void finish (lua_State *L, int idx, ljChild *c, Run *R) {
+  int err;
   idx = lua_absindex(L, idx);
   if (R->fatal < 0 && R->eof && R->g->progress < R->g->execindex) died(c, R);
+  if (R->fatal < 0 && R->ptystep && (err = takepty(c, R)) != 0
+      && R->nrecs < R->maxrecs) {        /* the step's, and it is over */
+    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+    R->recs[R->nrecs][0] = LJ_REP_FATAL;
+    R->recs[R->nrecs][1] = R->ptystep;
+    R->recs[R->nrecs][2] = err;
+    R->fatal = R->nrecs++;
+  }
   if (R->fatal >= 0) {
     int pos = R->recs[R->fatal][1];
-    if (pos < 1) pushearly(L, R->P, "exec lunajail-runner", R->recs[R->fatal][2]);
+    if (pos < 1) pushearly(L, R->P, NULL, "exec lunajail-runner", R->recs[R->fatal][2]);
     else pushrecord(L, R, R->fatal);
     pushreports(L, R);
     lua_setfield(L, -2, "reports");
@@ -1463,7 +1653,7 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
                                       object closes what there is */
     ch->setup = -1;
     luaL_pushfail(L);
-    pushearly(L, P, R->what ? R->what : "spawn", err);
+    pushearly(L, P, &M, R->what ? R->what : "spawn", err);
     giveback(ch, &M);
     lj_child_close(L, ch, 0);            /* SIGKILL to a runner */
     lj_arenafree(a);

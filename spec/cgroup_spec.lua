@@ -295,9 +295,9 @@ describe("limits", function()
       spec("removes the cgroup on every path: setup failure, kill, close, gc", function(r)
         local got = r([[
           local out = {}
-          -- setup fails: a bind of what is not there
+          -- setup fails: a working directory that is not there
           local c, err = lj.spawn(lj.container{ limits = {}, argv = {"true"},
-                                                fstab = {"/no/such/dir"} })
+                                                cwd = "/no/such/dir" })
           out.setup = { c == nil, err and err.op, mine() }
           -- killed, then closed
           c = assert(lj.spawn(lj.container{ limits = {}, argv = {"sleep", "600"} }))
@@ -315,7 +315,7 @@ describe("limits", function()
           out.close = mine()
           return out
         ]])
-        assert.same({ true, "bind", "" }, got.setup)
+        assert.same({ true, "chdir", "" }, got.setup)
         assert.equal("", got.kill)
         assert.equal("", got.gc)
         assert.equal("", got.close)

@@ -670,6 +670,37 @@ describe("core seccomp", function()
     end)
 
     for _, mode in ipairs(H.modes) do
+      it("takes a filter object and raw BPF (as bwrap's --seccomp), as " .. mode, function()
+        if H.novalgrind("cannot load seccomp filters") then return end
+        local r = H.lua(mode, [[
+          local f = core.seccomp_filter{ rules = { {"errno:EACCES", "mkdir"},
+                                                   {"errno:EACCES", "mkdirat"} } }
+          local function try (sec)
+            local res = lj.run(lj.container{ argv = {"sh", "-c",
+              "mkdir /tmp/d 2>&1 && echo made"}, seccomp = sec })
+            return res.stdout
+          end
+          local bpf = assert(f:export())
+          -- the same BPF as a plan step of core.spawn
+          -- (without the filter: "File exists")
+          local c = assert(core.spawn{ argv = {"/bin/mkdir", "/tmp"},
+                                       steps = { {"no_new_privs"}, {"seccomp", bpf} },
+                                       stdio = {"null", "null", "pipe"} })
+          local err = c:read_all("stderr")
+          c:wait()
+          return { none = try("none"), object = try(f), raw = try({ bpf = bpf }),
+                   explain = lj.container{ argv = {"true"}, seccomp = { bpf = bpf } }:explain(),
+                   step = err }
+        ]])
+        assert.matches("made", r.none)                  -- without the filter: made
+        assert.matches("Permission denied", r.object)
+        assert.is_nil(r.object:match("made"))
+        assert.matches("Permission denied", r.raw)
+        assert.is_nil(r.raw:match("made"))
+        assert.matches("raw BPF of the recipe's own, %d+ instructions", r.explain)
+        assert.matches("Permission denied", r.step)
+      end)
+
       it("allowlist runs sh, coreutils, lua5.4, python3 and gcc, and refuses an " ..
          "unlisted call with ENOSYS, as " .. mode, function()
         local r = H.lua(mode, [[
@@ -805,10 +836,12 @@ describe("core seccomp", function()
         "{'a0', '==', 2}}}}", "rules%[1%]: more than 6 comparisons" },
       { F .. "{rules = {{'errno:EPERM', 'kill', {'a1', '>=', 17}, {'a1', '<=', 23}}}}",
         "rules%[1%]: a1 compared twice" },
-      { "core.seccomp()", "seccomp: bad argument #1 %(filter%): seccomp filter or spec " ..
-        "table expected" },
-      { "core.seccomp(42)", "#1 %(filter%): seccomp filter or spec table expected" },
-      { "core.seccomp('mkdir')", "#1 %(filter%): seccomp filter or spec table expected" },
+      { "core.seccomp()", "seccomp: bad argument #1 %(filter%): seccomp filter, spec " ..
+        "table or BPF string expected" },
+      { "core.seccomp(42)", "#1 %(filter%): seccomp filter, spec table or BPF string expected" },
+      { "core.seccomp('mkdir')", "#1 %(filter%): raw BPF of 5 bytes: 8 per instruction" },
+      { "core.seccomp('')", "#1 %(filter%): raw BPF of 0 bytes" },
+      { "core.seccomp(('\\0'):rep(8 * 4097))", "4097 BPF instructions, more than the kernel's" },
       { "core.seccomp{rules = {{'nope', 'mkdir'}}}",
         "seccomp: bad argument #1 %(filter%): unknown seccomp action \"nope\"" },
       { "core.seccomp_filter{}.export(42)", "SeccompFilter expected" },
@@ -830,7 +863,21 @@ describe("core seccomp", function()
       { "lj.container{ seccomp = {preset = 'allowlist', deny = {'nosuch'}} }:steps()",
         "recipe.seccomp.deny%[1%]: unknown syscall \"nosuch\"" },
       { "lj.container{ seccomp = 'loose' }",
-        "recipe.seccomp: \"default\", \"strict\", \"allowlist\", \"none\" or a table" },
+        "recipe.seccomp: \"default\", \"strict\", \"allowlist\", \"none\", a table" },
+      { "lj.container{ seccomp = 'defualt' }",
+        "recipe.seccomp: .* got \"defualt\" %(did you mean 'default'%?%)" },
+      { "lj.container{ seccomp = {preset = 'stirct'} }",
+        "recipe.seccomp.preset: .* got \"stirct\" %(did you mean 'strict'%?%)" },
+      { "lj.container{ seccomp = {bpf = 'x'} }",
+        "recipe.seccomp.bpf: 1 bytes: a BPF program is 8 bytes per instruction" },
+      { "lj.container{ seccomp = {bpf = ('\\0'):rep(8), preset = 'strict'} }",
+        "recipe.seccomp: {bpf = ...} takes nothing else" },
+      { "lj.container{ seccomp = {bpf = 5} }", "recipe.seccomp.bpf: a string of BPF expected" },
+      { "lj.container{ seccomp = {defualt = 'allow'} }",
+        "recipe.seccomp: unknown key defualt %(did you mean 'default'%?%)" },
+      { "(function () local f = core.seccomp_filter{}; f:close(); " ..
+        "return lj.container{ seccomp = f } end)()",
+        "recipe.seccomp: the filter object is closed" },
       { "core.isatty()", "isatty: bad argument #1 %(fd%): integer expected, got no value" },
       { "core.isatty(-1)", "isatty: bad argument #1 %(fd%): %-1 out of range" },
       { "core.isatty('0')", "isatty: bad argument #1 %(fd%): integer expected, got string" },

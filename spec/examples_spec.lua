@@ -83,3 +83,117 @@ describe("examples", function()
     end)
   end
 end)
+
+-- {====== Docs that run ======}
+-- Every ```lua block of README.md and docs/*.md runs as shown, as root and
+-- as uid 65534, each in a fresh lua5.4 (spec/helper.lua), or says why it
+-- does not in its fence's info string:
+--   ```lua fragment   part of something (a field, a table, a sketch with
+--                     programs of your own): not run
+--   ```lua root       runs as root only (it needs root: veth, pods)
+--   ```lua setup      runs as shown, and is the start of every
+--   ```lua scratch    block after it in its file: the examples of
+--                     primitives that change their process (mounts, files)
+--                     run in the namespaces the setup block makes
+-- What a block shows as printed, it prints: each line after `-->` (a
+-- line of its own, or after a call on the same line) must be a line of
+-- its output, in that order; `...` in it stands for anything (a uid, a
+-- time), and runs of blanks count as one blank (print's tabs).
+-- As root, a block runs in new mount, uts, ipc and net namespaces with a
+-- /tmp of its own: a doc that forgot its own unshare cannot change the
+-- host.  LJ_DOCS=docs/guide.md runs one file's blocks.
+
+local SAFETY = [[
+assert(core.unshare{"mount", "uts", "ipc", "net"})
+assert(core.mount(nil, "/", nil, {"rec", "private"}))
+assert(core.mount("tmpfs", "/tmp", "tmpfs", nil, "size=64m"))
+]]
+
+local function docfiles ()
+  if os.getenv("LJ_DOCS") then return { os.getenv("LJ_DOCS") } end
+  local out = { "README.md" }
+  local h = io.popen("ls " .. H.top .. "/docs/*.md")
+  for f in h:lines() do out[#out + 1] = f:sub(#H.top + 2) end
+  h:close()
+  return out
+end
+
+-- the blocks of a file: {line =, info =, code =, expect = {...}}
+local function blocks (file)
+  local out, cur, n, setup = {}, nil, 0, nil
+  for line in io.lines(H.top .. "/" .. file) do
+    n = n + 1
+    if cur then
+      if line:match("^```%s*$") then
+        out[#out + 1] = cur
+        if cur.info == "setup" then setup = table.concat(cur.code, "\n") end
+        if cur.info == "scratch" then cur.setup = setup end
+        cur = nil
+      else
+        cur.code[#cur.code + 1] = line
+        local exp = line:match("%-%->%s?(.*)$")
+        if exp then cur.expect[#cur.expect + 1] = exp end
+      end
+    else
+      local info = line:match("^```lua%s*(.-)%s*$")
+      if info then cur = { line = n, info = info, code = {}, expect = {} } end
+    end
+  end
+  return out
+end
+
+local function norm (s) return (s:gsub("[ \t]+", " "):gsub("^ ", ""):gsub(" $", "")) end
+
+-- a pattern from an expected line: literal, `...` anything
+local function pattern (exp)
+  exp = norm(exp)
+  local parts = {}
+  for piece in (exp .. "..."):gmatch("(.-)%.%.%.") do
+    parts[#parts + 1] = piece:gsub("%p", "%%%0")
+  end
+  return "^" .. table.concat(parts, ".-") .. (exp:sub(-3) == "..." and ".-" or "") .. "$"
+end
+
+local known = { [""] = true, fragment = true, root = true, setup = true, scratch = true }
+
+describe("docs", function()
+  for _, file in ipairs(docfiles()) do
+    for _, b in ipairs(blocks(file)) do
+      local where = ("%s:%d"):format(file, b.line)
+      if not known[b.info] then
+        it(where .. " has a known fence", function()
+          error(("```lua %s: the info string is fragment, root, setup, scratch or " ..
+                 "nothing"):format(b.info))
+        end)
+      elseif b.info == "scratch" and not b.setup then
+        it(where .. " has a setup block before it", function()
+          error("```lua scratch without a ```lua setup block before it in " .. file)
+        end)
+      elseif b.info ~= "fragment" then
+        for _, mode in ipairs(H.modes) do
+          if b.info ~= "root" or mode == "root" then
+            it(where .. " runs as shown, as " .. mode, function()
+              local code = table.concat(b.code, "\n")
+              if b.setup then code = b.setup .. "\n" .. code end
+              local _, out = H.run(mode, (mode == "root" and SAFETY or "") ..
+                                   "do\n" .. code .. "\nend")
+              local lines, at = {}, 1
+              for l in (out .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = norm(l) end
+              for _, exp in ipairs(b.expect) do
+                local p, found = pattern(exp), false
+                while at <= #lines and not found do
+                  found = lines[at]:match(p) ~= nil
+                  at = at + 1
+                end
+                assert(found, ("%s: no line of the output is %q after the ones before " ..
+                               "it; the output was:\n%s"):format(where, exp, out))
+              end
+            end)
+          end
+        end
+      end
+    end
+  end
+end)
+
+-- }======

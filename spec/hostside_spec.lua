@@ -234,11 +234,25 @@ describe("the host side of setup", function()
               local ok, err = pcall(function () return lj.container(t):steps() end)
               out[i] = ok and "compiled" or err:gsub(plain(d), "D")
             end
-            -- not a symlink anywhere: fine; missing: left to the child
+            -- not a symlink anywhere: fine; missing: refused before spawning
             out.fine = pcall(function ()
               return lj.container{ argv = {"true"}, fstab = { d .. "/real/sub" },
-                                   mounts = { {"bind", d .. "/nothing", "/n"} } }:steps()
+                                   mounts = { {"bind", d .. "/nothing", "/n",
+                                               optional = true} } }:steps()
             end)
+            out.missing = {}
+            for i, t in ipairs {
+              { mounts = { {"bind", d .. "/nothing", "/n"} } },
+              { fstab = { d .. "/nothing" } },
+              { root = d .. "/nothing" },
+              { mounts = { {"overlay", "/o", lower = { d .. "/real", d .. "/nothing" }} } },
+              { mounts = { {"overlay", "/o", lower = { d .. "/real" }, upper = d .. "/nothing",
+                            work = d .. "/real"} } },
+            } do
+              t.argv = {"true"}
+              local ok, err = pcall(lj.spawn, lj.container(t))
+              out.missing[i] = ok and "spawned" or err:gsub(plain(d), "D")
+            end
             local preset = require("lunajail.presets").container()
             out.system, out.mounts = #preset.system, #preset.mounts
             return out
@@ -257,6 +271,12 @@ describe("the host side of setup", function()
           assert.matches("^lunajail: recipe%." .. field .. ': "D/link/sub"' .. tail, r[i])
         end
         assert.is_true(r.fine)
+        for i, want in ipairs {
+          ("mounts[%d].source: bind source"):format(m + 1), "fstab[1]: fstab entry",
+          "root.path: root directory", ("mounts[%d].lower[2]: overlay lower dir"):format(m + 1),
+          ("mounts[%d].upper: overlay upper dir"):format(m + 1) } do
+          assert.equal("lunajail: recipe." .. want .. ' "D/nothing" does not exist', r.missing[i])
+        end
       end)
 
       it("refuses ',upperdir=' in an overlay dir, and the overlay step cannot " ..

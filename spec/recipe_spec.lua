@@ -301,17 +301,78 @@ describe("recipes", function()
       assert.matches(("\n%4d  exec%%(\"true\"%%)"):format(nsteps + 3), text)
     end)
 
-    it("reports a failing recipe step with its number and reason", function()
+    it("reports a failing recipe step with its number, reason and field", function()
       local r = H.lua(mode, [[
-        local rec = lj.container{ argv = {"true"}, fstab = {"/nonexistent-dir"} }
-        local plan, why = rec:steps()
-        local _, err = lj.spawn(rec)
-        return { step = err.step, op = err.op, errname = err.errname,
-                 why = why[err.step] }
+        local dir = os.tmpname()
+        os.remove(dir)
+        assert(core.mkdir_p(dir))
+        local rec = lj.container{ argv = {"true"}, fstab = {dir} }
+        local plan, why, ids = rec:steps()
+        assert(os.remove(dir))                 -- gone between compile and spawn
+        local _, err = lj.spawn_plan(plan, ids)
+        local ok, raised = pcall(lj.spawn, rec)   -- compiled again: refused first
+        return { step = err.step, op = err.op, errname = err.errname, field = err.field,
+                 message = err.message, why = why[err.step], raised = raised,
+                 dir = dir }
       ]])
       assert.equal("bind", r.op)
       assert.equal("ENOENT", r.errname)
-      assert.equal("read-only bind from fstab: /nonexistent-dir", r.why)
+      assert.equal("fstab[1]", r.field)
+      assert.matches("%(ENOENT%), at recipe%.fstab%[1%]$", r.message)
+      assert.equal("read-only bind from fstab: " .. r.dir, r.why)
+      assert.equal(('lunajail: recipe.fstab[1]: fstab entry "%s" does not exist'):format(r.dir),
+                   r.raised)
+    end)
+
+    it("names the field of every step, and the spawner's own", function()
+      local r = H.lua(mode, [[
+        local plan, why, ids = lj.container{ argv = {"true"}, hostname = "h",
+                                             rlimits = {nofile = 64} }:steps()
+        local by = {}
+        for i, st in ipairs(plan.steps) do
+          by[st[1] .. (st[1] == "setrlimit" and st[2] or "")] = ids.fields[i]
+        end
+        local function errof (t)
+          local _, err = lj.spawn(lj.container(t))
+          return { field = err.field, message = err.message, op = err.op }
+        end
+        return { by = by, n = #ids.fields, steps = #plan.steps,
+                 cwd = errof{ argv = {"true"}, cwd = "/nonexistent" },
+                 exec = errof{ argv = {"/nonexistent"} } }
+      ]])
+      assert.equal(r.steps, r.n)
+      assert.equal("hostname", r.by.sethostname)
+      assert.equal("rlimits.nofile", r.by.setrlimitnofile)
+      assert.equal("uid", r.by.setresuid)
+      assert.equal("seccomp", r.by.seccomp)
+      assert.equal("root", r.by.pivot_root)
+      assert.equal("cwd", r.cwd.field)
+      assert.matches("at recipe%.cwd$", r.cwd.message)
+      assert.equal("argv", r.exec.field)
+      assert.matches('^step %d+ exec%("/nonexistent"%): No such file or directory %(ENOENT%), ' ..
+                     'at recipe%.argv %(/nonexistent is not in the sandbox%)$', r.exec.message)
+    end)
+
+    it("says where a missing program was looked for, and what the host has", function()
+      local r = H.lua(mode, [[
+        local function msg (t)
+          local _, err = lj.spawn(lj.container(t))
+          return err.message, err.hint
+        end
+        local none, hint = msg{ argv = {"nosuchprog-lj"} }
+        -- sh exists on the host, at /usr/bin/sh or /bin/sh; with only /sbin
+        -- the sandbox does not see it
+        local hidden = msg{ argv = {"sh"}, system = lj.replace{"/sbin"} }
+        local path = msg{ argv = {"nosuchprog-lj"}, env = {PATH = "/opt/a:/opt/b"} }
+        return { none = none, hint = hint, hidden = hidden, path = path }
+      ]])
+      assert.matches('exec%("nosuchprog%-lj"%): No such file or directory %(ENOENT%), at ' ..
+                     'recipe%.argv %("nosuchprog%-lj" is in no directory of the sandbox\'s ' ..
+                     'PATH /usr/local/bin:/usr/bin:/bin%)$', r.none)
+      assert.matches('^"nosuchprog%-lj" is in no directory', r.hint)
+      assert.matches("PATH /opt/a:/opt/b%)$", r.path)
+      assert.matches('the host has /[%w/]*bin/sh, which the sandbox does not see: bind its ' ..
+                     'directory %(fstab = {"/[%w/]*bin"}%)', r.hidden)
     end)
   end)
 
@@ -346,7 +407,7 @@ describe("recipes", function()
         "recipe.mounts%[1%]%.shm_size: size like" },
       { "lj.container{ mounts = {{'dev', size = '1m'}} }",
         "recipe.mounts%[1%]%.size: unknown key for a dev mount %(valid: optional, " ..
-        "shm_size, target%)" },
+        "replace, shm_size, target%)" },
       { "lj.container{ mounts = {{'nfs', '/t'}} }", "unknown mount type nfs" },
       { "lj.container{ mounts = {{'tmpfs', '/t', sise = '1m'}} }",
         "recipe.mounts%[1%]%.sise: unknown key for a tmpfs mount" },

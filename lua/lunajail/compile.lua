@@ -133,6 +133,11 @@ local function clonens (r, list)
     end
   end
   if not seen and (kind == "none" or kind == "pasta") then out[#out + 1] = "net" end
+  if r.time then                          -- time = {...} brings its namespace
+    local have = false
+    for _, n in ipairs(out) do have = have or n == "time" end
+    if not have then out[#out + 1] = "time" end
+  end
   if list == nil and #out == 0 then return nil end
   table.sort(out)
   return out
@@ -163,6 +168,25 @@ end
 -- }======
 
 
+-- unprivileged, supplementary groups work only through a gidmap of
+-- subordinate ids (newgidmap, /etc/subgid) that maps each of them: a
+-- user namespace of the caller's own id alone denies setgroups
+local function groupsmapped (r)
+  local function mapped (g)
+    for _, m in ipairs(r.gidmap or {}) do
+      if g >= m[1] and g < m[1] + m[3] then return true end
+    end
+  end
+  for i, g in ipairs(r.groups) do
+    if not mapped(g) then
+      error(("lunajail: recipe.groups[%d]: group %d: unprivileged, supplementary groups " ..
+             "need a gidmap that maps them, from a range of /etc/subgid (through " ..
+             "newgidmap): a user namespace of your own gid alone cannot set groups " ..
+             "(or run as root; groups = {} drops what can be dropped)"):format(i, g), 0)
+    end
+  end
+end
+
 local function checkcombos (r, ns, root)
   for _, x in ipairs(needs(r)) do
     if x[1] and not ns[x[2]] then
@@ -174,6 +198,7 @@ local function checkcombos (r, ns, root)
   if not root and not ns.user and (r.uid or r.gid or r.groups) then
     fail("uid, gid and groups need root or the user namespace")
   end
+  if not root and r.groups and #r.groups > 0 then groupsmapped(r) end
   local nnp = r.no_new_privs and not r.setuid
   if r.landlock and not nnp then
     fail("landlock needs no_new_privs (set no_new_privs = true, without setuid)")
@@ -307,13 +332,21 @@ end
 -- a host path as the child sees it.  No component of it may be a symlink:
 -- one that a payload left in a directory it could write (an earlier
 -- build's work dir) would lead the bind to any directory of the host.
--- The child opens it so again (bind and overlay steps), race-free; a
--- missing path is left to the child, whose step error names it
-local function host (c, p, field)
-  local link, to = core.firstlink(p)
+-- The child opens it so again (bind and overlay steps), race-free.  A
+-- path that is missing (or that we cannot reach) is refused here, before
+-- anything starts, naming the field: what (a "bind source", ...) and the
+-- path; one removed after this check fails its step (err.field names
+-- the field then)
+local function host (c, p, field, what)
+  local link, to, errno = core.firstlink(p)
   if link then
     error(("lunajail: recipe.%s: %q passes through the symlink %q -> %q: bind " ..
            "what it leads to by its own path"):format(field, p, link, to), 0)
+  end
+  if link == nil then
+    error(("lunajail: recipe.%s: %s %q %s"):format(field, what or "path", p,
+          errno == 2 and "does not exist" or "cannot be reached: " ..
+          (tostring(to):match("%): (.*)$") or tostring(to))), 0)
   end
   return c.H .. p
 end
@@ -332,9 +365,9 @@ end
 
 -- not recursive unless asked: the mounts under source stay out (fail
 -- closed), and a read-only or nosuid tree needs mount_setattr (5.12)
-local function bind (c, source, target, ro, dev, reason, field, optional, rec)
+local function bind (c, source, target, ro, dev, reason, field, optional, rec, what)
   if optional and not core.stat(source, true) then return end
-  local from = host(c, source, field)
+  local from = host(c, source, field, what or "bind source")
   mountpoint(c, target, source)
   c.add(reason, { "bind", from, c.R .. target,
                   flags(rec and "rec", ro and "rdonly", "nosuid", not dev and "nodev"),
@@ -508,6 +541,7 @@ M.PTS_MAX = 64             -- ptys per sandbox: their pool is shared host-wide
 function mounters.dev (c, m)
   local d = c.R .. m.target
   local shm = m.shm_size or M.SHM_SIZE
+  c.devpts = m.target .. "/pts/ptmx"
   mountpoint(c, m.target)
   c.add("a minimal /dev: a tiny tmpfs for mount points and links",
         { "mount", "tmpfs", d, "tmpfs", "nosuid,nodev,noexec", M.DEV_DATA,
@@ -528,12 +562,12 @@ function mounters.dev (c, m)
   for i, n in ipairs { "stdin", "stdout", "stderr" } do
     c.add("", { "symlink", "/proc/self/fd/" .. (i - 1), d .. "/" .. n })
   end
-  c.last[#c.last + 1] = function ()     -- after every mount, dir and file of the recipe
+  c.last[#c.last + 1] = { function ()   -- after every mount, dir and file of the recipe
     c.add(m.target .. " read-only from here on: nothing can add a node or move ptmx " ..
           "(shm and pts stay writable)",
           { "mount", nil, d, nil, "remount,bind,rdonly,nosuid,nodev,noexec",
             optional = m.optional or nil })
-  end
+  end, c.field }
 end
 
 function mounters.mqueue (c, m)
@@ -554,9 +588,11 @@ end
 -- overlayfs's option string
 function mounters.overlay (c, m, field)
   local lower = {}
-  for i, l in ipairs(m.lower) do lower[i] = host(c, l, ("%s.lower[%d]"):format(field, i)) end
-  local upper = m.upper and host(c, m.upper, field .. ".upper")
-  local work = m.work and host(c, m.work, field .. ".work")
+  for i, l in ipairs(m.lower) do
+    lower[i] = host(c, l, ("%s.lower[%d]"):format(field, i), "overlay lower dir")
+  end
+  local upper = m.upper and host(c, m.upper, field .. ".upper", "overlay upper dir")
+  local work = m.work and host(c, m.work, field .. ".work", "overlay work dir")
   mountpoint(c, m.target)
   c.add("an overlay at " .. m.target .. (m.upper and "" or " (read-only)"),
         { "overlay", c.R .. m.target, lower, upper, work, "nosuid,nodev", c.P,
@@ -570,6 +606,7 @@ local function beginroot (c, r)
           { "mount", nil, "/", nil, "rec,private" })
   end
   if r.root == nil then return end
+  c.field = "root"
   c.R, c.H, c.P = M.NEWROOT, M.OLDROOT, M.OLDROOT .. "/proc"
   c.add("a staging tmpfs over /tmp, in this mount namespace only (it holds two " ..
         "directories)",
@@ -587,7 +624,8 @@ local function beginroot (c, r)
           { "mount", "tmpfs", c.R, "tmpfs", "nosuid,nodev", data })
   else
     c.add("the new root: " .. r.root.path,
-          { "bind", host(c, r.root.path, "root.path"), c.R, "nosuid,nodev", c.P })
+          { "bind", host(c, r.root.path, "root.path", "root directory"), c.R,
+          "nosuid,nodev", c.P })
   end
   c.add("every path made or mounted on in the new root resolves inside it: " ..
         "a symlink planted in a bound directory cannot lead out",
@@ -626,6 +664,7 @@ end
 
 local function namefiles (c, r)
   if netkind(r) ~= "host" or r.root == nil then return end
+  c.field = "net"
   local first = true
   for _, f in ipairs(M.NAMEFILES) do
     local src = core.stat(f) and M.unlink(f)
@@ -635,7 +674,8 @@ local function namefiles (c, r)
       first = false
       c.add("", { "touch", c.R .. f })
       c.add("name service: the host's " .. f .. (src ~= f and " (" .. src .. ")" or "") ..
-            ", read-only", { "bind", host(c, src, "net"), c.R .. f, "rdonly,nosuid,nodev",
+            ", read-only", { "bind", host(c, src, "net", "name service file"), c.R .. f,
+                             "rdonly,nosuid,nodev",
                              c.P })
     end
   end
@@ -643,6 +683,7 @@ end
 
 local function system (c, r)
   for i, d in ipairs(r.system or {}) do
+    c.field = ("system[%d]"):format(i)
     local st = core.stat(d)
     local link = st and st.type == "link" and core.readlink(d)
     if link then
@@ -654,27 +695,55 @@ local function system (c, r)
     end
   end
   for i, d in ipairs(r.fstab or {}) do
-    bind(c, d, d, true, false, "read-only bind from fstab: " .. d, ("fstab[%d]"):format(i))
+    c.field = ("fstab[%d]"):format(i)
+    bind(c, d, d, true, false, "read-only bind from fstab: " .. d, c.field, nil, nil,
+         "fstab entry")
   end
   namefiles(c, r)
 end
 
+-- a dir's or file's owner: true is the sandbox's uid and gid (an auto
+-- one's slots noted: compile.bind fills them per spawn), an integer that
+-- uid (and the sandbox's gid), {uid, gid} both; ids as the sandbox sees
+-- them.  Without a uid in the recipe, the setup's own (0 in a user
+-- namespace, the caller's without one)
+local function chown (c, path, owner)
+  if owner == nil then return end
+  local own = c.ns.user and 0 or c.euid
+  local uid, gid = c.uid or own, c.gid or own
+  local autou = owner == true and c.ids.auto.uid
+  local autog = type(owner) ~= "table" and c.ids.auto.gid   -- true, or a uid alone
+  if type(owner) == "table" then uid, gid = owner[1], owner[2]
+  elseif owner ~= true then uid = owner end
+  c.add(("owned by uid %s, gid %s"):format(autou and "auto" or uid, autog and "auto" or gid),
+        { "chown", c.R .. path, uid, gid })
+  local i = #c.plan.steps
+  if autou then c.ids.slots[#c.ids.slots + 1] = { "steps", i, 3 } end
+  if autog then c.ids.slots[#c.ids.slots + 1] = { "steps", i, 4 } end
+end
+
 local function contents (c, r)
-  for _, d in ipairs(r.dirs or {}) do
+  for i, d in ipairs(r.dirs or {}) do
+    c.field = ("dirs[%d]"):format(i)
     c.add("directory " .. d.path, { "mkdir_p", c.R .. d.path, d.mode })
+    chown(c, d.path, d.owner)
   end
-  for _, f in ipairs(r.files or {}) do
+  for i, f in ipairs(r.files or {}) do
+    c.field = ("files[%d]"):format(i)
     local parent = (c.R .. f.path):match("^(.*)/[^/]*$")
     if parent ~= "" then c.add("the file's directory", { "mkdir_p", parent }) end
     c.add("file " .. f.path, { "write_file", c.R .. f.path, f.content, f.mode })
+    chown(c, f.path, f.owner)
   end
-  for _, l in ipairs(r.symlinks or {}) do
+  for i, l in ipairs(r.symlinks or {}) do
+    c.field = ("symlinks[%d]"):format(i)
     c.add("symlink " .. l.path .. " -> " .. l.target, { "symlink", l.target, c.R .. l.path })
   end
 end
 
 local function endroot (c, r)
   if r.root == nil then return end
+  c.field = "root"
   c.add("into the new root", { "chdir", c.R })
   c.add("the new root becomes /, the staging tmpfs is stacked under it",
         { "pivot_root", ".", "." })
@@ -693,11 +762,12 @@ local function filesystem (c, r)
   system(c, r)
   for i, m in ipairs(r.mounts or {}) do
     local from = #c.plan.steps
-    mounters[m.type](c, m, ("mounts[%d]"):format(i))
+    c.field = ("mounts[%d]"):format(i)
+    mounters[m.type](c, m, c.field)
     if m.type == "tmpfs" and m.owner then ownerslots(c, from) end
   end
   contents(c, r)
-  for _, f in ipairs(c.last) do f() end
+  for _, f in ipairs(c.last) do c.field = f[2] f[1]() end
   endroot(c, r)
 end
 
@@ -707,8 +777,11 @@ end
 -- {====== Names, limits, identity, restrictions ======}
 
 local function environment (c, r)
+  c.field = "hostname"
   if r.hostname then c.add("host name", { "sethostname", r.hostname }) end
+  c.field = "domainname"
   if r.domainname then c.add("domain name", { "setdomainname", r.domainname }) end
+  c.field = "net"
   if c.lo then
     c.add("the new network namespace's loopback starts down", { "ifup", "lo" })
   end
@@ -717,8 +790,10 @@ local function environment (c, r)
   table.sort(names)
   for _, k in ipairs(names) do
     local l = r.rlimits[k]
+    c.field = "rlimits." .. k
     c.add(("resource limit %s"):format(k), { "setrlimit", k, l[1], l[2] })
   end
+  c.field = "priority"
   if r.priority then c.add("scheduling priority (nice)", { "setpriority", r.priority }) end
 end
 
@@ -727,6 +802,7 @@ end
 -- rules that keep the sandbox from changing it
 local function filter (c, r, nnp)
   if not r.seccomp or r.seccomp == "none" then return end
+  c.field = "seccomp"
   local ttys = seccomp.terminals(r)
   local filters = seccomp.spec(r.seccomp, { tty = #ttys > 0 })
   for i, f in ipairs(filters) do
@@ -758,7 +834,19 @@ local function landlock (c, r)
                                            or "no port")
     end
   end
+  c.field = "landlock"
   c.add("Landlock: " .. table.concat(why, "; "), { "landlock", rules })
+end
+
+-- stdio = "pty" with a /dev of the sandbox's own: the pty from its
+-- devpts (the pty step, tty.c), after the id change: the slave is the
+-- sandbox uid's
+local function pty (c, r)
+  if r.stdio ~= "pty" or not c.devpts then return end
+  c.field = "stdio"
+  c.add("the pty: from the sandbox's own devpts, opened as the sandbox's uid (inside, " ..
+        "tty names it and /dev/pts lists it); its master goes to the parent",
+        { "pty", c.devpts })
 end
 
 local function privileges (c, r)
@@ -766,6 +854,7 @@ local function privileges (c, r)
   local nnp = r.no_new_privs and not r.setuid
   local keep = privileged and r.caps
   if not nnp then filter(c, r, nnp) end
+  c.field = "caps"
   if keep then
     local kept, drop = set(keep), {}
     for _, cap in ipairs(core.caps_names()) do
@@ -777,8 +866,12 @@ local function privileges (c, r)
       c.add("keep the permitted capabilities across the uid change", { "keepcaps", true })
     end
   end
-  if r.groups and c.root then c.add("supplementary groups", { "setgroups", r.groups }) end
+  c.field = "groups"
+  if r.groups and (c.root or #r.groups > 0) then
+    c.add("supplementary groups", { "setgroups", r.groups })
+  end
   for _, k in ipairs { "gid", "uid" } do
+    c.field = k
     if c[k] then
       local what = k == "uid" and "user id " or "group id "
       local auto = c.ids.auto[k]
@@ -788,6 +881,7 @@ local function privileges (c, r)
       if auto then c.ids.slots[#c.ids.slots + 1] = { "steps", #c.plan.steps, 2 } end
     end
   end
+  c.field = "caps"
   if keep and c.uid == 0 then
     -- uid 0 kept (in a user namespace): exec gives it no capabilities
     -- back, and nothing can unlock that
@@ -805,6 +899,8 @@ local function privileges (c, r)
           "ambient, bounding" or "only these capabilities: " .. table.concat(keep, ", "),
           { "caps_keep", keep })
   end
+  pty(c, r)
+  c.field = "no_new_privs"
   if nnp then
     c.add("no privilege gain: setuid and file capabilities are inert", { "no_new_privs" })
   end
@@ -817,7 +913,7 @@ end
 
 function M.compile (r)
   local euid, egid = select(2, core.getresuid()), select(2, core.getresgid())
-  local c = { ns = set(r.namespaces), root = euid == 0, R = "", H = "" }
+  local c = { ns = set(r.namespaces), root = euid == 0, euid = euid, R = "", H = "" }
   checkcombos(r, c.ns, c.root)
   local kind = netkind(r)
   c.ns.net = c.ns.net or kind == "none" or kind == "veth" or kind == "pasta"
@@ -831,16 +927,21 @@ function M.compile (r)
     trace = r.trace, setup_timeout = r.setup_timeout, steps = {},
   }
   c.plan = plan
-  local why = {}
+  local why, fields = {}, {}
   function c.add (reason, step)
     plan.steps[#plan.steps + 1] = step
     why[#why + 1] = reason
+    fields[#fields + 1] = c.field or false
   end
+  c.field = "net"
   network(c, r)
+  c.field = nil
   filesystem(c, r)
   environment(c, r)
   privileges(c, r)
   if plan.cwd == nil and r.root ~= nil then plan.cwd = "/" end
+  if r.time then plan.time_offsets = r.time end
+  c.ids.fields = fields
   return plan, why, c.ids
 end
 

@@ -45,7 +45,7 @@ local config = {}
 for k, v in pairs(M.DEFAULTS) do config[k] = v end
 
 local function bad (k, what)
-  error(("lunajail.ids.configure: %s: %s"):format(k, what), 3)
+  error(("lunajail: ids.configure: %s: %s"):format(k, what), 0)
 end
 
 local function path (k, v, off)

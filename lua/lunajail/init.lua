@@ -22,7 +22,7 @@ local stepper = require "lunajail.stepper"
 local child = require "lunajail.child"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace,
-            ids = idalloc }
+            ids = idalloc, interact = require "lunajail.interact" }
 
 local Recipe = {}
 Recipe.__index = Recipe
@@ -46,7 +46,8 @@ function Recipe:with (t)
 end
 
 -- r:steps() -> the plan for core.spawn, the reason of each step, and ids
--- ({uid =, gid =, auto =, lease =, slots =}: compile.lua).  An "auto" id
+-- ({uid =, gid =, auto =, lease =, slots =, fields =}: compile.lua;
+-- fields[i] is the recipe field step i came from, or false).  An "auto" id
 -- in the plan is a representative: lj.spawn gives each sandbox its own
 -- (as root, leased: see lunajail.ids), and so does
 -- lj.spawn_plan(plan, ids).  Compiling holds no lease.
@@ -181,10 +182,16 @@ function M.container (t) return from(presets.container(), t) end
 function M.shell (t) return from(presets.container(), t, { presets.shell() }) end
 function M.untrusted (t) return from(presets.container(), t, { presets.untrusted() }) end
 
--- build{work = "/host/dir", ...}
+-- build{work = "/host/dir", ...}: the work dir read-write at /work.  As
+-- root the sandbox keeps its leased uid, which can write the dir only if
+-- its modes let it: running as the dir's owner instead would let the
+-- payload leave set-uid programs of that owner there (docs/security.md)
 function M.build (t)
   t = t or {}
   local work = t.work
+  if type(work) ~= "string" then
+    error(("lunajail: build: work: a directory path expected, got %s"):format(type(work)), 0)
+  end
   local rest = {}
   for k, v in pairs(t) do if k ~= "work" then rest[k] = v end end
   return from(presets.container(), rest, { presets.build(work) })
@@ -195,14 +202,127 @@ end
 
 -- {====== Running ======}
 
--- spawn_plan(plan, ids [, limits]) -> child | nil, err: the per-spawn part of
--- spawn, for a plan compiled once (plan, _, ids = r:steps()): as root, a
--- fresh leased id in the plan's auto slots (compile.bind), released when
--- the child is gone; unprivileged, the plan as it is
--- the child is gone; with limits, a cgroup of its own, made before it
--- (plan.cgroup, on a copy: the compiled plan is never changed)
+-- {====== Step errors in the recipe's terms ======}
+-- A step error from a compiled recipe gets err.field, the recipe field
+-- its step came from (ids.fields: compile.lua), and, where lunajail can
+-- tell more than the errno, err.hint with the message saying it too.
+
+-- the field of step n of plan: steps from the recipe, then the
+-- spawner's own (chdir for cwd, fds, exec), and step 0's ops
+local early = { clone = "namespaces", uid_map = "uidmap", gid_map = "gidmap",
+                setgroups = "groups", setsid = "new_session", idlease = "uid",
+                timens_offsets = "time", setresuid = "uidmap", setresgid = "gidmap" }
+
+local function fieldof (err, plan, ids)
+  local n, steps = err.step, #plan.steps
+  if n == 0 then return early[err.op] end
+  if n <= steps then return ids.fields and ids.fields[n] or nil end
+  if err.op == "chdir" then return "cwd" end
+  if err.op == "fds" then return plan.fds and "fds" or "stdio" end
+  if err.op == "exec" then return plan.path and "path" or "argv" end
+end
+
+-- a host path with its symlinks resolved, without following any out
+local function hostpath (p)
+  return compile.unlink(p) or p
+end
+
+-- is host path p in the sandbox?  Without a new root (no beneath step)
+-- the sandbox sees the host's tree; with one, what a bind brings in
+local function visible (plan, p)
+  local binds, pivot = {}, false
+  for _, st in ipairs(plan.steps) do
+    if st[1] == "beneath" then pivot = true end
+    if st[1] == "bind" and type(st[2]) == "string" then
+      binds[#binds + 1] = st[2]:gsub("^" .. compile.OLDROOT, "")
+    end
+  end
+  if not pivot then return true end
+  p = hostpath(p)
+  for _, b in ipairs(binds) do
+    if p == b or p:sub(1, #b + 1) == b .. "/" or b == "/" then return true end
+  end
+  return false
+end
+
+local DEFAULTPATH = "/usr/local/bin:/usr/bin:/bin"
+
+-- exec ENOENT: where the sandbox looked, and what the host has
+local function exechint (plan)
+  local prog = plan.path or plan.argv[1]
+  local env = plan.env or {}
+  local path = env.PATH
+  for _, kv in ipairs(env) do path = path or kv:match("^PATH=(.*)$") end
+  path = path or DEFAULTPATH
+  local function onhost (dirs)
+    for dir in (dirs .. ":"):gmatch("([^:]*):") do
+      local p = (dir == "" and "." or dir) .. "/" .. prog
+      local st = dir:sub(1, 1) == "/" and core.stat(p, true)
+      if st and st.type == "file" then return p end
+    end
+  end
+  local hint, host
+  if prog:find("/", 1, true) then
+    hint = ("%s is not in the sandbox"):format(prog)
+    local st = prog:sub(1, 1) == "/" and core.stat(prog, true)
+    host = st and st.type == "file" and prog
+  else
+    hint = ("%q is in no directory of the sandbox's PATH %s"):format(prog, path)
+    host = onhost(path) or onhost(os.getenv("PATH") or "")
+  end
+  if host and visible(plan, host) then
+    hint = hint .. ("; the host's %s is visible in the sandbox: its interpreter (#!) or " ..
+                    "dynamic loader may be missing there"):format(host)
+  elseif host then
+    hint = hint .. ("; the host has %s, which the sandbox does not see: bind its " ..
+                    "directory (fstab = {%q}) or give the path of a program the " ..
+                    "sandbox has"):format(host, host:match("^(.*)/[^/]*$"))
+  end
+  return hint
+end
+
+local function hintof (err, plan)
+  if err.op == "exec" and err.errno == 2 then return exechint(plan) end
+  if err.op == "chown" and err.errname == "EINVAL" then
+    return "an id the sandbox's user namespace does not map: unprivileged, only the " ..
+           "sandbox's own uid and gid do (owner = true), unless a uidmap or gidmap of " ..
+           "subordinate ids maps more"
+  end
+  if err.op == "setpriority" and (err.errname == "EACCES" or err.errname == "EPERM") then
+    return "a nice value below the caller's raises the priority, which needs " ..
+           "CAP_SYS_NICE in the host's user namespace (root) or an RLIMIT_NICE that " ..
+           "allows it: give priority >= the caller's nice value"
+  end
+end
+
+local function annotate (err, plan, ids)
+  if type(err) ~= "table" or err.step == nil then return err end
+  local field = fieldof(err, plan, ids)
+  if field then
+    err.field = field
+    err.message = err.message .. ", at recipe." .. field
+  end
+  local hint = not err.hint and hintof(err, plan)
+  if hint then
+    err.hint = hint
+    err.message = err.message .. " (" .. hint .. ")"
+  end
+  for _, rep in ipairs(err.reports or {}) do annotate(rep, plan, ids) end
+  return err
+end
+
+-- }======
+
+-- spawn_plan(plan, ids [, limits]) -> child | nil, err: the per-spawn
+-- part of spawn, for a plan compiled once (plan, _, ids = r:steps()): as
+-- root, a fresh leased id in the plan's auto slots (compile.bind),
+-- released when the child is gone; unprivileged, the plan as it is; with
+-- limits, a cgroup of its own, made before it (plan.cgroup, on a copy:
+-- the compiled plan is never changed).  A step error names the recipe
+-- field of its step (err.field)
 function M.spawn_plan (plan, ids, limits)
   local lease, sb, err
+  local compiled = plan
   if ids and ids.lease then
     lease, err = idalloc.lease()
     if not lease then return nil, err end
@@ -231,7 +351,7 @@ function M.spawn_plan (plan, ids, limits)
         err.message = err.message .. " (the OOM killer: limits.memory)"
       end
     end
-    return nil, err
+    return nil, ids and annotate(err, compiled, ids) or err
   end
   if sb then child.attach(c, sb) end
   return c

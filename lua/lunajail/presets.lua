@@ -70,11 +70,12 @@ end
 
 -- build{work = "/host/dir"}: the directory read-write at /work
 function M.build (work)
-  assert(type(work) == "string", "lunajail.build: work = \"/host/dir\" expected")
+  if type(work) ~= "string" then error("lunajail: build: work = \"/host/dir\" expected", 0) end
   return {
     mounts = {
       { "bind", work, "/work" },
-      { "tmpfs", "/tmp", size = "256m", mode = "1777" },      -- compilers write here
+      -- compilers write here: the container's /tmp replaced, not covered
+      { "tmpfs", "/tmp", size = "256m", mode = "1777", replace = true },
     },
     cwd = "/work",
     env = { HOME = "/home", TMPDIR = "/tmp" },

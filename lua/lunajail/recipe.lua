@@ -395,20 +395,61 @@ function C.caps (v, p)
   return out
 end
 
+-- a filter object (core.seccomp_filter) or {bpf = "..."}: raw BPF, a
+-- string of struct sock_filter (8 bytes each), as bwrap's --seccomp FD
+local BPF_MAXINSNS = 4096
+
+local function isfilter (v)
+  local mt = getmetatable(v)
+  return type(v) == "userdata" and type(mt) == "table" and mt.__name == "lunajail.SeccompFilter"
+end
+M.isfilter = isfilter
+
 function C.seccomp (v, p)
   if v == "none" or seccomp.PRESETS[v] then return v end
-  if type(v) == "table" then
+  if isfilter(v) then
+    if tostring(v):find("closed", 1, true) then fail(p, "the filter object is closed") end
+    return v
+  end
+  if type(v) == "table" and v ~= M.none then
+    if v.bpf ~= nil then
+      if next(v, nil) ~= "bpf" or next(v, "bpf") ~= nil then
+        fail(p, "{bpf = ...} takes nothing else: the program is whole")
+      end
+      local b = v.bpf
+      if type(b) ~= "string" then
+        fail(p .. ".bpf", "a string of BPF expected, got %s", typename(b))
+      end
+      if #b == 0 or #b % 8 ~= 0 then
+        fail(p .. ".bpf", "%d bytes: a BPF program is 8 bytes per instruction (struct " ..
+             "sock_filter), at least one", #b)
+      end
+      if #b // 8 > BPF_MAXINSNS then
+        fail(p .. ".bpf", "%d instructions: more than the kernel's %d", #b // 8, BPF_MAXINSNS)
+      end
+      return { bpf = b }
+    end
     for k in pairs(v) do
       if k ~= "preset" and k ~= "allow" and k ~= "deny" and k ~= "default"
          and k ~= "rules" and k ~= "arch" and k ~= "badarch" then
-        fail(p, "unknown key %s (valid: preset, allow, deny, or a filter spec: " ..
-             "default, rules, arch, badarch)", tostring(k))
+        fail(p, "unknown key %s%s (valid: preset, allow, deny, bpf, or a filter spec: " ..
+             "default, rules, arch, badarch)", tostring(k),
+             M.suggest(k, { preset = 1, allow = 1, deny = 1, bpf = 1, default = 1, rules = 1,
+                            arch = 1, badarch = 1 }))
       end
+    end
+    if v.preset ~= nil and not seccomp.PRESETS[v.preset] then
+      fail(p .. ".preset", "\"default\", \"strict\" or \"allowlist\" expected, got %s%s",
+           type(v.preset) == "string" and ("%q"):format(v.preset) or typename(v.preset),
+           M.suggest(v.preset, seccomp.PRESETS))
     end
     return v
   end
-  fail(p, "\"default\", \"strict\", \"allowlist\", \"none\" or a table expected, " ..
-       "got %s", typename(v))
+  local names = { none = true }
+  for k in pairs(seccomp.PRESETS) do names[k] = true end
+  fail(p, "\"default\", \"strict\", \"allowlist\", \"none\", a table, a filter object " ..
+       "(core.seccomp_filter) or {bpf = ...} expected, got %s%s",
+       type(v) == "string" and ("%q"):format(v) or typename(v), M.suggest(v, names))
 end
 
 -- TCP ports for Landlock (ABI 4): a list of 0 to 65535 (bind 0: an
@@ -447,10 +488,74 @@ function C.landlock (v, p)
   return out
 end
 
+-- stdio: "pty", or {stdin, stdout, stderr}, each what core.spawn takes
+local stdionames = { pipe = true, null = true, inherit = true, pty = true }
+local stdnames = { "stdin", "stdout", "stderr" }
+
+-- an fd: an integer, or a float of an integer value (luasocket's getfd())
+local function fd (x)
+  local v = type(x) == "number" and math.tointeger(x)
+  return v and v >= 0 and v < 1 << 30 and v or nil
+end
+
+local function stdio1 (x, p, i)
+  if fd(x) then return fd(x) end
+  if type(x) == "string" and (stdionames[x] or (i == 3 and x == "stdout")) then return x end
+  if type(x) == "string" and x:sub(1, 1) == "/" then return C.abspath(x, p) end
+  if type(x) == "table" then
+    for k in pairs(x) do
+      if k ~= "path" and k ~= "append" then
+        fail(p, "unknown key %s (valid: append, path)", tostring(k))
+      end
+    end
+    local out = { path = C.abspath(x.path, p .. ".path") }
+    if x.append ~= nil then out.append = C.boolean(x.append, p .. ".append") end
+    return out
+  end
+  local names = {}
+  for k in pairs(stdionames) do names[k] = true end
+  if i == 3 then names.stdout = true end
+  fail(p, "%s: \"pipe\", \"null\", \"inherit\", \"pty\"%s, an fd, a path or " ..
+       "{path =, append =} expected, got %s%s", stdnames[i], i == 3 and ", \"stdout\"" or "",
+       type(x) == "string" and ("%q"):format(x) or typename(x), M.suggest(x, names))
+end
+
 function C.stdio (v, p)
   if v == "pty" then return v end
-  if type(v) ~= "table" then fail(p, "\"pty\" or a list of three expected") end
-  return v
+  if type(v) ~= "table" then
+    fail(p, "\"pty\" or a list {stdin, stdout, stderr} expected, got %s%s",
+         type(v) == "string" and ("%q"):format(v) or typename(v),
+         M.suggest(v, { pty = true }))
+  end
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > 3 then
+      fail(p, "a list of at most three (stdin, stdout, stderr) expected, has key %s",
+           tostring(k))
+    end
+  end
+  local out = {}
+  for i = 1, 3 do
+    if v[i] ~= nil then out[i] = stdio1(v[i], ("%s[%d]"):format(p, i), i) end
+  end
+  return out
+end
+
+-- time = {monotonic = seconds, boottime = seconds}: the offsets of a
+-- time namespace of the sandbox's own (CLOCK_MONOTONIC and
+-- CLOCK_BOOTTIME read that much later; the others are the host's)
+function C.time (v, p)
+  if type(v) ~= "table" or v == M.none then
+    fail(p, "{monotonic = seconds, boottime = seconds} expected, got %s", typename(v))
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    if k ~= "monotonic" and k ~= "boottime" then
+      fail(p, "unknown clock %s%s (valid: boottime, monotonic: the clocks a time namespace " ..
+           "offsets)", tostring(k), M.suggest(k, { monotonic = 1, boottime = 1 }))
+    end
+    out[k] = M.number(x, "recipe." .. p .. "." .. k, -1e9, 1e9)
+  end
+  return out
 end
 
 function C.fds (v, p)
@@ -460,10 +565,10 @@ function C.fds (v, p)
     if math.type(k) ~= "integer" or k < 3 then
       fail(p, "targets are fd numbers from 3 up, got %s", tostring(k))
     end
-    if math.type(x) ~= "integer" or x < 0 then
+    if not fd(x) then
       fail(("%s[%d]"):format(p, k), "fd number expected, got %s", tostring(x))
     end
-    out[k] = x
+    out[k] = fd(x)
   end
   return out
 end
@@ -490,6 +595,10 @@ local defaulttarget = { proc = "/proc", dev = "/dev", mqueue = "/dev/mqueue",
                         sysfs = "/sys" }
 local shorthand = { ["ro-bind"] = { "bind", ro = true },
                     ["dev-bind"] = { "bind", dev = true } }
+
+-- every mount may say replace = true: in r:with(...), it takes the place
+-- of the earlier mounts at its target instead of going on top of them
+for _, keys in pairs(mountkeys) do keys.replace = C.boolean end
 
 local function validkeys (t)
   local names = {}
@@ -546,19 +655,52 @@ end
 
 C.mounts = list(C.mount)
 
+-- owner = true (the sandbox's uid and gid), a uid, or {uid, gid}: ids as
+-- the sandbox sees them
+function C.owner (v, p)
+  if v == true then return v end
+  if math.type(v) == "integer" then return C.id(v, p) end
+  if type(v) == "table" and v ~= M.none then
+    if #v ~= 2 or next(v, #v > 0 and #v or nil) ~= nil then
+      fail(p, "{uid, gid} expected")
+    end
+    return { C.id(v[1], p .. "[1]"), C.id(v[2], p .. "[2]") }
+  end
+  fail(p, "true (the sandbox's uid and gid), a uid or {uid, gid} expected, got %s",
+       typename(v))
+end
+
+local function keys (v, p, valid)
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" and not valid[k] then
+      local names = {}
+      for n in pairs(valid) do names[#names + 1] = n end
+      table.sort(names)
+      fail(p .. "." .. tostring(k), "unknown key%s (valid: %s)", M.suggest(k, valid),
+           table.concat(names, ", "))
+    end
+  end
+end
+
 function C.dir (v, p)
   if type(v) == "string" then v = { v } end
-  if type(v) ~= "table" then fail(p, "path or {path, mode = \"0755\"} expected") end
+  if type(v) ~= "table" then fail(p, "path or {path, mode = \"0755\", owner =} expected") end
+  keys(v, p, { path = 1, mode = 1, owner = 1 })
   return { path = C.abspath(v.path or v[1], p .. ".path"),
-           mode = v.mode and C.setupmode(v.mode, p .. ".mode") or "0755" }
+           mode = v.mode and C.setupmode(v.mode, p .. ".mode") or "0755",
+           owner = v.owner ~= nil and C.owner(v.owner, p .. ".owner") or nil }
 end
 
 function C.file (v, p)
-  if type(v) ~= "table" then fail(p, "{path, content = \"...\", mode = \"0644\"} expected") end
+  if type(v) ~= "table" then
+    fail(p, "{path, content = \"...\", mode = \"0644\", owner =} expected")
+  end
+  keys(v, p, { path = 1, content = 1, mode = 1, owner = 1 })
   local content = v.content or v[2] or ""
   if type(content) ~= "string" then fail(p .. ".content", "string expected") end
   return { path = C.abspath(v.path or v[1], p .. ".path"), content = content,
-           mode = v.mode and C.setupmode(v.mode, p .. ".mode") or "0644" }
+           mode = v.mode and C.setupmode(v.mode, p .. ".mode") or "0644",
+           owner = v.owner ~= nil and C.owner(v.owner, p .. ".owner") or nil }
 end
 
 function C.symlink (v, p)
@@ -697,7 +839,7 @@ local schema = {
   priority = { C.nice, "replace" },
   pid1 = { C.boolean, "replace" }, die_with_parent = { C.boolean, "replace" },
   new_session = { C.boolean, "replace" }, trace = { C.boolean, "replace" },
-  setup_timeout = { C.seconds, "replace" },
+  setup_timeout = { C.seconds, "replace" }, time = { C.time, "replace" },
   limits = { C.limits, "merge" },
 }
 M.schema = schema
@@ -761,6 +903,21 @@ local function copy (v)
   return setmetatable(out, getmetatable(v) == Replace and Replace or nil)
 end
 
+-- appends x to list; a mount with replace = true takes the place of the
+-- first mount at its target instead (and the others there go)
+function M.place (l, x)
+  if type(x) ~= "table" or not x.replace then l[#l + 1] = x return end
+  x.replace = nil
+  local at
+  for i = #l, 1, -1 do
+    if type(l[i]) == "table" and l[i].target == x.target then
+      table.remove(l, i)
+      at = i
+    end
+  end
+  table.insert(l, at or #l + 1, x)
+end
+
 -- a and b checked; returns a new table, a untouched
 function M.merge (a, b)
   local out = copy(a)
@@ -768,8 +925,10 @@ function M.merge (a, b)
     local how = schema[k][2]
     if v == M.none then out[k] = nil
     elseif getmetatable(v) == Replace then out[k] = copy(v.value)
-    elseif how == "append" and out[k] then
-      for _, x in ipairs(v) do out[k][#out[k] + 1] = copy(x) end
+    elseif how == "append" then
+      local l = out[k] or {}
+      for _, x in ipairs(v) do M.place(l, copy(x)) end
+      out[k] = l
     elseif how == "union" and out[k] then
       local seen = {}
       for _, x in ipairs(out[k]) do seen[x] = true end

@@ -523,6 +523,7 @@ end
 -- the parts of a recipe's seccomp field: the preset's name (nil for a
 -- filter spec of the recipe's own), deny, allow
 local function parts (v)
+  if type(v) == "userdata" or (type(v) == "table" and v.bpf) then return nil end
   if type(v) ~= "table" then return v or "default" end
   if v.preset or v.allow or v.deny then return presetof(v), v.deny, v.allow end
   return nil
@@ -542,10 +543,16 @@ function M.spec (v, opts)
   local out = {}
   local ttynote = tty and (", %d terminal ioctls"):format(#M.TTY) or ""
   if name == nil then
-    local ok, f = pcall(core.seccomp_filter, v)
-    if not ok then error("lunajail: recipe.seccomp: " .. tostring(f), 0) end
-    out[1] = { f, ("a filter of the recipe's own, %d rules"):format(
-                  type(v.rules) == "table" and #v.rules or 0) }
+    if type(v) == "userdata" then              -- core.seccomp_filter's object
+      out[1] = { v, "a filter object of the recipe's own" }
+    elseif v.bpf then                          -- raw BPF, as bwrap's --seccomp
+      out[1] = { v.bpf, ("raw BPF of the recipe's own, %d instructions"):format(#v.bpf // 8) }
+    else
+      local ok, f = pcall(core.seccomp_filter, v)
+      if not ok then error("lunajail: recipe.seccomp: " .. tostring(f), 0) end
+      out[1] = { f, ("a filter of the recipe's own, %d rules"):format(
+                    type(v.rules) == "table" and #v.rules or 0) }
+    end
     if tty then
       local spec = { badarch = killaction(), rules = rules(ttyrules(), "terminal ioctls") }
       out[2] = { core.seccomp_filter(spec), ("the %d terminal ioctls, stacked on it")
@@ -581,7 +588,11 @@ function M.list (v, r)
   local list
   if name == nil then
     list = {}
-    for _, x in ipairs(v.rules or {}) do
+    if type(v) == "userdata" or v.bpf then
+      list[1] = { type(v) == "userdata" and "(a filter object)" or "(raw BPF)", "?",
+                  "the recipe's own program: lunajail does not read it" }
+    end
+    for _, x in ipairs(type(v) == "table" and v.rules or {}) do
       list[#list + 1] = { tostring(x[2]), x[1], #x > 2 and "some arguments" or "" }
     end
     if tty then for _, x in ipairs(ttyrules()) do list[#list + 1] = x end end
