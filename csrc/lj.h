@@ -169,6 +169,8 @@ typedef struct ljOp {
 
 #define LJ_OPF_CREDS   1           /* changes ids: re-arm pdeathsig */
 #define LJ_OPF_PLAN    2           /* a plan's step only: no core.X */
+#define LJ_OPF_FD      4           /* i[1] >= 0 is an fd of the caller's
+                                      the step uses: the runner keeps it */
 
 /* An op's decode and describe run in the parent only: in the runner's
 ** build (lunajail-runner, which applies a plan's steps in the sandbox)
@@ -202,6 +204,11 @@ void lj_pushstatus (lua_State *L, int status, const struct rusage *ru);
 const char **lj_argenv (ljArgs *A, int n);     /* nil: environ */
 const char **lj_argargv (ljArgs *A, int n);    /* non-empty */
 int lj_writeproc (int pid, const char *file, const char *text);
+/* the maps of pid's user namespace (text "inside outside count\n...",
+** NULL for none; setgroups 1 "deny", 2 "allow", 0 as needed), as root
+** or through newuidmap and newgidmap; *what names a failure's file */
+int lj_writemaps (int pid, const char *uid, const char *gid, int setgroups,
+                  const char **what);
 int lj_hascap (int cap);
 void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b);
 
@@ -235,6 +242,7 @@ void lj_open_landlock (lua_State *L);
 void lj_open_proc (lua_State *L);
 void lj_open_spawn (lua_State *L);
 void lj_open_idalloc (lua_State *L);
+void lj_open_call (lua_State *L);
 
 /* }====== */
 

@@ -45,7 +45,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,7 +201,7 @@ static const ljOp op_exec = { "exec", "", NULL, NULL, exec_describe, 0 };
 static const char *const planfields[] = {
   "argv", "path", "env", "cwd", "namespaces", "uidmap", "gidmap",
   "setgroups", "steps", "stdio", "fds", "pid1", "die_with_parent",
-  "new_session", "trace", "setup_timeout", "async", "lease", NULL
+  "new_session", "trace", "setup_timeout", "async", "lease", "fork", NULL
 };
 
 /* a field of the plan as argument #1 of an ljArgs named "plan.FIELD" */
@@ -263,13 +262,14 @@ static int maxindex (lua_State *L, int t) {
 }
 
 /* steps[k] = {"name", args..., optional = bool} */
-static void decodestep (lua_State *L, ljArena *a, int k, ljStep *s) {
+void lj_decodestep (lua_State *L, ljArena *a, const char *who, int k,
+                    ljStep *s) {
   int t = lua_gettop(L), n, j;
   const char *name;
   ljArgs A;
   if (!lua_istable(L, t))
-    luaL_error(L, "spawn: plan.steps[%d]: {\"name\", args...} expected, "
-               "got %s", k, luaL_typename(L, t));
+    luaL_error(L, "%s: plan.steps[%d]: {\"name\", args...} expected, "
+               "got %s", who, k, luaL_typename(L, t));
   lua_rawgeti(L, t, 1);
   name = lua_tostring(L, -1);
   if (lua_type(L, -1) != LUA_TSTRING || (s->op = lj_findop(name)) == NULL) {
@@ -277,15 +277,15 @@ static void decodestep (lua_State *L, ljArena *a, int k, ljStep *s) {
     name = luaL_tolstring(L, -1, NULL);
     lj_pushopnames(L);
     valid = lua_tostring(L, -1);
-    luaL_error(L, "spawn: plan.steps[%d]: unknown step '%s' (valid: %s)", k,
-               name, valid);
+    luaL_error(L, "%s: plan.steps[%d]: unknown step '%s' (valid: %s)", who,
+               k, name, valid);
   }
   lua_getfield(L, t, "optional");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-    luaL_error(L, "spawn: plan.steps[%d].optional: boolean expected", k);
+    luaL_error(L, "%s: plan.steps[%d].optional: boolean expected", who, k);
   s->optional = lua_toboolean(L, -1);
   s->index = k;
-  lua_pushfstring(L, "spawn: plan.steps[%d] %s", k, name);
+  lua_pushfstring(L, "%s: plan.steps[%d] %s", who, k, name);
   n = maxindex(L, t) - 1;
   luaL_checkstack(L, n + 4, "too many step arguments");
   for (j = 2; j <= n + 1; j++) lua_rawgeti(L, t, j);
@@ -496,6 +496,11 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   if (pid1 && !(P->cloneflags & CLONE_NEWPID))
     lj_argerror(A, 1, "pid1 needs the \"pid\" namespace");
   lua_pop(L, 1);
+  A = field(L, &f, a, "fork");
+  P->fork = lj_optbool(A, 1, 0);
+  if (P->fork && pid1)
+    lj_argerror(A, 1, "fork and pid1 exclude each other (PID 1 forks)");
+  lua_pop(L, 1);
   A = field(L, &f, a, "die_with_parent");
   P->pdeathsig = lj_optbool(A, 1, 1) ? SIGKILL : 0;
   lua_pop(L, 1);
@@ -525,7 +530,7 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   if (extra) P->steps[P->nsteps++].op = lj_findop("setsid");
   for (k = 1; k <= nsteps; k++) {
     lua_rawgeti(L, A->base, k);
-    decodestep(L, a, k, &P->steps[P->nsteps++]);
+    lj_decodestep(L, a, "spawn", k, &P->steps[P->nsteps++]);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -539,7 +544,7 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   lua_pop(L, 1);
   decodefds(L, P, M, a);
   P->ctty = P->fds[0].source == SRC_PTY;
-  if (P->ctty && !pid1 && !extra)
+  if (P->ctty && !pid1 && !P->fork && !extra)
     luaL_error(L, "spawn: a pty on stdin needs new_session (or pid1)");
   P->steps[P->nsteps].op = &op_fds;
   P->steps[P->nsteps].index = ++nsteps;
@@ -566,7 +571,8 @@ typedef struct Tramp {
   int runnerfd, reportfd, pdeathsig;
   int syncfd, parentfds[3];        /* "go"; our ends, closed first */
   int ambient;                     /* carry the capabilities over */
-  int keep[LJ_MAXFDS + 8], nkeep;  /* fds the runner inherits */
+  int keep[LJ_MAXFDS + 8 + LJ_MAXSTEPFDS], nkeep;  /* fds the runner
+                                      inherits */
   char *argv[3];
   char name[16], progarg[16], path[32];
 } Tramp;
@@ -678,7 +684,7 @@ static int prepare (ljPlan *P, const Side *M, Run *R) {
     else if (p->source == SRC_MERGE) p->source = mergeout;
     if (k == 1) mergeout = p->source;
   }
-  if (P->pid1) {                         /* init's word on the payload */
+  if (P->pid1 || P->fork) {              /* init's word on the payload */
     R->what = "pipe2";
     if (pipe2(R->status, O_CLOEXEC | O_NONBLOCK) != 0) return errno;
   }
@@ -756,7 +762,8 @@ static void layout (Pack *k, ljPlan *P, Run *R) {
   h.size = (uint32_t)k->off;
   h.flags = (P->pid1 ? LJ_PROG_PID1 : 0) | (P->ctty ? LJ_PROG_CTTY : 0)
             | ((P->cloneflags & CLONE_NEWUSER) ? LJ_PROG_AMBIENT : 0)
-            | (P->search ? LJ_PROG_SEARCH : 0) | (P->trace ? LJ_PROG_TRACE : 0);
+            | (P->search ? LJ_PROG_SEARCH : 0) | (P->trace ? LJ_PROG_TRACE : 0)
+            | (P->fork ? LJ_PROG_FORK : 0);
   h.pdeathsig = P->pdeathsig;
   h.reportfd = R->rep[1];
   h.statusfd = R->status[1];
@@ -849,7 +856,7 @@ static int trampoline (void *arg) {
 
 static void tramp (ljPlan *P, Run *R, int runnerfd) {
   Tramp *T = &R->T;
-  int k;
+  int k, n;
   T->runnerfd = runnerfd;
   T->reportfd = R->rep[1];
   T->pdeathsig = P->pdeathsig;
@@ -864,6 +871,11 @@ static void tramp (ljPlan *P, Run *R, int runnerfd) {
   if (R->status[1] >= 0) T->keep[T->nkeep++] = R->status[1];
   if (P->pid1 && P->leasefd >= 0) T->keep[T->nkeep++] = P->leasefd;
   for (k = 0; k < P->nfds; k++) T->keep[T->nkeep++] = P->fds[k].source;
+  for (k = 0, n = 0; k < P->nsteps && n < LJ_MAXSTEPFDS; k++)
+    if ((P->steps[k].op->flags & LJ_OPF_FD) && P->steps[k].i[1] >= 0) {
+      T->keep[T->nkeep++] = (int)P->steps[k].i[1];   /* a setns pidfd */
+      n++;
+    }
   snprintf(T->progarg, sizeof T->progarg, "%d", R->progfd);
   snprintf(T->path, sizeof T->path, "/proc/self/fd/%d", runnerfd);
   memcpy(T->name, "lunajail-runner", sizeof "lunajail-runner");
@@ -907,59 +919,8 @@ static int startchild (ljPlan *P, Run *R, int *err) {
   return pid;
 }
 
-/* writes the user namespace's maps, as root or through newuidmap */
-static int runhelper (const char *prog, int pid, const char *map) {
-  char *argv[1 + 1 + 3 * 340 + 1], buf[8192], pidstr[16];
-  int argc = 0, status;
-  pid_t h;
-  char *save = NULL, *tok;
-  snprintf(pidstr, sizeof pidstr, "%d", pid);
-  snprintf(buf, sizeof buf, "%s", map);
-  argv[argc++] = (char *)prog;
-  argv[argc++] = pidstr;
-  for (tok = strtok_r(buf, " \n", &save); tok && argc < 1 + 1 + 3 * 340;
-       tok = strtok_r(NULL, " \n", &save))
-    argv[argc++] = tok;
-  argv[argc] = NULL;
-  if ((errno = posix_spawnp(&h, prog, NULL, NULL, argv, environ)) != 0)
-    return errno == ENOENT ? EPERM : errno;
-  while (waitpid(h, &status, 0) < 0)
-    if (errno != EINTR) return errno;
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : EPERM;
-}
-
-/* single line mapping our own euid/egid: a user may write it himself */
-static int ownmap (const char *map, unsigned id) {
-  unsigned in, out, count;
-  char tail;
-  return sscanf(map, "%u %u %u\n%c", &in, &out, &count, &tail) == 3
-         && out == id && count == 1;
-}
-
 static int writemaps (int pid, const Side *M, Run *R) {
-  int err;
-  if (M->setgroups || (M->gid && !lj_hascap(CAP_SETGID)
-                       && ownmap(M->gid, getegid()))) {
-    R->what = "setgroups";
-    if ((err = lj_writeproc(pid, "setgroups",
-                            M->setgroups == 2 ? "allow" : "deny")) != 0)
-      return err;
-  }
-  if (M->uid) {
-    R->what = "uid_map";
-    err = lj_hascap(CAP_SETUID) || ownmap(M->uid, geteuid())
-          ? lj_writeproc(pid, "uid_map", M->uid)
-          : runhelper("newuidmap", pid, M->uid);
-    if (err) return err;
-  }
-  if (M->gid) {
-    R->what = "gid_map";
-    err = lj_hascap(CAP_SETGID) || ownmap(M->gid, getegid())
-          ? lj_writeproc(pid, "gid_map", M->gid)
-          : runhelper("newgidmap", pid, M->gid);
-    if (err) return err;
-  }
-  return 0;
+  return lj_writemaps(pid, M->uid, M->gid, M->setgroups, &R->what);
 }
 
 /* "go" to the runner, without a SIGPIPE for us if it is gone already

@@ -18,6 +18,7 @@
 #define LJ_CHILD     "lunajail.Child"
 #define LJ_LEASE     "lunajail.Lease"
 #define LJ_MAXFDS    1024          /* fds a plan may pass */
+#define LJ_MAXSTEPFDS  16          /* fds its steps may use (LJ_OPF_FD) */
 
 /* report pipe records: {kind, step index, errno} */
 enum { LJ_REP_FATAL = 1, LJ_REP_OPTIONAL = 2 };
@@ -36,7 +37,9 @@ enum {                             /* ljProg.flags */
   LJ_PROG_CTTY = 2,                /* fd 0 is a pty: the payload's ctty */
   LJ_PROG_SEARCH = 4,              /* path is looked up in pathenv */
   LJ_PROG_TRACE = 8,               /* every step reported */
-  LJ_PROG_AMBIENT = 16             /* capabilities came as ambient ones */
+  LJ_PROG_AMBIENT = 16,            /* capabilities came as ambient ones */
+  LJ_PROG_FORK = 32                /* the runner forks the payload and
+                                      relays its status (plan.fork) */
 };
 
 typedef struct ljProgStep {
@@ -84,6 +87,7 @@ typedef struct ljPlan {
   ljFdPair *fds;                   /* sorted by target */
   int nfds;
   int pid1;                        /* the runner stays as PID 1 */
+  int fork;                        /* ... or forks the payload, relays */
   int ctty;                        /* fd 0 is a pty: make it the payload's
                                       controlling terminal */
   double setup_timeout;            /* seconds from clone to exec */
@@ -156,6 +160,22 @@ void lj_open_process (lua_State *L);
 ** runner reported; 1 when setup is over (then c->setup says how, and a
 ** failure's error object is in the child's uservalue 2) */
 int lj_setup_step (lua_State *L, int idx, ljChild *c);
+
+/* }====== */
+
+
+/* {====== Shared by the spawner and lj.call (call.c) ======} */
+
+/* plan.steps[k] (the table on top of the stack) into s; raises as
+** "who: plan.steps[k] ..." on misuse */
+void lj_decodestep (lua_State *L, ljArena *a, const char *who, int k,
+                    ljStep *s);
+
+/* the parent of a payload it forked (the runner's fork mode, lj.call's
+** relay): waits for pid, forwarding SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+** SIGUSR1 and SIGUSR2 to it, writes its raw wait status to statusfd and
+** exits with its code, or 128 + n for a signal n.  System calls only */
+__attribute__((noreturn)) void lj_relay (long pid, int statusfd);
 
 /* }====== */
 

@@ -5,6 +5,8 @@
 --   print(r:explain())                      -- every step, and why
 --   local res = lj.run(r, { timeout = 10 }) -- {code=, stdout=, stderr=, ...}
 --   local child, err = lj.spawn(r)          -- the child object, or a step error
+--   child:enter{argv = {"ps"}}              -- another process in that sandbox
+--   lj.call(r, function (x) ... end, x)     -- a Lua function in a sandbox
 --
 -- A recipe is a plain table (docs/guide.md): lj.recipe(t) checks and
 -- normalises it; r:with(t) merges (lists append, maps merge, the rest is
@@ -17,6 +19,8 @@ local compile = require "lunajail.compile"
 local seccomp = require "lunajail.seccomp"
 local presets = require "lunajail.presets"
 local idalloc = require "lunajail.ids"
+local enter = require "lunajail.enter"
+local call = require "lunajail.call"
 require "lunajail.child"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace,
@@ -182,17 +186,23 @@ end
 
 -- {====== Running ======}
 
--- spawn_plan(plan, ids) -> child | nil, err: the per-spawn part of
+-- spawn_plan(plan [, ids]) -> child | nil, err: the per-spawn part of
 -- spawn, for a plan compiled once (plan, _, ids = r:steps()): as root, a
 -- fresh leased id in the plan's auto slots (compile.bind), released when
--- the child is gone; unprivileged, the plan as it is
+-- the child is gone; unprivileged, the plan as it is.  The child
+-- remembers the plan it was started from: child:enter reproduces its
+-- restrictions (lunajail.enter)
 function M.spawn_plan (plan, ids)
-  if not ids.lease then return core.spawn(plan) end
+  if not (ids and ids.lease) then
+    local c, e = core.spawn(plan)
+    return enter.remember(c, plan), e
+  end
   local lease, err = idalloc.lease()
   if not lease then return nil, err end
-  local c, e = core.spawn(compile.bind(plan, ids, lease:id(), lease))
+  local bound = compile.bind(plan, ids, lease:id(), lease)
+  local c, e = core.spawn(bound)
   if not c then lease:close() end       -- else the child holds it
-  return c, e
+  return enter.remember(c, bound), e
 end
 
 -- spawn(recipe [, overrides]) -> child | nil, err (the step error)
@@ -260,6 +270,30 @@ function M.run (r, opts)
   return res
 end
 Recipe.run = M.run
+
+-- }======
+
+
+-- {====== Into a sandbox: enter and call ======}
+
+-- child:enter{argv = ...} -> a child in that sandbox (lunajail.enter);
+-- child:enter(fn, ...) -> fn's values, fn run in that sandbox
+function core.Child.enter (child, what, ...)
+  if type(what) == "function" then return call.call(child, what, ...) end
+  return enter.enter(child, what)
+end
+
+-- call(recipe | child, fn, ...) -> fn's values; spawn_call: the child
+-- object, for an event loop (child:result(), lj.call_decode) -- see
+-- lunajail.call
+local function target (t)
+  if type(t) == "userdata" then return t end
+  return M.recipe(t)
+end
+
+function M.call (t, fn, ...) return call.call(target(t), fn, ...) end
+function M.spawn_call (t, fn, ...) return call.spawn_call(target(t), fn, ...) end
+M.call_decode = call.decode
 
 -- }======
 
