@@ -344,7 +344,8 @@ describe("child:enter", function()
          "namespace in a step, and fields of the sandbox's own", function()
         local r = run(mode, [[
           local out = {}
-          local c = assert(core.spawn { argv = { "sleep", "120" }, env = { PATH = "/usr/bin:/bin" } })
+          local c = assert(core.spawn { argv = { "sleep", "120" },
+                                        env = { PATH = "/usr/bin:/bin" } })
           out[1] = select(2, pcall(c.enter, c, { argv = { "true" } }))
           c:close()
           c = assert(lj.spawn_plan { argv = { "sleep", "120" }, env = { PATH = "/usr/bin:/bin" },
