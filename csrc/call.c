@@ -47,19 +47,14 @@
 **   'U' 0 errno      unshare failed; 'F' 0 errno fork failed: the end
 **   'R' n values     fn returned n values: the end
 **   'E' msg tb v     fn raised: its message and traceback (strings) and
-**                    the error value ('n' if it cannot cross): the end
-** and values 'n' nil, 't' 'f', 'i' int64, 'd' double (NaN and infinities
-** cross), 's' u32 length bytes, 'T' u32 pairs, then key value ... (keys
-** neither nil nor NaN).  At most LJ_CALLMAX bytes and LJ_CALLDEPTH levels
-** of tables; a function, userdata, thread, or a table inside itself
-** cannot cross: an error the caller gets.
+**                    the error value (nil if it cannot cross): the end
+** with values as values.c writes them, at most LJ_VALMAX bytes.
 */
 
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -73,8 +68,6 @@
 
 #include "spawn.h"
 
-#define LJ_CALLMAX    (64 << 20)   /* bytes of results */
-#define LJ_CALLDEPTH  100          /* levels of tables */
 #define LJ_CALLERR    "lunajail.CallError"
 #define LJ_CALLINFO   "lunajail.CallInfo"
 #define ACK_TIMEOUT   10000        /* ms for the fork to unshare */
@@ -417,180 +410,20 @@ static void runsteps (Call *C) {
 /* }====== */
 
 
-/* {====== Encoding the results (in the sandbox) ======}
-** Never raises: an error is a message in E->err.  Memory is malloc'd and
-** left to _exit.
-*/
-
-typedef struct Enc {
-  lua_State *L;
-  char *p;
-  size_t n, cap;
-  int seen;                        /* stack index: the tables on the path */
-  char path[256];
-  size_t plen;
-  char err[512];
-} Enc;
-
-static int put (Enc *E, const void *p, size_t n) {
-  if (E->n + n > LJ_CALLMAX) {
-    snprintf(E->err, sizeof E->err, "lunajail: call: the results are larger "
-             "than %d bytes", LJ_CALLMAX);
-    return 0;
-  }
-  if (E->n + n > E->cap) {
-    size_t cap = E->cap ? E->cap : 4096;
-    char *q;
-    while (cap < E->n + n) cap *= 2;
-    if ((q = (char *)realloc(E->p, cap)) == NULL) {
-      snprintf(E->err, sizeof E->err, "lunajail: call: not enough memory "
-               "for the results");
-      return 0;
-    }
-    E->p = q;
-    E->cap = cap;
-  }
-  memcpy(E->p + E->n, p, n);
-  E->n += n;
-  return 1;
-}
-
-static int puttag (Enc *E, char tag) { return put(E, &tag, 1); }
-
-static int putu32 (Enc *E, uint32_t v) { return put(E, &v, sizeof v); }
-
-static int putstring (Enc *E, const char *s, size_t len) {
-  if (len > LJ_CALLMAX) return put(E, s, len);   /* the size error */
-  return puttag(E, 's') && putu32(E, (uint32_t)len) && put(E, s, len);
-}
-
-/* the key k (at idx) appended to the path, for messages */
-static void pathkey (Enc *E, int idx) {
-  lua_State *L = E->L;
-  char seg[64];
-  size_t len;
-  const char *s;
-  switch (lua_type(L, idx)) {
-    case LUA_TSTRING:
-      s = lua_tolstring(L, idx, &len);
-      if (len < 40 && s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM"
-                               "NOPQRSTUVWXYZ_0123456789")] == '\0'
-          && !(s[0] >= '0' && s[0] <= '9') && len > 0)
-        snprintf(seg, sizeof seg, ".%s", s);
-      else snprintf(seg, sizeof seg, "[\"%.30s%s\"]", s, len > 30 ? "..." : "");
-      break;
-    case LUA_TNUMBER:
-      if (lua_isinteger(L, idx))
-        snprintf(seg, sizeof seg, "[%lld]", (long long)lua_tointeger(L, idx));
-      else snprintf(seg, sizeof seg, "[%.14g]", lua_tonumber(L, idx));
-      break;
-    default:
-      snprintf(seg, sizeof seg, "[%s]", lua_toboolean(L, idx) ? "true"
-               : "false");
-  }
-  len = strlen(seg);
-  if (E->plen + len < sizeof E->path) {
-    memcpy(E->path + E->plen, seg, len + 1);
-    E->plen += len;
-  }
-}
-
-static int refuse (Enc *E, const char *what) {
-  snprintf(E->err, sizeof E->err, "lunajail: call: %s%s: %s cannot leave "
-           "the sandbox (nil, booleans, numbers, strings and tables of "
-           "them can)", E->path, E->plen ? "" : "?", what);
-  return 0;
-}
-
-static int encode (Enc *E, int idx, int depth);
-
-static int encodetable (Enc *E, int idx, int depth) {
-  lua_State *L = E->L;
-  uint32_t count = 0;
-  size_t at, plen = E->plen;
-  if (depth >= LJ_CALLDEPTH) {
-    snprintf(E->err, sizeof E->err, "lunajail: call: %s: tables nested "
-             "deeper than %d levels", E->path, LJ_CALLDEPTH);
-    return 0;
-  }
-  if (!lua_checkstack(L, 6)) return refuse(E, "a table this deep");
-  lua_pushvalue(L, idx);
-  if (lua_rawget(L, E->seen) != LUA_TNIL) {
-    lua_pop(L, 1);
-    return refuse(E, "a table inside itself (a cycle)");
-  }
-  lua_pop(L, 1);
-  lua_pushvalue(L, idx);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, E->seen);
-  if (!puttag(E, 'T')) return 0;
-  at = E->n;
-  if (!putu32(E, 0)) return 0;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    int k = lua_gettop(L) - 1;
-    if (!encode(E, k, depth + 1)) return 0;      /* keys are never nil */
-    pathkey(E, k);
-    if (!encode(E, k + 1, depth + 1)) return 0;
-    E->path[E->plen = plen] = '\0';
-    count++;
-    lua_pop(L, 1);
-  }
-  memcpy(E->p + at, &count, sizeof count);
-  lua_pushvalue(L, idx);
-  lua_pushnil(L);
-  lua_rawset(L, E->seen);          /* shared, not inside itself: copied */
-  return 1;
-}
-
-static int encode (Enc *E, int idx, int depth) {
-  lua_State *L = E->L;
-  idx = lua_absindex(L, idx);
-  switch (lua_type(L, idx)) {
-    case LUA_TNIL: return puttag(E, 'n');
-    case LUA_TBOOLEAN: return puttag(E, lua_toboolean(L, idx) ? 't' : 'f');
-    case LUA_TNUMBER:
-      if (lua_isinteger(L, idx)) {
-        int64_t v = (int64_t)lua_tointeger(L, idx);
-        return puttag(E, 'i') && put(E, &v, sizeof v);
-      }
-      else {
-        double v = (double)lua_tonumber(L, idx);
-        return puttag(E, 'd') && put(E, &v, sizeof v);
-      }
-    case LUA_TSTRING: {
-      size_t len;
-      const char *s = lua_tolstring(L, idx, &len);
-      return putstring(E, s, len);
-    }
-    case LUA_TTABLE: return encodetable(E, idx, depth);
-    case LUA_TFUNCTION: return refuse(E, "a function");
-    case LUA_TTHREAD: return refuse(E, "a coroutine");
-    default: return refuse(E, "a userdata");
-  }
-}
-
-static void newenc (Enc *E, lua_State *L) {
-  memset(E, 0, sizeof *E);
-  E->L = L;
-  lua_newtable(L);
-  E->seen = lua_gettop(L);
-}
-
 /* values first..last: 'R' n values */
-static int encodereturns (Enc *E, int first, int last) {
+static int encodereturns (ljEnc *E, int first, int last) {
   int k;
-  if (!puttag(E, 'R') || !putu32(E, (uint32_t)(last - first + 1))) return 0;
+  if (!lj_enctag(E, 'R') || !lj_encu32(E, (uint32_t)(last - first + 1))) return 0;
   for (k = first; k <= last; k++) {
     snprintf(E->path, sizeof E->path, "result #%d", k - first + 1);
     E->plen = strlen(E->path);
-    if (!encode(E, k, 0)) return 0;
+    if (!lj_encvalue(E, k)) return 0;
   }
   return 1;
 }
 
 /* the handler's table at idx: 'E' message traceback value */
-static void encodeerror (Enc *E, int idx, const char *fallback) {
+static void encodeerror (ljEnc *E, int idx, const char *fallback) {
   lua_State *L = E->L;
   const char *msg = fallback, *tb = "";
   size_t at;
@@ -602,19 +435,19 @@ static void encodeerror (Enc *E, int idx, const char *fallback) {
   }
   E->n = 0;
   E->err[0] = '\0';
-  if (!puttag(E, 'E') || !putstring(E, msg, strlen(msg))
-      || !putstring(E, tb, strlen(tb)))
+  if (!lj_enctag(E, 'E') || !lj_encstring(E, msg, strlen(msg))
+      || !lj_encstring(E, tb, strlen(tb)))
     return;
   at = E->n;
   if (idx && lua_istable(L, idx)) {
     lua_getfield(L, idx, "value");
     strcpy(E->path, "the error value");
     E->plen = strlen(E->path);
-    if (encode(E, -1, 0)) return;
+    if (lj_encvalue(E, -1)) return;
   }
   E->n = at;                       /* the value cannot cross: nil */
   E->err[0] = '\0';
-  puttag(E, 'n');
+  lj_enctag(E, 'n');
 }
 
 /* }====== */
@@ -693,7 +526,7 @@ static __attribute__((noreturn)) void callfn (lua_State *L, Call *C,
   int res = C->res[1], keep[4], top, st, k, levels = 0;
   sigset_t none;
   lua_Debug ar;
-  Enc E;
+  ljEnc E;
   keep[0] = 0;
   keep[1] = 1;
   keep[2] = 2;
@@ -717,7 +550,7 @@ static __attribute__((noreturn)) void callfn (lua_State *L, Call *C,
   lua_pushvalue(L, 2);
   for (k = 0; k < nargs; k++) lua_pushvalue(L, 3 + k);
   st = lua_pcall(L, nargs, LUA_MULTRET, top);
-  newenc(&E, L);
+  lj_encinit(&E, L);
   if (st == LUA_OK) {
     if (!encodereturns(&E, top + 1, E.seen - 1)) {
       char msg[512];
@@ -900,90 +733,19 @@ static int l_call (lua_State *L) {
 
 /* {====== core.call_result ======} */
 
-typedef struct Dec {
-  lua_State *L;
-  const char *p;
-  size_t n, off;
-} Dec;
-
-static __attribute__((noreturn)) void malformed (Dec *D, const char *what) {
-  lua_pushfstring(D->L, "lunajail: call: the sandbox's result is malformed "
-                  "(%s at byte %d)", what, (int)D->off);
-  lua_error(D->L);
-  abort();
-}
-
-static void take (Dec *D, void *out, size_t n) {
-  if (D->n - D->off < n) malformed(D, "cut short");
-  memcpy(out, D->p + D->off, n);
-  D->off += n;
-}
-
-static uint32_t takeu32 (Dec *D) {
-  uint32_t v;
-  take(D, &v, sizeof v);
-  return v;
-}
-
-static void decode (Dec *D, int depth) {
-  lua_State *L = D->L;
-  char tag;
-  if (!lua_checkstack(L, 4)) malformed(D, "too deep");
-  take(D, &tag, 1);
-  switch (tag) {
-    case 'n': lua_pushnil(L); return;
-    case 't': case 'f': lua_pushboolean(L, tag == 't'); return;
-    case 'i': {
-      int64_t v;
-      take(D, &v, sizeof v);
-      lua_pushinteger(L, (lua_Integer)v);
-      return;
-    }
-    case 'd': {
-      double v;
-      take(D, &v, sizeof v);
-      lua_pushnumber(L, (lua_Number)v);
-      return;
-    }
-    case 's': {
-      uint32_t len = takeu32(D);
-      if (D->n - D->off < len) malformed(D, "a string cut short");
-      lua_pushlstring(L, D->p + D->off, len);
-      D->off += len;
-      return;
-    }
-    case 'T': {
-      uint32_t count = takeu32(D), k;
-      if (depth >= LJ_CALLDEPTH) malformed(D, "tables too deep");
-      if (count > (D->n - D->off) / 2) malformed(D, "a table cut short");
-      lua_createtable(L, 0, count < 64 ? (int)count : 64);
-      for (k = 0; k < count; k++) {
-        decode(D, depth + 1);
-        if (lua_isnil(L, -1)
-            || (lua_type(L, -1) == LUA_TNUMBER && isnan(lua_tonumber(L, -1))))
-          malformed(D, "a nil or NaN key");
-        decode(D, depth + 1);
-        lua_rawset(L, -3);
-      }
-      return;
-    }
-    default: malformed(D, "an unknown value");
-  }
-}
-
 static void errmeta (lua_State *L);
 
 /* the CallError of an 'E' record */
-static void pusherror (Dec *D) {
+static void pusherror (ljDec *D) {
   lua_State *L = D->L;
   lua_createtable(L, 0, 3);
-  decode(D, 0);
-  if (lua_type(L, -1) != LUA_TSTRING) malformed(D, "a message not a string");
+  lj_decvalue(D);
+  if (lua_type(L, -1) != LUA_TSTRING) lj_decfail(D, "a message not a string");
   lua_setfield(L, -2, "message");
-  decode(D, 0);
-  if (lua_type(L, -1) != LUA_TSTRING) malformed(D, "a traceback not a string");
+  lj_decvalue(D);
+  if (lua_type(L, -1) != LUA_TSTRING) lj_decfail(D, "a traceback not a string");
   lua_setfield(L, -2, "traceback");
-  decode(D, 0);
+  lj_decvalue(D);
   lua_setfield(L, -2, "value");
   errmeta(L);
   lua_setmetatable(L, -2);
@@ -992,7 +754,7 @@ static void pusherror (Dec *D) {
 static int l_call_result (lua_State *L) {
   Info *info = (Info *)luaL_checkudata(L, 1, LJ_CALLINFO);
   Call *C = info->C;
-  Dec D;
+  ljDec D;
   int nrep = 0;
   D.L = L;
   D.p = luaL_checklstring(L, 2, &D.n);
@@ -1003,26 +765,26 @@ static int l_call_result (lua_State *L) {
   while (D.off < D.n) {
     char tag;
     int32_t v[2];
-    take(&D, &tag, 1);
+    lj_dectake(&D, &tag, 1);
     if (tag == 'R') {
-      uint32_t n = takeu32(&D), k;
-      if (n > D.n - D.off) malformed(&D, "too many results");
+      uint32_t n = lj_decu32(&D), k;
+      if (n > D.n - D.off) lj_decfail(&D, "too many results");
       luaL_checkstack(L, (int)n + 4, "too many results");
-      for (k = 0; k < n; k++) decode(&D, 0);
-      if (D.off != D.n) malformed(&D, "bytes after the results");
+      for (k = 0; k < n; k++) lj_decvalue(&D);
+      if (D.off != D.n) lj_decfail(&D, "bytes after the results");
       return 2 + (int)n;
     }
     if (tag == 'E') {
       lua_pushliteral(L, "error");
       pusherror(&D);
-      if (D.off != D.n) malformed(&D, "bytes after the error");
+      if (D.off != D.n) lj_decfail(&D, "bytes after the error");
       lua_pushvalue(L, 4);
       lua_setfield(L, -2, "reports");
       return 2;
     }
     if (tag != 'O' && tag != 'S' && tag != 'U' && tag != 'F')
-      malformed(&D, "an unknown record");
-    take(&D, v, sizeof v);
+      lj_decfail(&D, "an unknown record");
+    lj_dectake(&D, v, sizeof v);
     if (tag == 'U' || tag == 'F') {
       ljStep s;
       memset(&s, 0, sizeof s);
@@ -1035,7 +797,7 @@ static int l_call_result (lua_State *L) {
     else {
       const ljStep *s;
       if (v[0] < 1 || v[0] > C->nsteps || v[1] <= 0)
-        malformed(&D, "a step record out of range");
+        lj_decfail(&D, "a step record out of range");
       s = &C->steps[v[0] - 1];
       if (tag == 'O') {
         lj_pushsteperr(L, s, s->index, v[1]);
@@ -1045,7 +807,7 @@ static int l_call_result (lua_State *L) {
       lua_pushliteral(L, "error");
       lj_pushsteperr(L, s, s->index, v[1]);
     }
-    if (D.off != D.n) malformed(&D, "bytes after a step error");
+    if (D.off != D.n) lj_decfail(&D, "bytes after a step error");
     lua_pushvalue(L, 4);
     lua_setfield(L, -2, "reports");
     return 2;
@@ -1089,6 +851,6 @@ void lj_open_call (lua_State *L) {
   lua_setfield(L, -2, "call");
   lua_pushcfunction(L, l_call_result);
   lua_setfield(L, -2, "call_result");
-  lua_pushinteger(L, LJ_CALLMAX);
+  lua_pushinteger(L, LJ_VALMAX);
   lua_setfield(L, -2, "CALL_MAX");
 }

@@ -218,6 +218,38 @@ const char *lj_inroot (ljCtx *c, const char *path);  /* "/x" below the
 int lj_openin (ljCtx *c, const char *rel, int flags);  /* inside it */
 int lj_opennolinks (const char *path, int flags);  /* ELOOP at a symlink */
 
+/* Lua values as bytes and back (values.c), for lj.call's results */
+#define LJ_VALMAX    (64 << 20)    /* bytes */
+#define LJ_VALDEPTH  100           /* levels of tables */
+
+typedef struct ljEnc {             /* the encoder's state: never raises */
+  lua_State *L;
+  char *p;                         /* malloc'd */
+  size_t n, cap;
+  int seen;                        /* stack index: the tables on the path */
+  char path[256];                  /* where it is, for messages */
+  size_t plen;
+  char err[512];                   /* why it stopped: 0 returned */
+} ljEnc;
+
+void lj_encinit (ljEnc *E, lua_State *L);      /* pushes a table */
+int lj_encput (ljEnc *E, const void *p, size_t n);
+int lj_enctag (ljEnc *E, char tag);
+int lj_encu32 (ljEnc *E, uint32_t v);
+int lj_encstring (ljEnc *E, const char *s, size_t len);
+int lj_encvalue (ljEnc *E, int idx);          /* 1, or 0 and E->err */
+
+typedef struct ljDec {             /* untrusted bytes p[off .. n) */
+  lua_State *L;
+  const char *p;
+  size_t n, off;
+} ljDec;
+
+__attribute__((noreturn)) void lj_decfail (ljDec *D, const char *what);
+void lj_dectake (ljDec *D, void *out, size_t n);
+uint32_t lj_decu32 (ljDec *D);
+void lj_decvalue (ljDec *D);                  /* pushes it, or raises */
+
 /* }====== */
 
 

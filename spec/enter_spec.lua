@@ -278,6 +278,8 @@ describe("child:enter", function()
       end)
 
       it("runs a function in the sandbox: child:enter(fn, ...)", function()
+        if H.novalgrind("emulates no seccomp(2), which child:enter(fn)'s fork " ..
+                        "applies itself") then return end
         local r = run(mode, [[
           local c, line = sandbox()
           local host, pid, uid, mark = c:enter(function (k)
