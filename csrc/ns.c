@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -76,8 +77,9 @@ static void setns_decode (ljArgs *A, ljStep *s) {
 ** 5.8) and joins them all or none; before that, each /proc/PID/ns/X is
 ** opened and joined in turn, user first (it gives the capabilities the
 ** others need), mount last.  The /proc/PID directory is opened first and
-** the pidfd checked after, so a pid recycled meanwhile is never entered:
-** a live pidfd holds its pid.  Joining the mount namespace lands in the
+** the pidfd checked after (it polls readable once its process is gone),
+** so a pid recycled meanwhile is never entered: the pid of a process
+** that still runs is its own.  Joining the mount namespace lands in the
 ** process's root and working directory (as nsenter --root --wd), not in
 ** the namespace's root: a chroot of the process holds for us too.
 ** System calls only: this runs in the runner.
@@ -124,10 +126,14 @@ static int pidfdpid (int fd) {
   return neg || pid == 0 ? -1 : pid;
 }
 
-/* the pidfd's process still runs (EPERM: it does, not ours to signal) */
+/* the pidfd's process still runs: a pidfd polls readable once it has
+** exited (Linux 5.3, as pidfd_open) */
 static int alive (int pidfd) {
-  return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0
-         || errno == EPERM;
+  struct pollfd p;
+  p.fd = pidfd;
+  p.events = POLLIN;
+  p.revents = 0;
+  return poll(&p, 1, 0) == 0;
 }
 
 static void closeall (int *fds, int n) {
