@@ -223,7 +223,8 @@ function M.prepare (child, ttys, what)
     local f = seccomp.spec({ rules = {} }, { tty = true })
     table.insert(steps, last + 1, { "seccomp", f[#f][1] })
   end
-  return { steps = steps, fork = joined.pid or false, joined = joined,
+  -- pid and time namespaces take only the children made after the join
+  return { steps = steps, fork = joined.pid or joined.time or false, joined = joined,
            plan = plan, record = rec }
 end
 
