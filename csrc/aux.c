@@ -398,7 +398,11 @@ void lj_describe (const ljStep *s, ljBuf *b) {
 void lj_pusherrtext (lua_State *L, int err) {
   char buf[128], nbuf[32];
   const char *name = lj_cname(&lj_errnos, err, nbuf, sizeof nbuf);
-  const char *text = strerror_r(err, buf, sizeof buf);
+#if defined(__GLIBC__)
+  const char *text = strerror_r(err, buf, sizeof buf);   /* GNU's */
+#else
+  const char *text = strerror_r(err, buf, sizeof buf) == 0 ? buf : "?";
+#endif
   if (name) lua_pushfstring(L, "%s (%s)", text, name);
   else lua_pushfstring(L, "%s (errno %d)", text, err);
 }

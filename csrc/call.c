@@ -324,7 +324,7 @@ static void keeponly (int *keep, int n) {
 ** stderr, the pipes and the steps' fds), stdin /dev/null */
 static void first (Call *C) {
   long dfl[8];                     /* the kernel's sigaction, SIG_DFL */
-  int keep[8 + LJ_MAXSTEPFDS], n = 0, k, null;
+  int keep[8 + 64], n = 0, k, null;
   memset(dfl, 0, sizeof dfl);
   for (k = 1; k < _NSIG; k++)
     if (k != SIGKILL && k != SIGSTOP)
@@ -336,8 +336,7 @@ static void first (Call *C) {
   keep[n++] = C->syn[0];
   keep[n++] = C->status[1];
   for (k = 0; k < C->nsteps && n < (int)lj_countof(keep); k++)
-    if ((C->steps[k].op->flags & LJ_OPF_FD) && C->steps[k].i[1] >= 0)
-      keep[n++] = (int)C->steps[k].i[1];
+    if (C->steps[k].usefd > 0) keep[n++] = C->steps[k].usefd;
   keeponly(keep, n);
   if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) == 0)
     fcntl(0, F_SETFD, 0);          /* fd 0 was free: stdin */

@@ -21,6 +21,7 @@ int luaopen_lunajail_core (lua_State *L) {
   lj_open_proc(L);
   lj_open_spawn(L);
   lj_open_idalloc(L);
+  lj_open_cgroup(L);
   lj_open_call(L);
   lj_pushnames(L, &lj_signals);
   lua_setfield(L, -2, "signal");

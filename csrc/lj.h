@@ -146,6 +146,9 @@ typedef struct ljStep {
   const void *p;                   /* op-specific data in the arena: */
   size_t plen;                     /* plen bytes, flat, without pointers
                                       (the runner gets a copy) */
+  int usefd;                       /* an fd of the caller's the step uses:
+                                      the runner keeps it (0: none -- fd 0
+                                      is kept anyway) */
 } ljStep;
 
 /* what apply may need beyond its step (child side) */
@@ -169,8 +172,6 @@ typedef struct ljOp {
 
 #define LJ_OPF_CREDS   1           /* changes ids: re-arm pdeathsig */
 #define LJ_OPF_PLAN    2           /* a plan's step only: no core.X */
-#define LJ_OPF_FD      4           /* i[1] >= 0 is an fd of the caller's
-                                      the step uses: the runner keeps it */
 
 /* An op's decode and describe run in the parent only: in the runner's
 ** build (lunajail-runner, which applies a plan's steps in the sandbox)
@@ -258,7 +259,8 @@ void lj_decvalue (ljDec *D);                  /* pushes it, or raises */
 extern const ljOp *const lj_ops_ns[], *const lj_ops_mount[],
   *const lj_ops_ids[], *const lj_ops_prctl[], *const lj_ops_rlimit[],
   *const lj_ops_caps[], *const lj_ops_seccomp[], *const lj_ops_landlock[],
-  *const lj_ops_net[], *const lj_ops_sched[], *const lj_ops_path[];
+  *const lj_ops_net[], *const lj_ops_netlink[], *const lj_ops_sched[],
+  *const lj_ops_path[];
 
 void lj_open_steps (lua_State *L);
 void lj_pushsteperr_meta (lua_State *L);
@@ -274,6 +276,7 @@ void lj_open_landlock (lua_State *L);
 void lj_open_proc (lua_State *L);
 void lj_open_spawn (lua_State *L);
 void lj_open_idalloc (lua_State *L);
+void lj_open_cgroup (lua_State *L);
 void lj_open_call (lua_State *L);
 
 /* }====== */

@@ -59,13 +59,11 @@ static const ljOp op_unshare = {
 
 /* setns(path_or_fd, nstype): nstype may be omitted (any type).  The fd
 ** may be a pidfd: nstype then names the namespaces of that process to
-** join (see below).  A path's step keeps i[1] at -1; an fd's is one the
-** runner needs (LJ_OPF_FD) */
+** join (see below); the runner keeps it (usefd) */
 static void setns_decode (ljArgs *A, ljStep *s) {
   int t = A->n < 1 ? LUA_TNONE : lua_type(A->L, lj_argidx(A, 1));
-  s->i[1] = -1;
   if (t == LUA_TSTRING) s->s[0] = lj_argpath(A, 1);
-  else if (t == LUA_TNUMBER) s->i[1] = lj_argfd(A, 1);
+  else if (t == LUA_TNUMBER) s->i[1] = s->usefd = lj_argfd(A, 1);
   else lj_argerror(A, 1, "path or fd expected, got %s",
                    lua_typename(A->L, t));     /* LUA_TNONE: "no value" */
   s->i[0] = lj_argflags(A, 2, &lj_nsflags);
@@ -198,7 +196,7 @@ static int setns_apply (const ljStep *s, ljCtx *c) {
 
 static const ljOp op_setns = {
   "setns", "path_or_fd,nstype", LJ_PARENT(setns_decode), setns_apply,
-  LJ_PARENT(ns_describe), LJ_OPF_FD
+  LJ_PARENT(ns_describe), 0
 };
 
 /* }====== */

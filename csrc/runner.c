@@ -142,6 +142,7 @@ static void load (Run *R, int fd) {
     for (j = 0; j < LJ_NINT; j++) s->i[j] = ps[k].i[j];
     s->p = ps[k].plen ? (const char *)g + ps[k].p : NULL;
     s->plen = ps[k].plen;
+    s->usefd = ps[k].usefd;
   }
   fp = (const int32_t *)((char *)g + g->fds);
   R->nfds = g->nfds;
@@ -195,17 +196,13 @@ static void closeothers (int *keep, int n) {
 }
 
 static void keeponly (Run *R) {
-  int keep[LJ_MAXFDS + 8 + LJ_MAXSTEPFDS], n = 0, k, m = 0;
+  int keep[2 * LJ_MAXFDS + 8], n = 0, k;
+  for (k = 0; k < R->g->nsteps && n < LJ_MAXFDS; k++)   /* the steps' */
+    if (R->steps[k].usefd > 0) keep[n++] = R->steps[k].usefd;
   keep[n++] = R->reportfd;
   if (R->statusfd >= 0) keep[n++] = R->statusfd;
   if (R->leasefd >= 0) keep[n++] = R->leasefd;
   for (k = 0; k < R->nfds; k++) keep[n++] = R->fds[k].source;
-  for (k = 0; k < R->g->nsteps && m < LJ_MAXSTEPFDS; k++)
-    if ((R->steps[k].op->flags & LJ_OPF_FD) && R->steps[k].i[1] >= 0) {
-      keep[n++] = (int)R->steps[k].i[1];       /* a setns pidfd: until the
-                                                  fds step closes it */
-      m++;
-    }
   qsort(keep, (size_t)n, sizeof *keep, cmpint);
   closeothers(keep, n);
 }

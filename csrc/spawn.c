@@ -12,6 +12,7 @@
 **     pid1 = true, die_with_parent = true, new_session = true,
 **     trace = false, setup_timeout = 5, async = false,
 **     lease = core.idlease{...},
+**     cgroup = {fd = dirfd} (v2) or {procs = {fd, ...}} (v1),
 **   }  -> child object | nil, err (err.step, err.op, err.errno, ...)
 **
 ** A lease (idalloc.c) moves into the child object when the spawn succeeds
@@ -36,7 +37,8 @@
 **              when setup is over, child:step() says {started = true}
 **              or {setup_error = err}, child:started() tells which.
 ** The only work done synchronously, between clone and "go", is what the
-** runner cannot do itself: the id maps (through newuidmap for ranges).
+** runner cannot do itself: the id maps (through newuidmap for ranges),
+** and, with a cgroup, putting the child in it (see "The cgroup").
 */
 
 #define _GNU_SOURCE
@@ -85,6 +87,9 @@
 #endif
 #ifndef AT_EMPTY_PATH
 #define AT_EMPTY_PATH 0x1000
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
 #if defined(__x86_64__) || defined(__aarch64__)
@@ -201,7 +206,8 @@ static const ljOp op_exec = { "exec", "", NULL, NULL, exec_describe, 0 };
 static const char *const planfields[] = {
   "argv", "path", "env", "cwd", "namespaces", "uidmap", "gidmap",
   "setgroups", "steps", "stdio", "fds", "pid1", "die_with_parent",
-  "new_session", "trace", "setup_timeout", "async", "lease", "fork", NULL
+  "new_session", "trace", "setup_timeout", "async", "lease", "cgroup",
+  "fork", NULL
 };
 
 /* a field of the plan as argument #1 of an ljArgs named "plan.FIELD" */
@@ -457,6 +463,70 @@ static void becomezero (ljPlan *P, const Side *M) {
   }
 }
 
+/* {====== The cgroup (lua/lunajail/cgroup.lua makes it) ======}
+** plan.cgroup = {fd = dirfd} on cgroup v2: clone3 puts the child there
+** (CLONE_INTO_CGROUP, Linux 5.7), so nothing of the sandbox ever runs
+** outside it; {procs = {fd, ...}} on v1: each hierarchy's cgroup.procs,
+** open for writing, where we write the child's pid before its "go" (as
+** where v2 has no clone3 for it).  A cgroup namespace is then made by
+** the first step, once the child is in its cgroup: made by the clone, it
+** would be rooted at ours.
+*/
+
+static int cgroupfd (ljArgs *A, int idx, const char *key) {
+  lua_State *L = A->L;
+  if (!lua_isinteger(L, idx) || lua_tointeger(L, idx) < 0
+      || lua_tointeger(L, idx) >= (1 << 30))
+    lj_argerror(A, 1, "%s: an fd expected, got %s", key,
+                luaL_typename(L, idx));
+  return (int)lua_tointeger(L, idx);
+}
+
+static void decodecgroup (lua_State *L, ljArena *a, ljPlan *P) {
+  Field f;
+  ljArgs *A = field(L, &f, a, "cgroup");
+  int t = A->base, k;
+  P->cgroupfd = -1;
+  if (!lj_isnone(A, 1)) {
+    lj_argtable(A, 1);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+      const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                       : "";
+      if (strcmp(key, "fd") == 0) P->cgroupfd = cgroupfd(A, -1, "fd");
+      else if (strcmp(key, "procs") == 0) {
+        int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : -1;
+        if (n < 0 || n > LJ_MAXCGPROCS)
+          lj_argerror(A, 1, "procs: a list of at most %d fds expected",
+                      LJ_MAXCGPROCS);
+        for (k = 1; k <= n; k++) {
+          lua_rawgeti(L, -1, k);
+          P->cgprocs[P->ncgprocs++] = cgroupfd(A, -1, "procs");
+          lua_pop(L, 1);
+        }
+      }
+      else lj_argerror(A, 1, "unknown key '%s' (valid: fd, procs)", key);
+      lua_pop(L, 1);
+    }
+    if (P->cgroupfd < 0 && P->ncgprocs == 0)
+      lj_argerror(A, 1, "fd or procs expected");
+  }
+  lua_pop(L, 1);
+}
+
+/* the cgroup namespace: a first step, not the clone's */
+static void cgroupns (ljPlan *P) {
+  if ((P->cgroupfd >= 0 || P->ncgprocs > 0)
+      && (P->cloneflags & CLONE_NEWCGROUP)) {
+    ljStep *s = &P->steps[P->nsteps++];
+    P->cloneflags &= ~CLONE_NEWCGROUP;
+    s->op = lj_findop("unshare");
+    s->i[0] = CLONE_NEWCGROUP;
+  }
+}
+
+/* }====== */
+
 static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   Field f;
   ljArgs *A;
@@ -479,6 +549,7 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   A = field(L, &f, a, "namespaces");
   P->cloneflags = (int)lj_argflags(A, 1, &lj_nsflags);
   lua_pop(L, 1);
+  decodecgroup(L, a, P);
   M->uid = decodemap(L, a, "uidmap");
   M->gid = decodemap(L, a, "gidmap");
   A = field(L, &f, a, "setgroups");
@@ -525,7 +596,8 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
     nsteps = (int)lua_rawlen(L, A->base);
     if (nsteps > 100000) lj_argerror(A, 1, "more than 100000 steps");
   }
-  P->steps = (ljStep *)lj_alloc(L, a, sizeof(ljStep) * (size_t)(nsteps + 6));
+  P->steps = (ljStep *)lj_alloc(L, a, sizeof(ljStep) * (size_t)(nsteps + 7));
+  cgroupns(P);
   becomezero(P, M);
   if (extra) P->steps[P->nsteps++].op = lj_findop("setsid");
   for (k = 1; k <= nsteps; k++) {
@@ -571,8 +643,7 @@ typedef struct Tramp {
   int runnerfd, reportfd, pdeathsig;
   int syncfd, parentfds[3];        /* "go"; our ends, closed first */
   int ambient;                     /* carry the capabilities over */
-  int keep[LJ_MAXFDS + 8 + LJ_MAXSTEPFDS], nkeep;  /* fds the runner
-                                      inherits */
+  int keep[2 * LJ_MAXFDS + 8], nkeep;   /* fds the runner inherits */
   char *argv[3];
   char name[16], progarg[16], path[32];
 } Tramp;
@@ -595,6 +666,7 @@ typedef struct Run {
   int rec[3];                      /* a record being read */
   size_t got;
   int eof, timedout, dead;         /* how setup ended */
+  int placed;                      /* cloned into plan.cgroup's fd */
   int waitstatus;
   const char *what;                /* a failure before the first step */
 } Run;
@@ -746,6 +818,7 @@ static void layout (Pack *k, ljPlan *P, Run *R) {
     for (m = 0; m < LJ_NSTR; m++) x.s[m] = putstr(k, s->s[m]);
     for (m = 0; m < LJ_NINT; m++) x.i[m] = s->i[m];
     x.plen = (uint32_t)s->plen;
+    x.usefd = s->usefd;
     x.p = s->plen ? put(k, s->p, s->plen) : 0;
     if (ps) ps[j] = x;
   }
@@ -856,7 +929,7 @@ static int trampoline (void *arg) {
 
 static void tramp (ljPlan *P, Run *R, int runnerfd) {
   Tramp *T = &R->T;
-  int k, n;
+  int k;
   T->runnerfd = runnerfd;
   T->reportfd = R->rep[1];
   T->pdeathsig = P->pdeathsig;
@@ -871,11 +944,9 @@ static void tramp (ljPlan *P, Run *R, int runnerfd) {
   if (R->status[1] >= 0) T->keep[T->nkeep++] = R->status[1];
   if (P->pid1 && P->leasefd >= 0) T->keep[T->nkeep++] = P->leasefd;
   for (k = 0; k < P->nfds; k++) T->keep[T->nkeep++] = P->fds[k].source;
-  for (k = 0, n = 0; k < P->nsteps && n < LJ_MAXSTEPFDS; k++)
-    if ((P->steps[k].op->flags & LJ_OPF_FD) && P->steps[k].i[1] >= 0) {
-      T->keep[T->nkeep++] = (int)P->steps[k].i[1];   /* a setns pidfd */
-      n++;
-    }
+  for (k = 0; k < P->nsteps - 2; k++)    /* fds the steps use */
+    if (P->steps[k].usefd > 0 && T->nkeep < (int)lj_countof(T->keep))
+      T->keep[T->nkeep++] = P->steps[k].usefd;
   snprintf(T->progarg, sizeof T->progarg, "%d", R->progfd);
   snprintf(T->path, sizeof T->path, "/proc/self/fd/%d", runnerfd);
   memcpy(T->name, "lunajail-runner", sizeof "lunajail-runner");
@@ -896,10 +967,11 @@ static int startchild (ljPlan *P, Run *R, int *err) {
   if (RUNNING_ON_VALGRIND) vm = 0;
 #ifdef HAVE_CLONE3
   if (vm) {
-    struct {                       /* struct clone_args, version 0 */
+    struct {                       /* struct clone_args, version 2 */
       uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
-               stack_size, tls;
+               stack_size, tls, set_tid, set_tid_size, cgroup;
     } args;
+    size_t size = 64;              /* version 0: any clone3 */
     long r;
     memset(&args, 0, sizeof args);
     args.flags = (uint64_t)vm | CLONE_PIDFD | (unsigned)P->cloneflags;
@@ -907,7 +979,18 @@ static int startchild (ljPlan *P, Run *R, int *err) {
     args.exit_signal = SIGCHLD;
     args.stack = (uint64_t)(uintptr_t)R->stack;
     args.stack_size = STACKSIZE;
-    r = lj_clone3(&args, sizeof args, trampoline, &R->T);
+    if (P->cgroupfd >= 0) {        /* straight into its cgroup (5.7) */
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = (uint64_t)P->cgroupfd;
+      size = sizeof args;
+    }
+    r = lj_clone3(&args, size, trampoline, &R->T);
+    if (r == -E2BIG && size > 64) {        /* 5.3 to 5.6: placed later */
+      args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+      r = lj_clone3(&args, 64, trampoline, &R->T);
+      size = 64;
+    }
+    R->placed = r >= 0 && size > 64;
     if (r >= 0) return (int)r;
     if (r != -ENOSYS) { *err = (int)-r; return -1; }
   }
@@ -917,6 +1000,24 @@ static int startchild (ljPlan *P, Run *R, int *err) {
               vm | CLONE_PIDFD | P->cloneflags | SIGCHLD, &R->T, &R->pidfd);
   *err = errno;
   return pid;
+}
+
+/* the child into its cgroup before "go", where clone3 has not put it
+** there: its pid into each cgroup.procs (v1; v2 without clone3) */
+static int placecgroup (ljPlan *P, Run *R) {
+  char pid[16];
+  int k, fd, err = 0;
+  if (R->placed || (P->cgroupfd < 0 && P->ncgprocs == 0)) return 0;
+  R->what = "cgroup.procs";
+  snprintf(pid, sizeof pid, "%d", R->pid);
+  for (k = 0; k < P->ncgprocs; k++)
+    if (write(P->cgprocs[k], pid, strlen(pid)) < 0) return errno;
+  if (P->ncgprocs > 0) return 0;
+  if ((fd = openat(P->cgroupfd, "cgroup.procs", O_WRONLY | O_CLOEXEC)) < 0)
+    return errno;
+  if (write(fd, pid, strlen(pid)) < 0) err = errno;
+  close(fd);
+  return err;
 }
 
 static int writemaps (int pid, const Side *M, Run *R) {
@@ -980,7 +1081,8 @@ static int run (ljPlan *P, const Side *M, Run *R, int runnerfd) {
     R->what = "clone";
     return err;
   }
-  err = (P->cloneflags & CLONE_NEWUSER) ? writemaps(R->pid, M, R) : 0;
+  err = placecgroup(P, R);
+  if (!err && (P->cloneflags & CLONE_NEWUSER)) err = writemaps(R->pid, M, R);
   if (err) closefd(&R->syn[1]);    /* the trampoline reads EOF, exits */
   else go(R);
   waitexec(R);

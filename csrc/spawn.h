@@ -18,7 +18,7 @@
 #define LJ_CHILD     "lunajail.Child"
 #define LJ_LEASE     "lunajail.Lease"
 #define LJ_MAXFDS    1024          /* fds a plan may pass */
-#define LJ_MAXSTEPFDS  16          /* fds its steps may use (LJ_OPF_FD) */
+#define LJ_MAXCGPROCS 16           /* cgroup.procs fds (v1 hierarchies) */
 
 /* report pipe records: {kind, step index, errno} */
 enum { LJ_REP_FATAL = 1, LJ_REP_OPTIONAL = 2 };
@@ -49,6 +49,7 @@ typedef struct ljProgStep {
   uint32_t s[LJ_NSTR];             /* offsets of strings, 0 for NULL */
   int64_t i[LJ_NINT];
   uint32_t p, plen;                /* the step's blob */
+  int32_t usefd;                   /* an fd it uses, kept open (0: none) */
 } ljProgStep;
 
 typedef struct ljProg {
@@ -98,6 +99,10 @@ typedef struct ljPlan {
   int search;                      /* look path up in pathenv */
   const char *pathenv;
   const char **argv, **envp;
+  int cgroupfd;                    /* cgroup: clone into it (v2), or -1 */
+  int cgprocs[LJ_MAXCGPROCS];      /* ... its cgroup.procs fds: the pid
+                                      goes there before "go" (v1) */
+  int ncgprocs;
 } ljPlan;
 
 /* }====== */

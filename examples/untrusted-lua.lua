@@ -15,7 +15,7 @@ end
 
 local snippets = arg[1] and { arg[1] } or {
   "print('hello from ' .. io.popen('hostname'):read('l'))",
-  "local t = {} while true do t[#t+1] = string.rep('x', 1 << 20) end",   -- memory
+  "local t = {} while true do t[#t+1] = string.rep('x', 16 << 20) end",  -- memory
   "while true do end",                                                   -- time
   "print(io.open('/etc/shadow'), os.execute('ping -c1 127.0.0.1 >/dev/null 2>&1'))",
 }

@@ -29,6 +29,11 @@ local atoms = {
   "tmpfs", "none", "host", "default", "strict", "pty", "pipe", "user", "pid", "net",
   "mount", "sys_admin", "CAP_KILL", "nofile", "proc", "bind", "ro-bind", "dev",
   "overlay", string.rep("a", 70), string.rep("/x", 3000),
+  -- paths a request could shape (issue 10): option syntax, shell syntax,
+  -- control bytes, components too long
+  "/srv/l2,upperdir=/victim,workdir=/w", "/a:b", "/x$(touch${IFS}pwned)",
+  "/x`id`", "/x'\"y", "/a\nb", "/a\\b", "/a\tb", "/" .. string.rep("c", 4096),
+  "/a/" .. string.rep("b", 255), "/a/" .. string.rep("b", 256), "/dev/../etc",
   function () end, io.stdout, lj.none, lj.replace({}),
 }
 
@@ -66,14 +71,51 @@ local function show (t, depth)
   return "{" .. table.concat(parts, ", ") .. "}"
 end
 
+-- compiling starts no process: any popen or execute is a finding
+io.popen = function (cmd) error("finding: io.popen(" .. tostring(cmd) .. ")", 0) end
+os.execute = function (cmd) error("finding: os.execute(" .. tostring(cmd) .. ")", 0) end
+
+-- every mount data string of a compiled plan is lunajail's own syntax:
+-- no recipe byte that means something to a parser (',' joins options, so
+-- only the known key=value shapes may be there)
+local function datacheck (plan)
+  for i, s in ipairs(plan.steps) do
+    local data = s[1] == "mount" and s[6]
+    if data then
+      for opt in (data .. ","):gmatch("([^,]*),") do
+        if not opt:match("^[%l_]+=[%w]+$") and not opt:match("^[%l_]+$") then
+          error(("finding: steps[%d] mount data %q has an option %q"):format(i, data, opt), 0)
+        end
+      end
+    end
+  end
+end
+
+-- run's options are checked before anything starts: each case either
+-- raises a clean error, or reaches the spawn of a recipe without argv
+-- (which raises too: nothing is spawned)
+local function optcase ()
+  local o = {}
+  for _ = 1, math.random(0, 3) do
+    local names = { "timeout", "grace", "max_output", "stdin", "timout", "graec" }
+    o[names[math.random(#names)]] = atom()
+  end
+  return o
+end
+
 local n, clean, ok, findings = 0, 0, 0, 0
 local deadline = os.clock() + seconds
 while os.clock() < deadline do
   n = n + 1
   local t = case()
   local good, err = pcall(function ()
+    if math.random() < 0.1 then
+      local o = optcase()
+      t = o
+      lj.run(lj.empty{}, o)
+    end
     local r = (math.random() < 0.5 and lj.container or lj.recipe)(t)
-    r:steps()
+    datacheck((r:steps()))
   end)
   if good then ok = ok + 1
   elseif type(err) == "string" and err:match("^lunajail") then clean = clean + 1

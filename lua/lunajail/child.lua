@@ -215,4 +215,63 @@ for _, name in ipairs { "wait", "read_line", "lines", "read_bytes", "read_all",
 end
 
 
+-- {====== A sandbox's cgroup, held beside its child ======}
+-- lunajail.spawn gives a sandbox with limits a cgroup (lunajail.cgroup)
+-- and attaches it here.  Then the status of a child that has ended
+-- carries the cgroup's figures (status.cgroup, status.oom_killed): the
+-- first such status kills what is left of the sandbox, reads them and
+-- removes the cgroup.  kill("KILL") kills every process in the cgroup;
+-- close (and <close>) removes it, unless setkill(false) let the
+-- sandbox run on; child:cgroup() reads the figures while it runs.  The
+-- C object (csrc/process.c) knows nothing of it.
+local held = setmetatable({}, { __mode = "k" })      -- child -> sandbox
+local cstatus, ckill, cclose, csetkill = methods.status, methods.kill,
+                                         methods.close, methods.setkill
+
+local function iskill (sig)
+  return sig == 9 or (type(sig) == "string" and sig:upper():gsub("^SIG", "") == "KILL")
+end
+
+function M.attach (child, sb)
+  held[child] = sb
+  getmetatable(child).__close = methods.close
+end
+
+function methods.status (child)
+  local st = cstatus(child)
+  local sb = held[child]
+  if sb and not st.running then sb:finish(st) end
+  return st
+end
+
+function methods.kill (child, sig)
+  local ok, err, errno = ckill(child, sig)
+  local sb = held[child]
+  if sb and iskill(sig) then sb:kill() end
+  return ok, err, errno
+end
+
+function methods.setkill (child, sig)
+  csetkill(child, sig)
+  local sb = held[child]
+  if sb then sb:setkill(sig ~= false) end
+end
+
+-- child:cgroup() -> the cgroup's figures now (at exit once it ended),
+-- or nil: a sandbox without limits has no cgroup
+function methods.cgroup (child)
+  local sb = held[child]
+  if not sb or (sb.closed and not sb.figs) then return nil end
+  return sb.figs or sb:figures()
+end
+
+function methods.close (child)
+  cclose(child)
+  local sb = held[child]
+  if sb then sb:close() end
+end
+
+-- }======
+
+
 return M

@@ -2,12 +2,15 @@
 -- step is there.
 --
 -- The order, with a new root (bubblewrap's way):
---   make every mount private; a staging tmpfs over /tmp, in the new mount
+--   the network namespace, where a step makes or joins it (veth, a pod),
+--   first: while /proc is the host's, before any sysfs; make every mount
+--   private; a staging tmpfs over /tmp, in the new mount
 --   namespace only; pivot_root into it, so the host's tree is at /oldroot
 --   (all of it, /tmp included: the staging mount moved away from there);
 --   the new root at /newroot, every path below it resolved inside it
 --   from then on ("beneath"); the system binds (symlinks copied as
---   symlinks), fstab, the recipe's mounts -- every source taken from
+--   symlinks), the name service files (net = "host"), fstab, the
+--   recipe's mounts -- every source taken from
 --   /oldroot, with no symlink in its path (checked here, enforced by the
 --   child's bind and overlay steps); dirs, files, symlinks;
 --   pivot_root into /newroot and detach everything else; the root
@@ -68,6 +71,98 @@ local function needs (r)
   return n
 end
 
+-- {====== The network ======}
+-- net = "none", "veth" and "pasta": a new namespace of the sandbox's own
+-- (net in namespaces or not); "host" and "share": none of its own;
+-- nil: what namespaces says.
+
+local function netkind (r)
+  if type(r.net) == "table" then return (next(r.net)) end
+  return r.net
+end
+
+local function checknet (r, ns, root)
+  local kind = netkind(r)
+  if (kind == "host" or kind == "share") and ns.net then
+    fail("net%s and the net namespace contradict each other: it %s (remove \"net\" " ..
+         "from namespaces)", kind == "host" and ' = "host"' or ".share",
+         kind == "host" and "is the host's network" or "joins a running sandbox's")
+  end
+  if kind == "veth" or kind == "share" then
+    local what = kind == "veth" and "net.veth (a veth pair into the host's network namespace)"
+                 or "net.share (a pod: joining another sandbox's network namespace)"
+    if not root then
+      fail("%s needs root; an unprivileged sandbox gets a network of its own through " ..
+           "pasta: net = {pasta = {...}}", what)
+    end
+    if ns.user then
+      fail("%s needs a sandbox without a user namespace (its own has no rights over " ..
+           "the host's network; remove \"user\" from namespaces)", what)
+    end
+  end
+  if kind == "share" then
+    local child = r.net.share
+    if not child:pidfd() then fail("net.share: the child %s is closed", tostring(child)) end
+    if not child:status().running then
+      fail("net.share: the child %s has exited: no network namespace to join", tostring(child))
+    end
+  end
+  if kind == "pasta" then
+    fail("net.pasta: the spawner does not start pasta yet (lunajail.pasta builds its " ..
+         "command line)")
+  end
+  if r.landlock and type(r.landlock) == "table"
+     and (r.landlock.tcp_bind or r.landlock.tcp_connect) then
+    local abi = core.landlock_abi() or 0
+    if abi < 4 then
+      fail("landlock.%s needs Landlock ABI 4 (Linux 6.7) for TCP rules; this kernel has " ..
+           "%s: the rule would not hold", r.landlock.tcp_bind and "tcp_bind" or "tcp_connect",
+           abi == 0 and "no Landlock" or "ABI " .. abi)
+    end
+  end
+end
+
+-- the namespaces to clone: net = "none" (or pasta) brings its own; veth
+-- makes it in a step; host and share have none
+local function clonens (r, list)
+  local kind, out, seen = netkind(r), {}, false
+  for _, n in ipairs(list or {}) do
+    if n ~= "net" or kind == nil or kind == "none" or kind == "pasta" then
+      out[#out + 1] = n
+      seen = seen or n == "net"
+    end
+  end
+  if not seen and (kind == "none" or kind == "pasta") then out[#out + 1] = "net" end
+  if list == nil and #out == 0 then return nil end
+  table.sort(out)
+  return out
+end
+
+-- what a step does to the network before anything else
+local function network (c, r)
+  local kind = netkind(r)
+  c.lo = c.ns.net and kind ~= "veth"
+  if kind == "veth" then
+    local v = r.net.veth
+    c.add("a network namespace of the sandbox's own, made here with a veth pair to the " ..
+          "host's: the inner end " .. (v.name or "eth0") .. " " ..
+          table.concat(type(v.address) == "table" and v.address or { v.address }, ", ") ..
+          (v.gateway and ", routed through " .. table.concat(
+            type(v.gateway) == "table" and v.gateway or { v.gateway }, ", ") or
+            ", no route beyond the pair") .. "; gone with the namespace",
+          { "unshare_veth", { name = v.host_name, peer = v.name, address = v.address,
+                              host_address = v.host_address, gateway = v.gateway } })
+  elseif kind == "share" then
+    local child = r.net.share
+    c.add(("the network namespace of %s: a pod, its lo and interfaces shared"):format(
+            tostring(child)),
+          { "netns_join", child:pidfd(), child.pid })
+  end
+end
+
+-- }======
+
+
 local function checkcombos (r, ns, root)
   for _, x in ipairs(needs(r)) do
     if x[1] and not ns[x[2]] then
@@ -75,13 +170,7 @@ local function checkcombos (r, ns, root)
            x[4] and ", or remove " .. x[4] or "")
     end
   end
-  if r.net == "none" and not ns.net then
-    fail("net = \"none\" needs the net namespace (add \"net\" to namespaces, " ..
-         "or net = \"host\")")
-  end
-  if r.net == "host" and ns.net then
-    fail("net = \"host\" and the net namespace contradict each other")
-  end
+  checknet(r, ns, root)
   if not root and not ns.user and (r.uid or r.gid or r.groups) then
     fail("uid, gid and groups need root or the user namespace")
   end
@@ -505,6 +594,53 @@ local function beginroot (c, r)
         { "beneath", c.R })
 end
 
+-- net = "host": what name resolution reads, read-only, each file that
+-- exists.  A symlink (resolv.conf -> /run/systemd/resolve/...) is
+-- followed here, one link at a time, to a path with no symlink in it:
+-- the host's own configuration, which no payload writes
+M.NAMEFILES = { "/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/host.conf",
+                "/etc/gai.conf", "/etc/services", "/etc/protocols" }
+
+-- "/a/b/../c/./d" -> "/a/c/d"
+local function normal (p)
+  local parts = {}
+  for part in p:gmatch("[^/]+") do
+    if part == ".." then parts[#parts] = nil
+    elseif part ~= "." then parts[#parts + 1] = part end
+  end
+  return "/" .. table.concat(parts, "/")
+end
+
+-- path with every symlink on the way replaced by what it holds, or nil
+function M.unlink (path)
+  for _ = 1, 16 do
+    local link, to = core.firstlink(path)
+    if link == false then return path end
+    if not link then return nil end
+    local rest = path:sub(#link + 1)
+    path = normal((to:sub(1, 1) == "/" and to or link:match("^(.*)/[^/]*$") .. "/" .. to) ..
+                  rest)
+  end
+  return nil                              -- a loop, or too deep
+end
+
+local function namefiles (c, r)
+  if netkind(r) ~= "host" or r.root == nil then return end
+  local first = true
+  for _, f in ipairs(M.NAMEFILES) do
+    local src = core.stat(f) and M.unlink(f)
+    local st = src and core.stat(src)
+    if st and st.type == "file" then
+      if first then c.add("where the name service files go", { "mkdir_p", c.R .. "/etc" }) end
+      first = false
+      c.add("", { "touch", c.R .. f })
+      c.add("name service: the host's " .. f .. (src ~= f and " (" .. src .. ")" or "") ..
+            ", read-only", { "bind", host(c, src, "net"), c.R .. f, "rdonly,nosuid,nodev",
+                             c.P })
+    end
+  end
+end
+
 local function system (c, r)
   for i, d in ipairs(r.system or {}) do
     local st = core.stat(d)
@@ -520,6 +656,7 @@ local function system (c, r)
   for i, d in ipairs(r.fstab or {}) do
     bind(c, d, d, true, false, "read-only bind from fstab: " .. d, ("fstab[%d]"):format(i))
   end
+  namefiles(c, r)
 end
 
 local function contents (c, r)
@@ -572,7 +709,7 @@ end
 local function environment (c, r)
   if r.hostname then c.add("host name", { "sethostname", r.hostname }) end
   if r.domainname then c.add("domain name", { "setdomainname", r.domainname }) end
-  if c.ns.net then
+  if c.lo then
     c.add("the new network namespace's loopback starts down", { "ifup", "lo" })
   end
   local names = {}
@@ -599,6 +736,29 @@ local function filter (c, r, nnp)
           (last and #ttys > 0 and "; a terminal of the host on " ..
            table.concat(ttys, ", ") or ""), { "seccomp", f[1] })
   end
+end
+
+-- landlock = true, or rules with own = true (the recipe's paths) and
+-- TCP ports
+local function landlock (c, r)
+  local l = r.landlock == true and { own = true } or r.landlock
+  local rules, why = {}, {}
+  for i, x in ipairs(l) do rules[i] = x end
+  if l.own then
+    for _, x in ipairs(M.ownpaths(r)) do rules[#rules + 1] = x end
+  end
+  if #rules > 0 or not (l.tcp_bind or l.tcp_connect) then
+    why[1] = "the file system is limited to these paths"
+  end
+  for _, k in ipairs { "tcp_bind", "tcp_connect" } do
+    if l[k] then
+      rules[k] = l[k]
+      why[#why + 1] = ("TCP %s %s"):format(k == "tcp_bind" and "bind to" or "connect to",
+                                           #l[k] > 0 and "ports " .. table.concat(l[k], ", ")
+                                           or "no port")
+    end
+  end
+  c.add("Landlock: " .. table.concat(why, "; "), { "landlock", rules })
 end
 
 local function privileges (c, r)
@@ -648,10 +808,7 @@ local function privileges (c, r)
   if nnp then
     c.add("no privilege gain: setuid and file capabilities are inert", { "no_new_privs" })
   end
-  if r.landlock then
-    c.add("Landlock: the file system is limited to these paths",
-          { "landlock", r.landlock == true and M.ownpaths(r) or r.landlock })
-  end
+  if r.landlock then landlock(c, r) end
   if nnp then filter(c, r, nnp) end
 end
 
@@ -662,11 +819,13 @@ function M.compile (r)
   local euid, egid = select(2, core.getresuid()), select(2, core.getresgid())
   local c = { ns = set(r.namespaces), root = euid == 0, R = "", H = "" }
   checkcombos(r, c.ns, c.root)
+  local kind = netkind(r)
+  c.ns.net = c.ns.net or kind == "none" or kind == "veth" or kind == "pasta"
   local uidmap, gidmap
   c.uid, c.gid, uidmap, gidmap, c.ids = identity(r, c.ns, euid, egid)
   local plan = {
     argv = r.argv, path = r.path, env = r.env or {}, cwd = r.cwd,
-    namespaces = r.namespaces, uidmap = uidmap, gidmap = gidmap,
+    namespaces = clonens(r, r.namespaces), uidmap = uidmap, gidmap = gidmap,
     stdio = r.stdio, fds = r.fds, pid1 = r.pid1,
     die_with_parent = r.die_with_parent, new_session = r.new_session,
     trace = r.trace, setup_timeout = r.setup_timeout, steps = {},
@@ -677,6 +836,7 @@ function M.compile (r)
     plan.steps[#plan.steps + 1] = step
     why[#why + 1] = reason
   end
+  network(c, r)
   filesystem(c, r)
   environment(c, r)
   privileges(c, r)

@@ -75,7 +75,7 @@ local checks = {
 -- configure{...}: the fields given replace the current ones (a file as
 -- false: not read); returns the previous settings
 function M.configure (t)
-  if type(t) ~= "table" then error("lunajail.ids.configure: a table expected", 2) end
+  if type(t) ~= "table" then error("lunajail: ids.configure: a table expected", 0) end
   local new = {}
   for k, v in pairs(config) do new[k] = v end
   for k, v in pairs(t) do

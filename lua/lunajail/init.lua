@@ -19,9 +19,10 @@ local compile = require "lunajail.compile"
 local seccomp = require "lunajail.seccomp"
 local presets = require "lunajail.presets"
 local idalloc = require "lunajail.ids"
+local cgroup = require "lunajail.cgroup"
+local child = require "lunajail.child"
 local enter = require "lunajail.enter"
 local call = require "lunajail.call"
-require "lunajail.child"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace,
             ids = idalloc }
@@ -124,6 +125,17 @@ function Recipe:explain ()
     end
     lines[#lines + 1] = "      uid map: " .. table.concat(m, ", ")
   end
+  if self.limits then
+    lines[#lines + 1] = ("      cgroup: %s/<pid>-<n> under %s, the child in it from " ..
+                         "its clone on; limits: %s"):format(cgroup.DIR,
+      self.limits.parent or "the caller's own cgroup", cgroup.describe(self.limits))
+    for _, ns in ipairs(plan.namespaces or {}) do
+      if ns == "cgroup" then
+        line(0, "unshare(cgroup)", "the cgroup namespace, made in the sandbox's cgroup: " ..
+             "rooted there")
+      end
+    end
+  end
   if plan.new_session ~= false then line(0, "setsid()", "a new session: no terminal " ..
                                          "of the caller's to inject input into") end
   local lastfilter = 0
@@ -186,32 +198,91 @@ end
 
 -- {====== Running ======}
 
--- spawn_plan(plan [, ids]) -> child | nil, err: the per-spawn part of
--- spawn, for a plan compiled once (plan, _, ids = r:steps()): as root, a
--- fresh leased id in the plan's auto slots (compile.bind), released when
--- the child is gone; unprivileged, the plan as it is.  The child
--- remembers the plan it was started from: child:enter reproduces its
--- restrictions (lunajail.enter)
-function M.spawn_plan (plan, ids)
-  if not (ids and ids.lease) then
-    local c, e = core.spawn(plan)
-    return enter.remember(c, plan), e
+-- spawn_plan(plan [, ids [, limits]]) -> child | nil, err: the per-spawn
+-- part of spawn, for a plan compiled once (plan, _, ids = r:steps()): as
+-- root, a fresh leased id in the plan's auto slots (compile.bind),
+-- released when the child is gone; unprivileged, the plan as it is; with
+-- limits, a cgroup of its own, made before it (plan.cgroup, on a copy:
+-- the compiled plan is never changed).  The child remembers the plan it
+-- was started from: child:enter reproduces its restrictions, and joins
+-- its cgroup (lunajail.enter)
+function M.spawn_plan (plan, ids, limits)
+  local lease, sb, err
+  if ids and ids.lease then
+    lease, err = idalloc.lease()
+    if not lease then return nil, err end
+    plan = compile.bind(plan, ids, lease:id(), lease)
   end
-  local lease, err = idalloc.lease()
-  if not lease then return nil, err end
-  local bound = compile.bind(plan, ids, lease:id(), lease)
-  local c, e = core.spawn(bound)
-  if not c then lease:close() end       -- else the child holds it
-  return enter.remember(c, bound), e
+  if limits then
+    sb, err = cgroup.sandbox(limits)   -- its cgroup, before the child
+    if not sb then
+      if lease then lease:close() end
+      return nil, err
+    end
+    local p = {}
+    for k, v in pairs(plan) do p[k] = v end
+    p.cgroup = sb.plan
+    plan = p
+  end
+  local c
+  c, err = core.spawn(plan)
+  if not c then
+    if lease then lease:close() end     -- else the child holds it
+    if sb then                          -- a setup the OOM killer ended says so
+      local f = sb:figures()
+      sb:close()
+      if type(err) == "table" and (f.oom_kills or 0) > 0 then
+        err.oom_killed = true
+        err.message = err.message .. " (the OOM killer: limits.memory)"
+      end
+    end
+    return nil, err
+  end
+  if sb then child.attach(c, sb) end
+  return enter.remember(c, plan)
+end
+
+-- A recipe compiles once: spawn keeps its plan (weakly, beside it: the
+-- recipe stays a plain table) and reuses it while the recipe's fields
+-- are the same values and the host terminals it would hand over are the
+-- same (a terminal adds seccomp rules); not one that joins a running
+-- sandbox (net = {share = child}: its pidfd).  A recipe is a value: make
+-- another with r:with(t); a table inside it changed in place after a
+-- spawn is not seen.  Each spawn still gets its own auto id
+-- (spawn_plan).
+local compiled = setmetatable({}, { __mode = "k" })
+
+local function planof (r)
+  if type(r.net) == "table" and r.net.share then   -- a live child's pidfd
+    local plan, _, ids = r:steps()
+    return plan, ids
+  end
+  local c = compiled[r]
+  local terms = table.concat(seccomp.terminals(r), ",")
+  if c and c.terms == terms then
+    local same = true
+    for k, v in pairs(c.fields) do
+      if rawget(r, k) ~= v then same = false break end
+    end
+    for k in pairs(r) do
+      if c.fields[k] == nil then same = false break end
+    end
+    if same then return c.plan, c.ids end
+  end
+  local plan, _, ids = r:steps()
+  local fields = {}
+  for k, v in pairs(r) do fields[k] = v end
+  compiled[r] = { plan = plan, ids = ids, fields = fields, terms = terms }
+  return plan, ids
 end
 
 -- spawn(recipe [, overrides]) -> child | nil, err (the step error)
 function M.spawn (r, t)
   r = M.recipe(r)
   if t then r = r:with(t) end
-  if not r.argv then error("lunajail.spawn: the recipe has no argv", 2) end
-  local plan, _, i = r:steps()
-  return M.spawn_plan(plan, i)
+  if not r.argv then error("lunajail: spawn: the recipe has no argv", 0) end
+  local plan, ids = planof(r)
+  return M.spawn_plan(plan, ids, r.limits)
 end
 Recipe.spawn = M.spawn
 

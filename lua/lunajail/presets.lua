@@ -5,12 +5,14 @@
 -- shell       an interactive shell in a container, on a pty
 -- build       a container with a writable work directory bound at /work
 -- untrusted   a container for code you do not trust: strict seccomp,
---             tight limits, a 1 MiB /dev/shm
+--             tight limits (a cgroup's for the tree where there can be
+--             one), a 1 MiB /dev/shm
 -- Each returns a plain table of recipe fields, made for the calling
 -- process (root or not).
 
 local core = require "lunajail.core"
 local recipe = require "lunajail.recipe"
+local cgroup = require "lunajail.cgroup"
 
 local M = {}
 
@@ -28,8 +30,9 @@ local function mounts (shm_size)
 end
 
 function M.container ()
-  -- cgroup: /proc/self/cgroup shows "/", not the caller's place in the host's tree
-  local ns = { "cgroup", "ipc", "mount", "net", "pid", "uts" }
+  -- cgroup: /proc/self/cgroup shows "/", not the caller's place in the host's tree;
+  -- the net namespace comes with net = "none" (and goes with net = "host")
+  local ns = { "cgroup", "ipc", "mount", "pid", "uts" }
   if not root() then ns[#ns + 1] = "user" end
   return {
     namespaces = ns,
@@ -79,14 +82,29 @@ function M.build (work)
   }
 end
 
--- over the container: its mounts again, with a 1 MiB /dev/shm
+-- untrusted's limits for the whole tree (a cgroup): rlimits bound each
+-- process, and a payload that relays its work to fresh children escapes
+-- them; the cgroup bounds the sandbox -- 512 MiB of memory and no swap,
+-- 64 processes, one core's worth of CPU time per period, however many
+-- processes share it
+M.UNTRUSTED_LIMITS = { memory = "512m", swap = "0", pids = 64, cpu = 1 }
+
+-- over the container: its mounts again, with a 1 MiB /dev/shm; the tree's
+-- limits where this process can have a cgroup (root; a delegated v2
+-- cgroup), see docs/guide.md "Limits"
 function M.untrusted ()
+  local limits
+  if cgroup.available() then
+    limits = {}
+    for k, v in pairs(M.UNTRUSTED_LIMITS) do limits[k] = v end
+  end
   return {
     mounts = recipe.replace(mounts("1m")),
     seccomp = "strict",
     rlimits = { as = 512 * 1024 * 1024, cpu = 10, fsize = 16 * 1024 * 1024,
                 nofile = 64, nproc = 64 },
     priority = 10,
+    limits = limits,
   }
 end
 

@@ -10,6 +10,7 @@
 
 local core = require "lunajail.core"
 local seccomp = require "lunajail.seccomp"
+local pasta = require "lunajail.pasta"
 
 local M = {}
 
@@ -240,12 +241,73 @@ function C.namespaces (v, p)
   return out
 end
 
-function C.net (v, p)
-  if v ~= "none" and v ~= "host" then
-    fail(p, "\"none\" (a network namespace with only lo, up) or \"host\" " ..
-         "expected, got %s", tostring(v))
+-- net = {veth = {...}}: what unshare_veth takes, under the recipe's names
+local vethkeys = { address = "address", host_address = "host_address",
+                   gateway = "gateway", host_name = "name", name = "peer" }
+local vethfield = {}
+for k, x in pairs(vethkeys) do vethfield[x] = k end
+
+function C.veth (v, p)
+  if type(v) ~= "table" then
+    fail(p, "table {address = \"10.200.0.2/30\", host_address = ..., ...} expected, got %s",
+         typename(v))
+  end
+  local op = {}
+  for k, x in pairs(v) do
+    if not vethkeys[k] then
+      fail(p, "unknown key %s (valid: address, gateway, host_address, host_name, name)",
+           tostring(k))
+    end
+    op[vethkeys[k]] = x
+  end
+  if v.address == nil then
+    fail(p .. ".address", "the sandbox's address (\"10.200.0.2/30\") expected")
+  end
+  local ok, err = pcall(core.describe, { "unshare_veth", op })
+  if not ok then                  -- the step's own check, under the field's name
+    local msg = tostring(err):match("%(veth%): (.*)$") or tostring(err)
+    local key, rest = msg:match("^(%a[%w_]*): (.*)$")
+    if vethfield[key] then fail(p .. "." .. vethfield[key], "%s", rest) end
+    fail(p, "%s", msg)
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    out[k] = type(x) == "table" and { table.unpack(x) } or x
+  end
+  return out
+end
+
+-- net = {share = child}: a running sandbox of this process
+function C.child (v, p)
+  local mt = getmetatable(v)
+  if type(v) ~= "userdata" or type(mt) ~= "table" or mt.__name ~= "lunajail.Child" then
+    fail(p, "a child object (what lunajail.spawn returns) expected, got %s", typename(v))
   end
   return v
+end
+
+function C.net (v, p)
+  if v == "none" or v == "host" then return v end
+  if type(v) ~= "table" or v == M.none then
+    fail(p, "\"none\" (a network namespace with only lo, up), \"host\", {veth = ...}, " ..
+         "{share = child} or {pasta = ...} expected, got %s", tostring(v))
+  end
+  local kind, other
+  for k in pairs(v) do
+    if k ~= "veth" and k ~= "share" and k ~= "pasta" then
+      fail(p, "unknown key %s (valid: veth, share, pasta: one of them)", tostring(k))
+    end
+    if kind then other = k end
+    kind = kind or k
+  end
+  if other then
+    local a, b = kind < other and kind or other, kind < other and other or kind
+    fail(p, "one of veth, share and pasta: not both %s and %s", a, b)
+  end
+  if not kind then fail(p, "empty table: one of veth, share and pasta expected") end
+  if kind == "veth" then return { veth = C.veth(v.veth, p .. ".veth") } end
+  if kind == "share" then return { share = C.child(v.share, p .. ".share") } end
+  return { pasta = pasta.check(v.pasta, p .. ".pasta") }
 end
 
 function C.idmap (v, p)
@@ -349,12 +411,34 @@ function C.seccomp (v, p)
        "got %s", typename(v))
 end
 
+-- TCP ports for Landlock (ABI 4): a list of 0 to 65535 (bind 0: an
+-- ephemeral port)
+local function portlist (v, p)
+  local out = list(function (x, xp)
+    if math.type(x) ~= "integer" or x < 0 or x > 65535 then
+      fail(xp, "a port from 0 to 65535 expected, got %s", tostring(x))
+    end
+    return x
+  end)(v, p)
+  if #out > 1024 then fail(p, "more than 1024 ports") end
+  return out
+end
+
 function C.landlock (v, p)
   if type(v) == "boolean" then return v end
   if type(v) ~= "table" then
-    fail(p, "true (the recipe's own paths) or a list of {path, access} expected")
+    fail(p, "true (the recipe's own paths) or a table of {path, access} rules, " ..
+         "own = true, tcp_bind = {ports}, tcp_connect = {ports} expected")
   end
   local out = {}
+  for k, x in pairs(v) do
+    if k == "own" then out.own = C.boolean(x, p .. ".own")
+    elseif k == "tcp_bind" or k == "tcp_connect" then out[k] = portlist(x, p .. "." .. k)
+    elseif math.type(k) ~= "integer" or k < 1 or k > #v then
+      fail(p, "unknown key %s (valid: own, tcp_bind, tcp_connect, and rules " ..
+           "{path, access} in the list part)", tostring(k))
+    end
+  end
   for i, r in ipairs(v) do
     local rp = ("%s[%d]"):format(p, i)
     if type(r) ~= "table" then fail(rp, "{path, \"ro\"|\"rw\"|{rights}} expected") end
@@ -488,6 +572,108 @@ C.dirs, C.files, C.symlinks = list(C.dir), list(C.file), list(C.symlink)
 -- }======
 
 
+-- {====== Limits: the sandbox's cgroup (lua/lunajail/cgroup.lua) ======}
+-- limits = { memory = "256m", swap = "0", pids = 64, cpu = 0.5,
+--            cpuset = "0-1", io_weight = 100, parent = "/batch" }
+-- normal form: bytes and counts as integers, cpu a number of cores,
+-- cpuset "0-1,3", parent a cgroup path (as /proc/self/cgroup shows one)
+
+local sizeunits = { [""] = 1, k = 1 << 10, m = 1 << 20, g = 1 << 30, t = 1 << 40 }
+
+local function bytes (v, p, min)
+  local n
+  if math.type(v) == "integer" then n = v
+  elseif type(v) == "string" then
+    local d, u = v:lower():match("^(%d+)([kmgt]?)$")
+    if d and #d <= 15 and tonumber(d) * 1.0 * sizeunits[u] <= 2 ^ 50 then
+      n = math.tointeger(tonumber(d)) * sizeunits[u]
+    end
+  end
+  if not n or n < min or n > 1 << 50 then
+    fail(p, "a size like \"256m\", \"1g\" or a byte count%s expected, got %s",
+         min > 0 and " of at least 1m" or " (\"0\" for none)", tostring(v))
+  end
+  return n
+end
+
+-- the CPUs of this machine, from /sys/devices/system/cpu/online
+local function onlinecpus ()
+  local f = io.open("/sys/devices/system/cpu/online")
+  local text = f and f:read("l")
+  if f then f:close() end
+  return text
+end
+
+local function cpulist (v, p)
+  local set, parts = {}, {}
+  if type(v) ~= "string" or not v:match("^%d+%-?%d*[%d,%-]*$") then
+    fail(p, "a CPU list like \"0\", \"0-3\" or \"0,2-3\" expected, got %s", tostring(v))
+  end
+  for part in v:gmatch("[^,]+") do
+    local a, b = part:match("^(%d+)%-(%d+)$")
+    a, b = tonumber(a or part:match("^(%d+)$")), tonumber(b or a or part)
+    if not a or not b or b < a or b > 8191 then
+      fail(p, "%q: a CPU number or range expected in %q", part, v)
+    end
+    for c = a, b do set[c] = true end
+    parts[#parts + 1] = a == b and tostring(a) or a .. "-" .. b
+  end
+  local online = onlinecpus()
+  if online then
+    local ok = {}
+    for part in online:gmatch("[^,]+") do
+      local a, b = part:match("^(%d+)%-(%d+)$")
+      for c = tonumber(a or part), tonumber(b or a or part) do ok[c] = true end
+    end
+    for c in pairs(set) do
+      if not ok[c] then
+        fail(p, "CPU %d is not on this machine (online: %s)", c, online)
+      end
+    end
+  end
+  return table.concat(parts, ",")
+end
+
+local limitkeys = {
+  memory = function (v, p) return bytes(v, p, 1 << 20) end,
+  swap = function (v, p) return bytes(v, p, 0) end,
+  pids = function (v, p)
+    if math.type(v) ~= "integer" or v < 1 or v > 4194304 then
+      fail(p, "a number of processes from 1 to 4194304 expected, got %s", tostring(v))
+    end
+    return v
+  end,
+  cpu = function (v, p) return M.number(v, "recipe." .. p, 0.01, 4096) end,
+  cpuset = cpulist,
+  io_weight = function (v, p)
+    if math.type(v) ~= "integer" or v < 1 or v > 10000 then
+      fail(p, "a weight from 1 to 10000 expected (100 is the default), got %s", tostring(v))
+    end
+    return v
+  end,
+  parent = function (v, p) return C.abspath(v, p) end,
+}
+
+function C.limits (v, p)
+  if type(v) ~= "table" then
+    fail(p, "table {memory =, swap =, pids =, cpu =, cpuset =, io_weight =, " ..
+         "parent =} expected, got %s", typename(v))
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    local check = limitkeys[k]
+    if not check then
+      fail(("%s.%s"):format(p, tostring(k)), "unknown limit%s (valid: cpu, cpuset, " ..
+           "io_weight, memory, parent, pids, swap)", M.suggest(k, limitkeys))
+    end
+    out[k] = x == M.none and x or check(x, p .. "." .. k)
+  end
+  return out
+end
+
+-- }======
+
+
 -- {====== The schema ======}
 -- field -> {checker, merge}: merge is "append" (lists), "merge" (maps),
 -- "union" (sets) or "replace"
@@ -512,6 +698,7 @@ local schema = {
   pid1 = { C.boolean, "replace" }, die_with_parent = { C.boolean, "replace" },
   new_session = { C.boolean, "replace" }, trace = { C.boolean, "replace" },
   setup_timeout = { C.seconds, "replace" },
+  limits = { C.limits, "merge" },
 }
 M.schema = schema
 

@@ -1,0 +1,163 @@
+-- lunajail.pasta: user-mode networking for a sandbox's own network
+-- namespace through pasta (Debian's passt package): the recipe field's
+-- checks, and the exact command line.
+--
+--   net = { pasta = {
+--     tcp = { [8080] = 80, 8443, ["9000-9009"] = 9100 },  -- host -> sandbox
+--     udp = { 5353 },
+--     tcp_host = { [5432] = 5432 },  -- the sandbox's own loopback port ->
+--     udp_host = { ... },            --   the host's (pasta -T, -U)
+--     host_loopback = false,         -- true: the gateway address reaches
+--                                    --   the host's loopback (pasta's mapping)
+--     ipv6 = true,                   -- false: IPv4 only
+--   } }
+--
+-- A forward is host port = sandbox port; a list entry forwards a port to
+-- itself; a range "a-b" maps to a range of the same length (from its
+-- first port when the value is a number).  No host port may be
+-- forwarded twice (within tcp, udp, tcp_host or udp_host).  Nothing is
+-- forwarded unless listed: pasta's own default ("auto": every port bound
+-- on either side) is turned off, and so is its mapping of the gateway to
+-- the host's loopback unless host_loopback is true.
+--
+--   pasta.check(v, path)      -> the normal form, or raises naming the field
+--   pasta.argv(cfg, opts)     -> {"/usr/bin/pasta", "-f", ...}
+--   pasta.find(PATH)          -> the pasta binary, or raises naming the package
+
+local core = require "lunajail.core"
+
+local M = {}
+
+local function fail (path, fmt, ...)
+  error("lunajail: recipe." .. path .. ": " .. fmt:format(...), 0)
+end
+
+local keys = { tcp = true, udp = true, tcp_host = true, udp_host = true,
+               host_loopback = true, ipv6 = true }
+local KEYS = "host_loopback, ipv6, tcp, tcp_host, udp, udp_host"
+
+-- a port or "a-b": lo, hi; what: "host" or "sandbox"
+local function ports (v, p, what)
+  if math.type(v) == "integer" then
+    if v < 1 or v > 65535 then fail(p, "%s port %d out of range [1, 65535]", what, v) end
+    return v, v
+  end
+  local a, b
+  if type(v) == "string" then a, b = v:match("^(%d+)%-(%d+)$") end
+  a, b = tonumber(a), tonumber(b)
+  if not a then
+    fail(p, "%s port (1 to 65535) or range \"a-b\" expected, got %s%s", what,
+         type(v) == "string" and ("%q"):format(v) or tostring(v),
+         type(v) == "string" and v:match("^%d+$") and " (give a port as a number)" or "")
+  end
+  if a < 1 or b > 65535 or a > b then
+    fail(p, "%s ports \"%s\" out of [1, 65535] or backwards", what, v)
+  end
+  return a, b
+end
+
+-- {[host] = sandbox, port, ...} -> sorted list of {lo, hi, to}
+local function forwards (v, p)
+  if type(v) ~= "table" then
+    fail(p, "a table of forwards {[host port] = sandbox port, port, ...} expected, got %s",
+         type(v))
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    local kp = ("%s[%s]"):format(p, type(k) == "string" and ("%q"):format(k) or tostring(k))
+    local lo, hi, to
+    if math.type(k) == "integer" and k >= 1 and k <= #v then     -- a list entry
+      lo, hi = ports(x, kp, "host")
+      to = lo
+    else
+      lo, hi = ports(k, kp, "host")
+      local tlo, thi = ports(x, kp, "sandbox")
+      if math.type(x) == "integer" then thi = tlo + (hi - lo) end
+      if thi - tlo ~= hi - lo or thi > 65535 then
+        fail(kp, "%s and %s are not of the same length", tostring(k), tostring(x))
+      end
+      to = tlo
+    end
+    out[#out + 1] = { lo, hi, to }
+  end
+  table.sort(out, function (a, b) return a[1] < b[1] end)
+  for i = 2, #out do
+    if out[i][1] <= out[i - 1][2] then
+      local function show (f) return f[1] == f[2] and tostring(f[1]) or f[1] .. "-" .. f[2] end
+      fail(p, "host ports %s and %s overlap: a port is forwarded once",
+           show(out[i - 1]), show(out[i]))
+    end
+  end
+  return out
+end
+
+function M.check (v, p)
+  if type(v) ~= "table" then fail(p, "table expected, got %s", type(v)) end
+  local out = { host_loopback = false, ipv6 = true }
+  for k, x in pairs(v) do
+    if not keys[k] then fail(p, "unknown key %s (valid: %s)", tostring(k), KEYS) end
+    local kp = p .. "." .. k
+    if k == "host_loopback" or k == "ipv6" then
+      if type(x) ~= "boolean" then fail(kp, "true or false expected, got %s", type(x)) end
+      out[k] = x
+    else
+      out[k] = forwards(x, kp)
+    end
+  end
+  return out
+end
+
+local function spec (list)
+  if not list or #list == 0 then return "none" end
+  local parts = {}
+  for _, f in ipairs(list) do
+    local lo, hi, to = f[1], f[2], f[3]
+    if lo == hi then parts[#parts + 1] = lo == to and tostring(lo) or lo .. ":" .. to
+    else parts[#parts + 1] = ("%d-%d:%d-%d"):format(lo, hi, to, to + hi - lo) end
+  end
+  return table.concat(parts, ",")
+end
+
+-- pasta's command line for a sandbox: opts.netns (a path: an inherited
+-- fd's /proc/self/fd/N, which works whatever capabilities the sandbox
+-- holds) or opts.pid (/proc/PID/ns/net: pasta drops its capabilities
+-- before it opens it, so the kernel refuses it while the sandbox's
+-- process holds capabilities pasta lacks); opts.userns or, with
+-- opts.pid and opts.user, /proc/PID/ns/user (the sandbox's own user
+-- namespace: an unprivileged caller's pasta needs it to configure the
+-- namespace); opts.root: the caller is root (pasta would switch to
+-- nobody, who cannot enter the namespace); opts.pidfile: where pasta
+-- writes its pid once the namespace is configured and the forwards
+-- bound (a pipe's /proc/self/fd/N is a readiness signal);
+-- opts.path: the binary (default pasta.find()).
+function M.argv (cfg, opts)
+  local netns = opts.netns or opts.pid and ("/proc/%d/ns/net"):format(opts.pid)
+  assert(netns, "pasta.argv: opts.netns or opts.pid expected")
+  local a = { opts.path or M.find(), "-f", "-q", "--config-net", "--netns", netns }
+  local userns = opts.userns or opts.user and opts.pid and ("/proc/%d/ns/user"):format(opts.pid)
+  if userns then a[#a + 1] = "--userns" a[#a + 1] = userns end
+  if opts.root then a[#a + 1] = "--runas" a[#a + 1] = "0:0" end
+  for _, o in ipairs { { "-t", "tcp" }, { "-u", "udp" }, { "-T", "tcp_host" },
+                       { "-U", "udp_host" } } do
+    a[#a + 1] = o[1]
+    a[#a + 1] = spec(cfg[o[2]])
+  end
+  if not cfg.host_loopback then a[#a + 1] = "--no-map-gw" end
+  if cfg.ipv6 == false then a[#a + 1] = "-4" end
+  if opts.pidfile then a[#a + 1] = "-P" a[#a + 1] = opts.pidfile end
+  return a
+end
+
+-- the pasta binary on PATH (default: the usual system directories)
+function M.find (path)
+  path = path or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  for dir in path:gmatch("[^:]+") do
+    local f = dir .. "/pasta"
+    local st = core.stat(f, true)
+    if st and st.type == "file" then return f end
+  end
+  error("lunajail: net.pasta: no pasta on PATH (" .. path .. "): install Debian's " ..
+        "passt package (apt-get install passt)", 0)
+end
+
+return M
