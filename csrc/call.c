@@ -6,7 +6,7 @@
 **     namespaces = {"user", "mount", "pid", ...}, uidmap =, gidmap =,
 **     setgroups = "deny", steps = {...}, cwd = "/", env = {PATH = "/bin"},
 **     fork = false, die_with_parent = true, new_session = true,
-**     lease = core.idlease{...},
+**     lease = core.idlease{...}, cgroup = {fd =} or {procs = {...}},
 **   }, fn, ...)                      -> child, info | nil, err
 **   core.call_result(info, bytes)    -> "ok", reports, values... |
 **                                       "error", err | "incomplete"
@@ -135,6 +135,7 @@ typedef struct Call {
   int fork;                        /* fn in a child forked after the steps */
   int pdeathsig;
   ljLease *lease;
+  int cgfd, cgprocs[LJ_MAXCGPROCS], ncg;   /* its cgroup (plan.cgroup) */
   int ppid;                        /* ours, for the fork's check */
   int res[2], ack[2], syn[2], status[2];
   int alive;                       /* the relay's pipe, in its child */
@@ -142,7 +143,7 @@ typedef struct Call {
 
 static const char *const callfields[] = {
   "namespaces", "uidmap", "gidmap", "setgroups", "steps", "cwd", "env",
-  "fork", "die_with_parent", "new_session", "lease", NULL
+  "fork", "die_with_parent", "new_session", "lease", "cgroup", NULL
 };
 
 typedef struct Field {
@@ -172,7 +173,7 @@ static void checkfields (lua_State *L) {
     for (f = callfields; *f; f++)
       if (strcmp(*f, k) == 0) break;
     if (*f == NULL)
-      luaL_error(L, "call: unknown plan field '%s' (valid: cwd, "
+      luaL_error(L, "call: unknown plan field '%s' (valid: cgroup, cwd, "
                  "die_with_parent, env, fork, gidmap, lease, namespaces, "
                  "new_session, setgroups, steps, uidmap)",
                  luaL_tolstring(L, -2, NULL));
@@ -268,6 +269,8 @@ static void decodeplan (lua_State *L, ljArena *a, Call *C) {
       lj_argerror(A, 1, "the lease is released or already given to a child");
   }
   lua_pop(L, 1);
+  lj_argcgroup(field(L, &f, a, "cgroup"), &C->cgfd, C->cgprocs, &C->ncg);
+  lua_pop(L, 1);
   decodesteps(L, a, C, session);
 }
 
@@ -357,9 +360,13 @@ static int parentgone (Call *C) {
   return poll(&p, 1, 0) != 0;      /* POLLHUP: the relay has exited */
 }
 
-/* the namespaces, and the maps we write meanwhile */
+/* into the cgroup (we put it there: "c"), the namespaces, and the maps
+** we write meanwhile ("g") */
 static void unshareall (Call *C) {
   char c = 'u';
+  if ((C->cgfd >= 0 || C->ncg > 0)
+      && (read(C->syn[0], &c, 1) != 1 || c != 'c'))
+    _exit(127);                    /* we gave up */
   if (C->cloneflags && unshare(C->cloneflags) != 0) die(C, 'U', 0, errno);
   if (C->ack[1] < 0) return;
   if (write(C->ack[1], &c, 1) != 1 || read(C->syn[0], &c, 1) != 1
@@ -625,16 +632,29 @@ static int early (lua_State *L, const char *what, int err) {
   return 2;
 }
 
-/* the pipes; an ack and a sync pipe for the maps */
+/* the pipes; a sync pipe for the cgroup and the maps, an ack pipe for
+** the maps */
 static int makepipes (Call *C) {
+  int maps = C->uid || C->gid || C->setgroups;
   if (pipe2(C->res, O_CLOEXEC) != 0) return errno;
-  if ((C->uid || C->gid || C->setgroups)
-      && (pipe2(C->ack, O_CLOEXEC) != 0 || pipe2(C->syn, O_CLOEXEC) != 0))
+  if ((maps || C->cgfd >= 0 || C->ncg > 0) && pipe2(C->syn, O_CLOEXEC) != 0)
     return errno;
+  if (maps && pipe2(C->ack, O_CLOEXEC) != 0) return errno;
   if (((C->cloneflags & FORKNS) || C->fork)
       && pipe2(C->status, O_CLOEXEC | O_NONBLOCK) != 0)
     return errno;
   return 0;
+}
+
+/* the fork into its cgroup before it unshares (a cgroup namespace then
+** has its root there), then "c" */
+static int placed (Call *C, int pid, const char **what) {
+  char c = 'c';
+  int err;
+  if (C->cgfd < 0 && C->ncg == 0) return 0;
+  *what = "cgroup.procs";
+  if ((err = lj_cgplace(pid, C->cgfd, C->cgprocs, C->ncg)) != 0) return err;
+  return write(C->syn[1], &c, 1) == 1 ? 0 : errno;
 }
 
 /* the fork has unshared: its maps, then "go" */
@@ -729,7 +749,8 @@ static int l_call (lua_State *L) {
   }
   ch->pid = pid;
   ch->pidfd = pidfd;
-  err = C->ack[0] >= 0 ? maps(C, pid, &what) : 0;
+  err = placed(C, pid, &what);
+  if (!err && C->ack[0] >= 0) err = maps(C, pid, &what);
   closefd(&C->ack[0]);
   closefd(&C->syn[1]);             /* EOF: the fork gives up */
   ch->fd[1] = C->res[0];

@@ -482,18 +482,20 @@ static int cgroupfd (ljArgs *A, int idx, const char *key) {
   return (int)lua_tointeger(L, idx);
 }
 
-static void decodecgroup (lua_State *L, ljArena *a, ljPlan *P) {
-  Field f;
-  ljArgs *A = field(L, &f, a, "cgroup");
+/* plan.cgroup, argument 1 of A, into a cgroup's fd (v2) or its
+** cgroup.procs fds (v1); absent: *fd = -1, *nprocs = 0 */
+void lj_argcgroup (ljArgs *A, int *fd, int *procs, int *nprocs) {
+  lua_State *L = A->L;
   int t = A->base, k;
-  P->cgroupfd = -1;
+  *fd = -1;
+  *nprocs = 0;
   if (!lj_isnone(A, 1)) {
     lj_argtable(A, 1);
     lua_pushnil(L);
     while (lua_next(L, t)) {
       const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
                                                        : "";
-      if (strcmp(key, "fd") == 0) P->cgroupfd = cgroupfd(A, -1, "fd");
+      if (strcmp(key, "fd") == 0) *fd = cgroupfd(A, -1, "fd");
       else if (strcmp(key, "procs") == 0) {
         int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : -1;
         if (n < 0 || n > LJ_MAXCGPROCS)
@@ -501,16 +503,21 @@ static void decodecgroup (lua_State *L, ljArena *a, ljPlan *P) {
                       LJ_MAXCGPROCS);
         for (k = 1; k <= n; k++) {
           lua_rawgeti(L, -1, k);
-          P->cgprocs[P->ncgprocs++] = cgroupfd(A, -1, "procs");
+          procs[(*nprocs)++] = cgroupfd(A, -1, "procs");
           lua_pop(L, 1);
         }
       }
       else lj_argerror(A, 1, "unknown key '%s' (valid: fd, procs)", key);
       lua_pop(L, 1);
     }
-    if (P->cgroupfd < 0 && P->ncgprocs == 0)
-      lj_argerror(A, 1, "fd or procs expected");
+    if (*fd < 0 && *nprocs == 0) lj_argerror(A, 1, "fd or procs expected");
   }
+}
+
+static void decodecgroup (lua_State *L, ljArena *a, ljPlan *P) {
+  Field f;
+  lj_argcgroup(field(L, &f, a, "cgroup"), &P->cgroupfd, P->cgprocs,
+               &P->ncgprocs);
   lua_pop(L, 1);
 }
 
@@ -1005,17 +1012,22 @@ static int startchild (ljPlan *P, Run *R, int *err) {
 /* the child into its cgroup before "go", where clone3 has not put it
 ** there: its pid into each cgroup.procs (v1; v2 without clone3) */
 static int placecgroup (ljPlan *P, Run *R) {
-  char pid[16];
-  int k, fd, err = 0;
   if (R->placed || (P->cgroupfd < 0 && P->ncgprocs == 0)) return 0;
   R->what = "cgroup.procs";
-  snprintf(pid, sizeof pid, "%d", R->pid);
-  for (k = 0; k < P->ncgprocs; k++)
-    if (write(P->cgprocs[k], pid, strlen(pid)) < 0) return errno;
-  if (P->ncgprocs > 0) return 0;
-  if ((fd = openat(P->cgroupfd, "cgroup.procs", O_WRONLY | O_CLOEXEC)) < 0)
+  return lj_cgplace(R->pid, P->cgroupfd, P->cgprocs, P->ncgprocs);
+}
+
+/* pid into its cgroup: each cgroup.procs of procs, or dirfd's */
+int lj_cgplace (int pid, int dirfd, const int *procs, int nprocs) {
+  char s[16];
+  int k, fd, err = 0;
+  snprintf(s, sizeof s, "%d", pid);
+  for (k = 0; k < nprocs; k++)
+    if (write(procs[k], s, strlen(s)) < 0) return errno;
+  if (nprocs > 0) return 0;
+  if ((fd = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC)) < 0)
     return errno;
-  if (write(fd, pid, strlen(pid)) < 0) err = errno;
+  if (write(fd, s, strlen(s)) < 0) err = errno;
   close(fd);
   return err;
 }

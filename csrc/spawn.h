@@ -176,6 +176,12 @@ int lj_setup_step (lua_State *L, int idx, ljChild *c);
 void lj_decodestep (lua_State *L, ljArena *a, const char *who, int k,
                     ljStep *s);
 
+/* plan.cgroup (argument 1 of A): a cgroup's fd (v2), or the cgroup.procs
+** fds of its hierarchies (v1, at most LJ_MAXCGPROCS); lj_cgplace puts
+** pid there */
+void lj_argcgroup (ljArgs *A, int *fd, int *procs, int *nprocs);
+int lj_cgplace (int pid, int dirfd, const int *procs, int nprocs);
+
 /* the parent of a payload it forked (the runner's fork mode, lj.call's
 ** relay): waits for pid, forwarding SIGTERM, SIGINT, SIGHUP, SIGQUIT,
 ** SIGUSR1 and SIGUSR2 to it, writes its raw wait status to statusfd and

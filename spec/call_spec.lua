@@ -153,6 +153,25 @@ describe("lj.call", function()
         assert.matches("from the sandbox\n", text)
       end)
 
+      it("runs the function in the recipe's cgroup (limits)", function()
+        if novalgrind() then return end
+        local r = run(mode, [[
+          if not require("lunajail.cgroup").available() then return "none" end
+          local c = assert(lj.spawn_call(lj.container { limits = { memory = "256m", pids = 16 } },
+            function () local s = ("x"):rep(16 << 20) return #s end))
+          local n = c:result(60)
+          local f = c:cgroup()
+          c:close()
+          return { n = n, peak = f.memory_peak, path = f.path }
+        ]])
+        if r == "none" then
+          return H.skip("no cgroup for this caller here (see spec/cgroup_spec.lua)")
+        end
+        assert.equal(16 << 20, r.n)
+        assert.is_true(r.peak >= 16 << 20, "memory peak " .. tostring(r.peak))
+        assert.matches("/lunajail/%d+%-%d+$", r.path)
+      end)
+
       it("stops a function that loops forever at the timeout", function()
         if novalgrind() then return end
         local r = run(mode, [[

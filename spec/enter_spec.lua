@@ -225,6 +225,30 @@ describe("child:enter", function()
         assert.equal("ok\n", r.n)
       end)
 
+      it("joins the sandbox's cgroup, where a hand-written enter does not", function()
+        local r = run(mode, [[
+          if not require("lunajail.cgroup").available() then return "none" end
+          local c = sandbox { limits = { pids = 32 }, argv = { "sh", "-c",
+            "echo ready; exec sleep 120" } }
+          local cg = "cat /proc/self/cgroup | grep pids"
+          local payload = collect(assert(c:enter { argv = { "sh", "-c",
+            "grep pids /proc/2/cgroup" } }))
+          local entered = collect(assert(c:enter { argv = { "sh", "-c", cg } }))
+          local by_hand = collect(naive(c, { "sh", "-c", cg }))
+          local figures = c:cgroup()
+          c:close()
+          return { payload = payload, entered = entered, naive = by_hand,
+                   path = figures.path }
+        ]])
+        if r == "none" then
+          return H.skip("no cgroup for this caller here (see spec/cgroup_spec.lua)")
+        end
+        assert.matches("pids:/\n$", r.payload)       -- the cgroup namespace's root
+        assert.equal(r.payload, r.entered)
+        assert.not_equal(r.payload, r.naive)          -- outside it: /../...
+        assert.matches("/lunajail/%d+%-%d+$", r.path)
+      end)
+
       it("is killed when the sandbox's PID 1 dies", function()
         local st = run(mode, [[
           local c = sandbox()

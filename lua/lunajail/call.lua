@@ -28,6 +28,8 @@ local core = require "lunajail.core"
 local compile = require "lunajail.compile"
 local idalloc = require "lunajail.ids"
 local enter = require "lunajail.enter"
+local cgroup = require "lunajail.cgroup"
+local childlib = require "lunajail.child"
 
 local M = {}
 
@@ -38,7 +40,8 @@ local function fail (fmt, ...)
   error("lunajail: call: " .. fmt:format(...), 0)
 end
 
--- the plan of core.call for a checked recipe r, and the lease it holds
+-- the plan of core.call for a checked recipe r, and the lease and the
+-- cgroup (limits) it holds
 local function fresh (r)
   if r.stdio ~= nil then
     fail("recipe.stdio: a function's stdout and stderr are the caller's, its " ..
@@ -48,17 +51,23 @@ local function fresh (r)
   -- argv and path: fn is the payload; the terminals on our stdout and
   -- stderr are guarded as for any recipe handing them in
   local plan, _, ids = r:with { stdio = { "null", "inherit", "inherit" } }:steps()
-  local lease
+  local lease, sb, err
   if ids.lease then
-    local err
     lease, err = idalloc.lease()
     if not lease then return nil, err end
     plan = compile.bind(plan, ids, lease:id(), lease)
   end
+  if r.limits then
+    sb, err = cgroup.sandbox(r.limits)          -- before the fork
+    if not sb then
+      if lease then lease:close() end
+      return nil, err
+    end
+  end
   return { namespaces = plan.namespaces, uidmap = plan.uidmap, gidmap = plan.gidmap,
            steps = plan.steps, cwd = plan.cwd, env = plan.env,
            die_with_parent = plan.die_with_parent, new_session = plan.new_session,
-           lease = lease }, lease
+           lease = lease, cgroup = sb and sb.plan }, lease, sb
 end
 
 -- target: a recipe (lj.recipe'd) or a running sandbox's child
@@ -66,20 +75,21 @@ function M.spawn_call (target, fn, ...)
   if type(fn) ~= "function" then
     fail("fn: a function expected, got %s", type(fn))
   end
-  local plan, lease
+  local plan, lease, sb
   if type(target) == "userdata" then
     plan = enter.callplan(target)
   else
-    local err
-    plan, err = fresh(target)
-    if not plan then return nil, err end
-    lease = err
+    plan, lease, sb = fresh(target)
+    if not plan then return nil, lease end
   end
-  local c, info = core.call(plan, fn, ...)
-  if not c then
+  local ok, c, info = pcall(core.call, plan, fn, ...)
+  if not (ok and c) then
     if lease then lease:close() end
+    if sb then sb:close() end
+    if not ok then error(c, 0) end
     return nil, info
   end
+  if sb then childlib.attach(c, sb) end
   calls[c] = { info = info }
   return c
 end

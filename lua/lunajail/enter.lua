@@ -12,8 +12,9 @@
 --     mount namespace brings the sandbox's root and working directory;
 --   - becomes a process of its pid namespace: the runner forks after
 --     joining it (plan.fork) and relays the payload's status;
---   - joins its cgroup, once sandboxes have cgroups of their own
---     (M.cgroup, the hook; today every sandbox is in its caller's);
+--   - joins its cgroup when it has one (limits): the spawner puts it
+--     there before its first step, with the sandbox's cgroup fds (plan.
+--     cgroup), so its limits count the entered process too;
 --   - gets the restrictions the sandbox's payload got, by the same steps
 --     of its plan, in the same order: rlimits, priority, capabilities,
 --     groups and ids, securebits, no_new_privs, Landlock, seccomp (and,
@@ -134,15 +135,6 @@ local function differ (pid)
   return out
 end
 
--- the hook for cgroups: the steps that put the entered process in the
--- sandbox's cgroup, before anything else.  Sandboxes have no cgroup of
--- their own yet (every one is in its caller's, so the entered process is
--- there already); the resource-control work fills this in
-function M.cgroup (rec)
-  local _ = rec
-  return {}
-end
-
 -- the sandbox's env, as a map, with the fields' merged in
 local function environment (plan, env)
   local base = {}
@@ -208,7 +200,6 @@ function M.prepare (child, ttys, what)
     fail("the sandbox has exited")
   end
   local steps = {}
-  for _, s in ipairs(M.cgroup(rec)) do steps[#steps + 1] = s end
   if #joined > 0 then
     local names = {}
     for i, n in ipairs(joined) do names[i] = n end
@@ -225,7 +216,7 @@ function M.prepare (child, ttys, what)
   end
   -- pid and time namespaces take only the children made after the join
   return { steps = steps, fork = joined.pid or joined.time or false, joined = joined,
-           plan = plan, record = rec }
+           plan = plan, record = rec, cgroup = plan.cgroup }
 end
 
 -- child:enter{argv = ..., env =, cwd =, stdio =, fds =, ...}
@@ -245,7 +236,7 @@ function M.enter (child, t)
   local plan = {
     argv = f.argv, path = f.path, env = environment(e.plan, f.env),
     cwd = f.cwd or (not e.joined.mount and e.plan.cwd) or nil,
-    stdio = f.stdio, fds = f.fds, steps = e.steps, fork = e.fork,
+    stdio = f.stdio, fds = f.fds, steps = e.steps, fork = e.fork, cgroup = e.cgroup,
     die_with_parent = f.die_with_parent, new_session = f.new_session,
     trace = f.trace, setup_timeout = f.setup_timeout,
   }
@@ -258,7 +249,7 @@ function M.callplan (child)
   local e = M.prepare(child, seccomp.terminals { stdio = { "null", "inherit", "inherit" } },
                       "call")
   return { steps = e.steps, fork = e.fork, env = environment(e.plan),
-           cwd = not e.joined.mount and e.plan.cwd or nil }
+           cwd = not e.joined.mount and e.plan.cwd or nil, cgroup = e.cgroup }
 end
 
 return M
