@@ -212,7 +212,8 @@ static void decodesteps (lua_State *L, ljArena *a, Call *C, int session) {
   if (session) C->steps[C->nsteps++].op = lj_findop("setsid");
   for (k = 1; k <= n; k++) {
     lua_rawgeti(L, A->base, k);
-    lj_decodestep(L, a, "call", k, &C->steps[C->nsteps++]);
+    lj_decodestep(L, a, -1, "call: plan.steps[%d] %s", k,
+                  &C->steps[C->nsteps++]);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);

@@ -195,8 +195,8 @@ static void exec_describe (const ljStep *s, ljBuf *b) {
   lj_bufaddq(b, P->path);
 }
 
-static const ljOp op_fds = { "fds", "", NULL, NULL, fds_describe, 0 };
-static const ljOp op_exec = { "exec", "", NULL, NULL, exec_describe, 0 };
+const ljOp lj_op_fds = { "fds", "", NULL, NULL, fds_describe, 0 };
+const ljOp lj_op_exec = { "exec", "", NULL, NULL, exec_describe, 0 };
 
 /* }====== */
 
@@ -267,15 +267,26 @@ static int maxindex (lua_State *L, int t) {
   return n;
 }
 
-/* steps[k] = {"name", args..., optional = bool} */
-void lj_decodestep (lua_State *L, ljArena *a, const char *who, int k,
+/* the where of a step's messages, without its op: fmt with no name */
+static const char *pushwhere (lua_State *L, const char *fmt, int k) {
+  const char *w = lua_pushfstring(L, fmt, k, "");
+  lua_pushlstring(L, w, strlen(w) - 1);        /* the space before it */
+  lua_remove(L, -2);
+  return lua_tostring(L, -1);
+}
+
+/* the step table at t = {"name", args..., optional = bool} into s, as
+** step k; fmt names it in messages ("spawn: plan.steps[%d] %s": the
+** number, then the op's name).  Raises on misuse; leaves the stack */
+void lj_decodestep (lua_State *L, ljArena *a, int t, const char *fmt, int k,
                     ljStep *s) {
-  int t = lua_gettop(L), n, j;
+  int top = lua_gettop(L), n, j;
   const char *name;
   ljArgs A;
+  t = lua_absindex(L, t);
   if (!lua_istable(L, t))
-    luaL_error(L, "%s: plan.steps[%d]: {\"name\", args...} expected, "
-               "got %s", who, k, luaL_typename(L, t));
+    luaL_error(L, "%s: {\"name\", args...} expected, got %s",
+               pushwhere(L, fmt, k), luaL_typename(L, t));
   lua_rawgeti(L, t, 1);
   name = lua_tostring(L, -1);
   if (lua_type(L, -1) != LUA_TSTRING || (s->op = lj_findop(name)) == NULL) {
@@ -283,15 +294,15 @@ void lj_decodestep (lua_State *L, ljArena *a, const char *who, int k,
     name = luaL_tolstring(L, -1, NULL);
     lj_pushopnames(L);
     valid = lua_tostring(L, -1);
-    luaL_error(L, "%s: plan.steps[%d]: unknown step '%s' (valid: %s)", who,
-               k, name, valid);
+    luaL_error(L, "%s: unknown step '%s' (valid: %s)", pushwhere(L, fmt, k),
+               name, valid);
   }
   lua_getfield(L, t, "optional");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-    luaL_error(L, "%s: plan.steps[%d].optional: boolean expected", who, k);
+    luaL_error(L, "%s.optional: boolean expected", pushwhere(L, fmt, k));
   s->optional = lua_toboolean(L, -1);
   s->index = k;
-  lua_pushfstring(L, "%s: plan.steps[%d] %s", who, k, name);
+  lua_pushfstring(L, fmt, k, name);
   n = maxindex(L, t) - 1;
   luaL_checkstack(L, n + 4, "too many step arguments");
   for (j = 2; j <= n + 1; j++) lua_rawgeti(L, t, j);
@@ -303,7 +314,7 @@ void lj_decodestep (lua_State *L, ljArena *a, const char *who, int k,
   A.arena = a;
   A.copy = 1;
   s->op->decode(&A, s);
-  lua_settop(L, t);
+  lua_settop(L, top);
 }
 
 static int cmppair (const void *x, const void *y) {
@@ -609,7 +620,8 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   if (extra) P->steps[P->nsteps++].op = lj_findop("setsid");
   for (k = 1; k <= nsteps; k++) {
     lua_rawgeti(L, A->base, k);
-    lj_decodestep(L, a, "spawn", k, &P->steps[P->nsteps++]);
+    lj_decodestep(L, a, -1, "spawn: plan.steps[%d] %s", k,
+                  &P->steps[P->nsteps++]);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -625,10 +637,10 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   P->ctty = P->fds[0].source == SRC_PTY;
   if (P->ctty && !pid1 && !P->fork && !extra)
     luaL_error(L, "spawn: a pty on stdin needs new_session (or pid1)");
-  P->steps[P->nsteps].op = &op_fds;
+  P->steps[P->nsteps].op = &lj_op_fds;
   P->steps[P->nsteps].index = ++nsteps;
   P->steps[P->nsteps++].p = P;
-  P->steps[P->nsteps].op = &op_exec;
+  P->steps[P->nsteps].op = &lj_op_exec;
   P->steps[P->nsteps].index = ++nsteps;
   P->steps[P->nsteps++].p = P;
   P->pid1 = pid1;
@@ -664,6 +676,8 @@ typedef struct Run {
   int pty;                         /* a pty's master, or -1 */
   int pidfd, pid;
   int progfd;                      /* the program's memfd */
+  int ctlfd;                       /* a stepper's control socket (the
+                                      runner's end), or -1 */
   ljProg *g;                       /* ... mapped */
   void *stack;
   Tramp T;
@@ -792,6 +806,7 @@ static uint32_t putstr (Pack *k, const char *s) {
 static uint32_t putstrings (Pack *k, const char **v) {
   size_t n = 0, i;
   uint32_t at, *o;
+  if (v == NULL) return 0;
   while (v[n]) n++;
   at = put(k, NULL, sizeof(uint32_t) * (n + 1));
   for (i = 0; i <= n; i++) {
@@ -802,12 +817,13 @@ static uint32_t putstrings (Pack *k, const char **v) {
   return at;
 }
 
-static void layout (Pack *k, ljPlan *P, Run *R) {
-  ljProg *g = (ljProg *)k->base, h;
-  int n = P->nsteps - 2, j, m;
+/* the first n steps of P, its fds, path, argv and environment, behind a
+** copy of the header t (the fields its caller decides) */
+static void layout (Pack *k, const ljPlan *P, int n, const ljProg *t) {
+  ljProg *g = (ljProg *)k->base, h = *t;
+  int j, m;
   ljProgStep *ps;
   int32_t *fp;
-  memset(&h, 0, sizeof h);
   k->off = 0;
   put(k, NULL, sizeof h);
   h.steps = put(k, NULL, sizeof(ljProgStep) * (size_t)n);
@@ -840,14 +856,6 @@ static void layout (Pack *k, ljPlan *P, Run *R) {
   if (g == NULL) return;
   h.magic = LJ_PROG_MAGIC;
   h.size = (uint32_t)k->off;
-  h.flags = (P->pid1 ? LJ_PROG_PID1 : 0) | (P->ctty ? LJ_PROG_CTTY : 0)
-            | ((P->cloneflags & CLONE_NEWUSER) ? LJ_PROG_AMBIENT : 0)
-            | (P->search ? LJ_PROG_SEARCH : 0) | (P->trace ? LJ_PROG_TRACE : 0)
-            | (P->fork ? LJ_PROG_FORK : 0);
-  h.pdeathsig = P->pdeathsig;
-  h.reportfd = R->rep[1];
-  h.statusfd = R->status[1];
-  h.leasefd = P->pid1 ? P->leasefd : -1;   /* init holds it */
   h.nsteps = n;
   h.nfds = P->nfds;
   h.fdsindex = n + 1;
@@ -855,23 +863,46 @@ static void layout (Pack *k, ljPlan *P, Run *R) {
   memcpy(g, &h, sizeof h);
 }
 
-static int pack (ljPlan *P, Run *R) {
+int lj_pack (const ljPlan *P, int n, const ljProg *h, int *fd, ljProg **g) {
   Pack k = { NULL, 0 };
   size_t size;
   void *m;
-  layout(&k, P, R);
+  int err;
+  *g = NULL;
+  layout(&k, P, n, h);
   size = k.off;
-  R->what = "the program's memfd";
   if (size > 0xffffffffu) return E2BIG;
-  if ((R->progfd = memfd_create("lunajail-plan", MFD_CLOEXEC)) < 0
-      || ftruncate(R->progfd, (off_t)size) != 0)
-    return errno;
-  m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, R->progfd, 0);
-  if (m == MAP_FAILED) return errno;
-  R->g = (ljProg *)m;
+  if ((*fd = memfd_create("lunajail-plan", MFD_CLOEXEC)) < 0) return errno;
+  if (ftruncate(*fd, (off_t)size) != 0
+      || (m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0))
+         == MAP_FAILED) {
+    err = errno;
+    close(*fd);
+    *fd = -1;
+    return err;
+  }
+  *g = (ljProg *)m;
   k.base = (char *)m;
-  layout(&k, P, R);
+  layout(&k, P, n, h);
   return 0;
+}
+
+/* the plan, but for the spawner's own fds and exec steps (the runner's) */
+static int pack (ljPlan *P, Run *R) {
+  ljProg h;
+  memset(&h, 0, sizeof h);
+  h.flags = (P->pid1 ? LJ_PROG_PID1 : 0) | (P->ctty ? LJ_PROG_CTTY : 0)
+            | ((P->cloneflags & CLONE_NEWUSER) ? LJ_PROG_AMBIENT : 0)
+            | (P->search ? LJ_PROG_SEARCH : 0) | (P->trace ? LJ_PROG_TRACE : 0)
+            | (R->ctlfd >= 0 ? LJ_PROG_PAUSED : 0)
+            | (P->fork ? LJ_PROG_FORK : 0);
+  h.pdeathsig = P->pdeathsig;
+  h.reportfd = R->rep[1];
+  h.statusfd = R->status[1];
+  h.leasefd = P->pid1 ? P->leasefd : -1;   /* init holds it */
+  h.ctlfd = R->ctlfd;
+  R->what = "the program's memfd";
+  return lj_pack(P, P->nsteps - 2, &h, &R->progfd, &R->g);
 }
 
 /* }====== */
@@ -949,6 +980,7 @@ static void tramp (ljPlan *P, Run *R, int runnerfd) {
   T->parentfds[1] = R->syn[1];
   T->parentfds[2] = R->xp[0];
   if (R->status[1] >= 0) T->keep[T->nkeep++] = R->status[1];
+  if (R->ctlfd >= 0) T->keep[T->nkeep++] = R->ctlfd;
   if (P->pid1 && P->leasefd >= 0) T->keep[T->nkeep++] = P->leasefd;
   for (k = 0; k < P->nfds; k++) T->keep[T->nkeep++] = P->fds[k].source;
   for (k = 0; k < P->nsteps - 2; k++)    /* fds the steps use */
@@ -1240,6 +1272,21 @@ static void pushrecord (lua_State *L, Run *R, int i) {
   }
 }
 
+/* a step that went well, as a report: a step error's fields without an
+** errno, and the message "step 3 mount(...): ok" */
+void lj_pushstepok (lua_State *L, const ljStep *s) {
+  char buf[1024];
+  ljBuf b = { buf, 0, sizeof buf };
+  lj_pushsteperr(L, s, s->index, 0);
+  lj_describe(s, &b);
+  lua_pushfstring(L, "step %d %s: ok", s->index, buf);
+  lua_setfield(L, -2, "message");
+  lua_pushnil(L);
+  lua_setfield(L, -2, "signal");
+  lua_pushnil(L);
+  lua_setfield(L, -2, "signame");
+}
+
 /* the reports: each optional failure and, with trace, each step that
 ** went well, in order, with the microseconds it took */
 static void pushreports (lua_State *L, Run *R) {
@@ -1256,13 +1303,7 @@ static void pushreports (lua_State *L, Run *R) {
         found = 1;
       }
     if (!found && P->trace && (R->fatal < 0 || pos < R->recs[R->fatal][1])) {
-      const ljStep *s = &P->steps[pos - 1];
-      char buf[1024];
-      ljBuf b = { buf, 0, sizeof buf };
-      lj_pushsteperr(L, s, s->index, 0);
-      lj_describe(s, &b);
-      lua_pushfstring(L, "step %d %s: ok", s->index, buf);
-      lua_setfield(L, -2, "message");
+      lj_pushstepok(L, &P->steps[pos - 1]);
       setusec(L, R, pos);
       lua_seti(L, -2, ++n);
     }
@@ -1336,7 +1377,10 @@ static void giveback (ljChild *ch, Side *M) {
   }
 }
 
-static int l_spawn (lua_State *L) {
+/* core.spawn, and the stepper's start (stepper.c): ctlfd >= 0 is the
+** runner's end of a control socket, which makes the runner pause before
+** its fds step (runner.c); *timeout gets the plan's setup_timeout */
+int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
   ljArena *a;
   ljPlan *P;
   ljChild *ch;
@@ -1358,6 +1402,8 @@ static int l_spawn (lua_State *L) {
   R->rep[0] = R->rep[1] = R->syn[0] = R->syn[1] = R->pidfd = -1;
   R->status[0] = R->status[1] = R->pty = R->progfd = -1;
   R->xp[0] = R->xp[1] = -1;
+  R->ctlfd = ctlfd;
+  if (timeout) *timeout = P->setup_timeout;
   for (k = 0; k < 3; k++) R->ours[k] = R->opened[k] = -1;
   R->fatal = -1;
   ch = lj_newchild(L);                                 /* 3 */
@@ -1402,6 +1448,10 @@ static int l_spawn (lua_State *L) {
   return 1;
 }
 
+static int l_spawn (lua_State *L) {
+  return lj_spawnplan(L, -1, NULL);
+}
+
 /* core.check(plan) -> true: decodes the plan as spawn would, raising on
 ** misuse, and starts nothing */
 static int l_check (lua_State *L) {
@@ -1427,4 +1477,5 @@ void lj_open_spawn (lua_State *L) {
   lua_pushcfunction(L, l_check);
   lua_setfield(L, -2, "check");
   lj_open_process(L);
+  lj_open_stepper(L);
 }

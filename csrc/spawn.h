@@ -20,7 +20,8 @@
 #define LJ_MAXFDS    1024          /* fds a plan may pass */
 #define LJ_MAXCGPROCS 16           /* cgroup.procs fds (v1 hierarchies) */
 
-/* report pipe records: {kind, step index, errno} */
+/* report pipe records: {kind, step index, errno} (and a stepper's,
+** below) */
 enum { LJ_REP_FATAL = 1, LJ_REP_OPTIONAL = 2 };
 
 typedef struct ljFdPair {
@@ -38,7 +39,11 @@ enum {                             /* ljProg.flags */
   LJ_PROG_SEARCH = 4,              /* path is looked up in pathenv */
   LJ_PROG_TRACE = 8,               /* every step reported */
   LJ_PROG_AMBIENT = 16,            /* capabilities came as ambient ones */
-  LJ_PROG_FORK = 32                /* the runner forks the payload and
+  LJ_PROG_PAUSED = 32,             /* a stepper's: stop before the fds
+                                      step, take requests on ctlfd */
+  LJ_PROG_SUBREAPER = 64,          /* init without a pid namespace (a
+                                      forked stepper's exec) */
+  LJ_PROG_FORK = 128               /* the runner forks the payload and
                                       relays its status (plan.fork) */
 };
 
@@ -57,6 +62,7 @@ typedef struct ljProg {
   int32_t flags, pdeathsig;
   int32_t reportfd, statusfd;      /* as the runner finds them */
   int32_t leasefd;                 /* an id lease init holds, or -1 */
+  int32_t ctlfd;                   /* a stepper's control socket, or -1 */
   int32_t nsteps;                  /* the plan's, without fds and exec */
   uint32_t steps;                  /* ljProgStep[nsteps] */
   int32_t nfds;
@@ -73,6 +79,44 @@ typedef struct ljProg {
 } ljProg;
 
 #define LJ_PROGSTR(g, off)  ((off) ? (const char *)(g) + (off) : NULL)
+
+/* }====== */
+
+
+/* {====== A stepper's control socket (stepper.c, runner.c) ======}
+** A stepper's runner (LJ_PROG_PAUSED) stops before its fds step and
+** takes requests on a SOCK_SEQPACKET socket, one message each: an int32
+** kind and
+**   LJ_CTL_STEPS  a program (a memfd, by SCM_RIGHTS): its steps applied
+**   LJ_CTL_EXEC   a program: its steps (a chdir), the fds step, then exec
+**                 with the program's path, argv and environment
+**   LJ_CTL_STATE  nothing: the answer is its state, as text
+**   LJ_CTL_FORK   an ljCtlFork and the maps' texts; by SCM_RIGHTS the new
+**                 runner's stdio (those not inherited)
+** It answers with report records {kind, position, errno}: an
+** LJ_REP_OPTIONAL for each optional step that failed, then one of
+**   LJ_REP_DONE    done (a fork's: with the new runner's control socket,
+**                  pidfd and status pipe, by SCM_RIGHTS)
+**   LJ_REP_FAILED  the step at position failed: it waits for the next
+**   LJ_REP_FATAL   the fds or exec step failed: it exits
+**   LJ_REP_DATA    {kind, bytes, 0} and the bytes (state's), until DONE
+** EOF: it exec'd, or died (the program's progress tells which).
+*/
+
+enum { LJ_CTL_STEPS = 1, LJ_CTL_EXEC, LJ_CTL_STATE, LJ_CTL_FORK };
+enum { LJ_REP_DONE = 3, LJ_REP_FAILED = 4, LJ_REP_DATA = 5 };
+
+#define LJ_CTL_DATA  16384          /* bytes of state per message */
+
+/* the pid of a pidfd in the pid namespace of our /proc, or 0 */
+int lj_pidfdpid (int pidfd);
+
+typedef struct ljCtlFork {
+  int32_t kind;                    /* LJ_CTL_FORK */
+  int32_t cloneflags;              /* its namespaces */
+  int32_t stdio;                   /* bit k: stdio k comes with it */
+  uint32_t uidlen, gidlen;         /* the maps' texts, after this */
+} ljCtlFork;
 
 /* }====== */
 
@@ -104,6 +148,13 @@ typedef struct ljPlan {
                                       goes there before "go" (v1) */
   int ncgprocs;
 } ljPlan;
+
+/* the first n steps of P, its fds, path, argv and environment as a
+** program in a new memfd, behind a copy of h (the header fields the
+** caller decides: flags, pdeathsig, report, status, lease and control
+** fds): core.spawn packs a plan with it, the stepper each request.  0
+** or an errno; *g is the program, mapped */
+int lj_pack (const ljPlan *P, int n, const ljProg *h, int *fd, ljProg **g);
 
 /* }====== */
 
@@ -166,15 +217,22 @@ void lj_open_process (lua_State *L);
 ** failure's error object is in the child's uservalue 2) */
 int lj_setup_step (lua_State *L, int idx, ljChild *c);
 
+/* spawn.c, for the stepper (stepper.c): core.spawn with the plan at
+** index 1 (ctlfd: the runner's end of a stepper's control socket, or
+** -1; *timeout: the plan's setup_timeout); the step decoder of plans
+** (fmt: "spawn: plan.steps[%d] %s", the number and the op's name); the
+** spawner's own steps; a step that went well, as a report */
+int lj_spawnplan (lua_State *L, int ctlfd, double *timeout);
+void lj_decodestep (lua_State *L, ljArena *a, int t, const char *fmt, int k,
+                    ljStep *s);
+extern const ljOp lj_op_fds, lj_op_exec;
+void lj_pushstepok (lua_State *L, const ljStep *s);
+void lj_open_stepper (lua_State *L);
+
 /* }====== */
 
 
 /* {====== Shared by the spawner and lj.call (call.c) ======} */
-
-/* plan.steps[k] (the table on top of the stack) into s; raises as
-** "who: plan.steps[k] ..." on misuse */
-void lj_decodestep (lua_State *L, ljArena *a, const char *who, int k,
-                    ljStep *s);
 
 /* plan.cgroup (argument 1 of A): a cgroup's fd (v2), or the cgroup.procs
 ** fds of its hierarchies (v1, at most LJ_MAXCGPROCS); lj_cgplace puts

@@ -20,6 +20,7 @@ local seccomp = require "lunajail.seccomp"
 local presets = require "lunajail.presets"
 local idalloc = require "lunajail.ids"
 local cgroup = require "lunajail.cgroup"
+local stepper = require "lunajail.stepper"
 local child = require "lunajail.child"
 local enter = require "lunajail.enter"
 local call = require "lunajail.call"
@@ -95,6 +96,19 @@ end
 function Recipe:dump () return dump(self) end
 Recipe.__tostring = Recipe.dump
 
+-- explain()'s lines for a recipe with limits
+local function explaincgroup (limits, plan, lines, line)
+  lines[#lines + 1] = ("      cgroup: %s/<pid>-<n> under %s, the child in it from " ..
+                       "its clone on; limits: %s"):format(cgroup.DIR,
+    limits.parent or "the caller's own cgroup", cgroup.describe(limits))
+  for _, ns in ipairs(plan.namespaces or {}) do
+    if ns == "cgroup" then
+      line(0, "unshare(cgroup)", "the cgroup namespace, made in the sandbox's cgroup: " ..
+           "rooted there")
+    end
+  end
+end
+
 -- r:explain() -> one line per step, numbered as spawn errors number
 -- them, with why it is there
 function Recipe:explain ()
@@ -125,17 +139,7 @@ function Recipe:explain ()
     end
     lines[#lines + 1] = "      uid map: " .. table.concat(m, ", ")
   end
-  if self.limits then
-    lines[#lines + 1] = ("      cgroup: %s/<pid>-<n> under %s, the child in it from " ..
-                         "its clone on; limits: %s"):format(cgroup.DIR,
-      self.limits.parent or "the caller's own cgroup", cgroup.describe(self.limits))
-    for _, ns in ipairs(plan.namespaces or {}) do
-      if ns == "cgroup" then
-        line(0, "unshare(cgroup)", "the cgroup namespace, made in the sandbox's cgroup: " ..
-             "rooted there")
-      end
-    end
-  end
+  if self.limits then explaincgroup(self.limits, plan, lines, line) end
   if plan.new_session ~= false then line(0, "setsid()", "a new session: no terminal " ..
                                          "of the caller's to inject input into") end
   local lastfilter = 0
@@ -342,6 +346,11 @@ function M.run (r, opts)
 end
 Recipe.run = M.run
 
+-- stepper(recipe_or_plan) -> a paused sandbox, driven one step at a time
+-- (lua/lunajail/stepper.lua, docs/guide.md "Experimenting step by step")
+M.stepper = stepper.new
+Recipe.stepper = stepper.new
+
 -- }======
 
 
@@ -349,9 +358,9 @@ Recipe.run = M.run
 
 -- child:enter{argv = ...} -> a child in that sandbox (lunajail.enter);
 -- child:enter(fn, ...) -> fn's values, fn run in that sandbox
-function core.Child.enter (child, what, ...)
-  if type(what) == "function" then return call.call(child, what, ...) end
-  return enter.enter(child, what)
+function core.Child.enter (c, what, ...)
+  if type(what) == "function" then return call.call(c, what, ...) end
+  return enter.enter(c, what)
 end
 
 -- call(recipe | child, fn, ...) -> fn's values; spawn_call: the child
