@@ -60,7 +60,9 @@ local RESTRICT = set { "setrlimit", "setpriority", "caps_set", "caps_drop_bound"
   "securebits", "caps_keep", "no_new_privs", "dumpable", "landlock", "seccomp" }
 local SHARED = set { "sethostname", "setdomainname", "mount", "bind", "overlay",
   "umount", "pivot_root", "chdir", "mkdir_p", "symlink", "write_file", "touch",
-  "beneath", "ifup", "pdeathsig", "setsid" }     -- in the namespaces: there already
+  "beneath", "pdeathsig", "setsid",             -- in the namespaces: there already
+  "ifup", "link_del", "veth", "addr_add", "route_add", "unshare_veth",
+  "netns_join" }                                -- its network: its PID 1's
 
 -- the fields a process of its own may have; the rest is the sandbox's
 local FIELDS = { "argv", "path", "env", "cwd", "stdio", "fds", "die_with_parent",
