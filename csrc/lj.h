@@ -205,6 +205,11 @@ void lj_pushstatus (lua_State *L, int status, const struct rusage *ru);
 const char **lj_argenv (ljArgs *A, int n);     /* nil: environ */
 const char **lj_argargv (ljArgs *A, int n);    /* non-empty */
 int lj_writeproc (int pid, const char *file, const char *text);
+/* the maps of pid's user namespace (text "inside outside count\n...",
+** NULL for none; setgroups 1 "deny", 2 "allow", 0 as needed), as root
+** or through newuidmap and newgidmap; *what names a failure's file */
+int lj_writemaps (int pid, const char *uid, const char *gid, int setgroups,
+                  const char **what);
 int lj_hascap (int cap);
 void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b);
 
@@ -213,6 +218,38 @@ const char *lj_inroot (ljCtx *c, const char *path);  /* "/x" below the
                                      beneath root ("/" for it), or NULL */
 int lj_openin (ljCtx *c, const char *rel, int flags);  /* inside it */
 int lj_opennolinks (const char *path, int flags);  /* ELOOP at a symlink */
+
+/* Lua values as bytes and back (values.c), for lj.call's results */
+#define LJ_VALMAX    (64 << 20)    /* bytes */
+#define LJ_VALDEPTH  100           /* levels of tables */
+
+typedef struct ljEnc {             /* the encoder's state: never raises */
+  lua_State *L;
+  char *p;                         /* malloc'd */
+  size_t n, cap;
+  int seen;                        /* stack index: the tables on the path */
+  char path[256];                  /* where it is, for messages */
+  size_t plen;
+  char err[512];                   /* why it stopped: 0 returned */
+} ljEnc;
+
+void lj_encinit (ljEnc *E, lua_State *L);      /* pushes a table */
+int lj_encput (ljEnc *E, const void *p, size_t n);
+int lj_enctag (ljEnc *E, char tag);
+int lj_encu32 (ljEnc *E, uint32_t v);
+int lj_encstring (ljEnc *E, const char *s, size_t len);
+int lj_encvalue (ljEnc *E, int idx);          /* 1, or 0 and E->err */
+
+typedef struct ljDec {             /* untrusted bytes p[off .. n) */
+  lua_State *L;
+  const char *p;
+  size_t n, off;
+} ljDec;
+
+__attribute__((noreturn)) void lj_decfail (ljDec *D, const char *what);
+void lj_dectake (ljDec *D, void *out, size_t n);
+uint32_t lj_decu32 (ljDec *D);
+void lj_decvalue (ljDec *D);                  /* pushes it, or raises */
 
 /* }====== */
 
@@ -243,6 +280,7 @@ void lj_open_idalloc (lua_State *L);
 void lj_open_cgroup (lua_State *L);
 void lj_open_tty (lua_State *L);
 int lj_recvpty (int sock);            /* tty.c: the pty step's master */
+void lj_open_call (lua_State *L);
 
 /* }====== */
 

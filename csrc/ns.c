@@ -1,15 +1,19 @@
 /*
-** ns.c: namespaces (unshare, setns), host and domain names, and the
-** uid/gid maps of a user namespace.
+** ns.c: namespaces (unshare, setns -- by path, by namespace fd, or by a
+** process's pidfd), host and domain names, and the uid/gid maps of a user
+** namespace (core.write_idmap; lj_writemaps for the spawner and lj.call).
 */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
 
@@ -53,7 +57,9 @@ static const ljOp op_unshare = {
   "unshare", "namespaces", LJ_PARENT(unshare_decode), unshare_apply, LJ_PARENT(ns_describe), 0
 };
 
-/* setns(path_or_fd, nstype): nstype may be omitted (any type) */
+/* setns(path_or_fd, nstype): nstype may be omitted (any type).  The fd
+** may be a pidfd: nstype then names the namespaces of that process to
+** join (see below); the runner keeps it (usefd) */
 static void setns_decode (ljArgs *A, ljStep *s) {
   int t = A->n < 1 ? LUA_TNONE : lua_type(A->L, lj_argidx(A, 1));
   if (t == LUA_TSTRING) s->s[0] = lj_argpath(A, 1);
@@ -63,17 +69,134 @@ static void setns_decode (ljArgs *A, ljStep *s) {
   s->i[0] = lj_argflags(A, 2, &lj_nsflags);
 }
 
-static int setns_apply (const ljStep *s, ljCtx *c) {
-  int fd = (int)s->i[1], err = 0;
-  (void)c;
-  if (s->s[0] && (fd = open(s->s[0], O_RDONLY | O_CLOEXEC)) < 0) return errno;
-  if (setns(fd, (int)s->i[0]) != 0) err = errno;
-  if (s->s[0]) close(fd);
+/* {====== Entering a process: setns(pidfd, namespaces) ======}
+** With a pidfd, setns joins that process's namespaces, several at once:
+** setns(2) itself takes a pidfd and a set of CLONE_NEW* flags (Linux
+** 5.8) and joins them all or none; before that, each /proc/PID/ns/X is
+** opened and joined in turn, user first (it gives the capabilities the
+** others need), mount last.  The /proc/PID directory is opened first and
+** the pidfd checked after (it polls readable once its process is gone),
+** so a pid recycled meanwhile is never entered: the pid of a process
+** that still runs is its own.  Joining the mount namespace lands in the
+** process's root and working directory (as nsenter --root --wd), not in
+** the namespace's root: a chroot of the process holds for us too.
+** System calls only: this runs in the runner.
+*/
+
+static const int nsorder[] = {
+  CLONE_NEWUSER, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET,
+  CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWNS
+};
+static const char *const nsfile[] = {
+  "ns/user", "ns/cgroup", "ns/ipc", "ns/uts", "ns/net", "ns/pid", "ns/time",
+  "ns/mnt"
+};
+
+/* "/proc/self/fdinfo/N" or "/proc/N" into buf, by hand */
+static void procpath (char *buf, const char *pre, int n, const char *post) {
+  char d[16];
+  int k = 0;
+  size_t len = strlen(pre);
+  memcpy(buf, pre, len);
+  do d[k++] = (char)('0' + n % 10); while ((n /= 10) > 0);
+  while (k > 0) buf[len++] = d[--k];
+  memcpy(buf + len, post, strlen(post) + 1);
+}
+
+/* the pid of a pidfd (its fdinfo's "Pid:" line), 0 if fd is no pidfd
+** (or /proc is not there to tell), -1 if its process is gone */
+static int pidfdpid (int fd) {
+  char path[48], buf[1024], *p;
+  ssize_t n;
+  int f, pid = 0, neg = 0;
+  procpath(path, "/proc/self/fdinfo/", fd, "");
+  if ((f = open(path, O_RDONLY | O_CLOEXEC)) < 0) return 0;
+  n = read(f, buf, sizeof buf - 1);
+  close(f);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  for (p = buf; (p = strstr(p, "Pid:")) != NULL; p++)
+    if (p == buf || p[-1] == '\n') break;
+  if (p == NULL) return 0;
+  for (p += 4; *p == ' ' || *p == '\t'; p++) {}
+  if (*p == '-') { neg = 1; p++; }
+  while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
+  return neg || pid == 0 ? -1 : pid;
+}
+
+/* the pidfd's process still runs: a pidfd polls readable once it has
+** exited (Linux 5.3, as pidfd_open) */
+static int alive (int pidfd) {
+  struct pollfd p;
+  p.fd = pidfd;
+  p.events = POLLIN;
+  p.revents = 0;
+  return poll(&p, 1, 0) == 0;
+}
+
+static void closeall (int *fds, int n) {
+  int k;
+  for (k = 0; k < n; k++)
+    if (fds[k] >= 0) close(fds[k]);
+}
+
+/* before setns(2) took pidfds: each namespace by its /proc file, through
+** the directory the pidfd vouched for */
+static int joinfiles (int dir, int flags) {
+  int fds[8], k, err = 0;
+  for (k = 0; k < 8; k++) fds[k] = -1;
+  for (k = 0; k < 8 && !err; k++)
+    if ((flags & nsorder[k])
+        && (fds[k] = openat(dir, nsfile[k], O_RDONLY | O_CLOEXEC)) < 0)
+      err = errno == ENOENT ? EINVAL : errno;  /* a kernel without it */
+  for (k = 0; k < 8 && !err; k++)
+    if (fds[k] >= 0 && setns(fds[k], nsorder[k]) != 0) err = errno;
+  closeall(fds, 8);
   return err;
 }
 
+static int enterpid (int pidfd, int pid, int flags) {
+  char path[32];
+  int fds[3] = { -1, -1, -1 }, err = 0;  /* /proc/PID, its root, cwd */
+  if (pid < 0) return ESRCH;
+  procpath(path, "/proc/", pid, "");
+  if ((fds[0] = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    return errno == ENOENT ? ESRCH : errno;
+  if ((flags & CLONE_NEWNS)
+      && ((fds[1] = openat(fds[0], "root", O_PATH | O_CLOEXEC)) < 0
+          || (fds[2] = openat(fds[0], "cwd", O_PATH | O_CLOEXEC)) < 0))
+    err = errno;
+  if (!err && !alive(pidfd)) err = ESRCH;   /* fds[0] may be another's */
+  if (!err && setns(pidfd, flags) != 0) {
+    err = errno;
+    if (err == EINVAL) err = joinfiles(fds[0], flags);   /* < 5.8 */
+  }
+  if (!err && fds[1] >= 0
+      && (fchdir(fds[1]) != 0 || chroot(".") != 0 || fchdir(fds[2]) != 0))
+    err = errno;
+  closeall(fds, 3);
+  return err;
+}
+
+/* }====== */
+
+static int setns_apply (const ljStep *s, ljCtx *c) {
+  int fd = (int)s->i[1], err = 0, pid;
+  (void)c;
+  if (s->s[0]) {
+    if ((fd = open(s->s[0], O_RDONLY | O_CLOEXEC)) < 0) return errno;
+    if (setns(fd, (int)s->i[0]) != 0) err = errno;
+    close(fd);
+    return err;
+  }
+  if (s->i[0] && (pid = pidfdpid(fd)) != 0)
+    return enterpid(fd, pid, (int)s->i[0]);
+  return setns(fd, (int)s->i[0]) == 0 ? 0 : errno;
+}
+
 static const ljOp op_setns = {
-  "setns", "path_or_fd,nstype", LJ_PARENT(setns_decode), setns_apply, LJ_PARENT(ns_describe), 0
+  "setns", "path_or_fd,nstype", LJ_PARENT(setns_decode), setns_apply,
+  LJ_PARENT(ns_describe), 0
 };
 
 /* }====== */
@@ -133,6 +256,61 @@ int lj_hascap (int cap) {
   struct __user_cap_data_struct d[2];
   if (syscall(SYS_capget, &h, d) != 0) return 0;
   return (d[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+/* newuidmap or newgidmap, for maps we may not write ourselves */
+static int runhelper (const char *prog, int pid, const char *map) {
+  char *argv[1 + 1 + 3 * 340 + 1], buf[8192], pidstr[16];
+  int argc = 0, status;
+  pid_t h;
+  char *save = NULL, *tok;
+  snprintf(pidstr, sizeof pidstr, "%d", pid);
+  snprintf(buf, sizeof buf, "%s", map);
+  argv[argc++] = (char *)prog;
+  argv[argc++] = pidstr;
+  for (tok = strtok_r(buf, " \n", &save); tok && argc < 1 + 1 + 3 * 340;
+       tok = strtok_r(NULL, " \n", &save))
+    argv[argc++] = tok;
+  argv[argc] = NULL;
+  if ((errno = posix_spawnp(&h, prog, NULL, NULL, argv, environ)) != 0)
+    return errno == ENOENT ? EPERM : errno;
+  while (waitpid(h, &status, 0) < 0)
+    if (errno != EINTR) return errno;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : EPERM;
+}
+
+/* single line mapping our own euid/egid: a user may write it himself */
+static int ownmap (const char *map, unsigned id) {
+  unsigned in, out, count;
+  char tail;
+  return sscanf(map, "%u %u %u\n%c", &in, &out, &count, &tail) == 3
+         && out == id && count == 1;
+}
+
+int lj_writemaps (int pid, const char *uid, const char *gid, int setgroups,
+                  const char **what) {
+  int err;
+  if (setgroups || (gid && !lj_hascap(CAP_SETGID) && ownmap(gid, getegid()))) {
+    *what = "setgroups";
+    if ((err = lj_writeproc(pid, "setgroups",
+                            setgroups == 2 ? "allow" : "deny")) != 0)
+      return err;
+  }
+  if (uid) {
+    *what = "uid_map";
+    err = lj_hascap(CAP_SETUID) || ownmap(uid, geteuid())
+          ? lj_writeproc(pid, "uid_map", uid)
+          : runhelper("newuidmap", pid, uid);
+    if (err) return err;
+  }
+  if (gid) {
+    *what = "gid_map";
+    err = lj_hascap(CAP_SETGID) || ownmap(gid, getegid())
+          ? lj_writeproc(pid, "gid_map", gid)
+          : runhelper("newgidmap", pid, gid);
+    if (err) return err;
+  }
+  return 0;
 }
 
 /* maps text for a table of {inside, outside, count} at arg n */

@@ -30,7 +30,9 @@
 **      its raw wait status to the status fd (the child object reports
 **      what really ended it, even when the host reaps us itself) and
 **      exit with its code, or 128+n for a signal n.  Exiting tears the
-**      namespace down: the kernel kills whatever is left in it.
+**      namespace down: the kernel kills whatever is left in it.  With
+**      fork (a pid namespace joined by a setns step: child:enter), fork
+**      the payload and relay its status, PID 1 of nothing (forkpayload)
 ** The report fd is close-on-exec: the parent reads EOF when the payload
 ** has exec'd.  A failed exec is reported at the exec step.
 */
@@ -400,6 +402,49 @@ static void init (Run *R, const char *path) {
   }
 }
 
+/* {====== The fork mode (plan.fork) ======}
+** A pid namespace joined with setns takes only the children made after
+** it: the runner, not PID 1 of anything, forks the payload after the
+** steps (it is then a process of the sandbox's pid namespace, with
+** everything the steps gave the runner) and relays: forwards signals,
+** writes the payload's raw wait status to the status fd, exits with its
+** code (lj_relay, call.c).  The payload dies with the runner (its
+** parent-death signal is SIGKILL, whatever the plan's die_with_parent:
+** the child object's close kills the runner); a pipe whose write end
+** only the runner holds tells the payload whether the runner is gone
+** already (its parent is in another pid namespace: getppid() says 0).
+*/
+
+static void forkpayload (Run *R, const char *path) {
+  int index = R->g->execindex, alive[2];
+  long pid;
+  struct pollfd p;
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  prctl(PR_SET_NAME, "lunajail-relay", 0, 0, 0);
+  if (pipe2(alive, O_CLOEXEC) != 0) fail(R, index, errno);
+  pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);   /* fork, no atfork */
+  if (pid == 0) {
+    close(alive[1]);
+    if (R->statusfd >= 0) close(R->statusfd);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    p.fd = alive[0];
+    p.events = POLLIN;
+    if (poll(&p, 1, 0) != 0) _exit(127);      /* the runner is gone */
+    fail(R, index, execpayload(R, path, 1));
+  }
+  if (pid < 0) fail(R, index, errno);
+  munmap(R->g, R->g->size);
+  {                                /* all but the status fd and our end
+                                      of the pipe */
+    int keep[2] = { R->statusfd, alive[1] };
+    qsort(keep, 2, sizeof *keep, cmpint);
+    closeothers(keep, 2);
+  }
+  lj_relay(pid, R->statusfd);
+}
+
+/* }====== */
+
 static int execstep (Run *R) {
   const char *path = R->path;
   int err;
@@ -408,6 +453,7 @@ static int execstep (Run *R) {
     path = R->resolved;
   }
   if (R->g->flags & LJ_PROG_PID1) init(R, path);
+  if (R->g->flags & LJ_PROG_FORK) forkpayload(R, path);
   return execpayload(R, path, 0);
 }
 

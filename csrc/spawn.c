@@ -51,7 +51,6 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,8 +212,7 @@ static const char *const planfields[] = {
   "argv", "path", "env", "cwd", "namespaces", "uidmap", "gidmap",
   "setgroups", "steps", "stdio", "fds", "pid1", "die_with_parent",
   "new_session", "trace", "setup_timeout", "async", "lease", "cgroup",
-  "time_offsets",
-  NULL
+  "time_offsets", "fork", NULL
 };
 
 /* a field of the plan as argument #1 of an ljArgs named "plan.FIELD" */
@@ -513,18 +511,20 @@ static int cgroupfd (ljArgs *A, int idx, const char *key) {
   return (int)lua_tointeger(L, idx);
 }
 
-static void decodecgroup (lua_State *L, ljArena *a, ljPlan *P) {
-  Field f;
-  ljArgs *A = field(L, &f, a, "cgroup");
+/* plan.cgroup, argument 1 of A, into a cgroup's fd (v2) or its
+** cgroup.procs fds (v1); absent: *fd = -1, *nprocs = 0 */
+void lj_argcgroup (ljArgs *A, int *fd, int *procs, int *nprocs) {
+  lua_State *L = A->L;
   int t = A->base, k;
-  P->cgroupfd = -1;
+  *fd = -1;
+  *nprocs = 0;
   if (!lj_isnone(A, 1)) {
     lj_argtable(A, 1);
     lua_pushnil(L);
     while (lua_next(L, t)) {
       const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
                                                        : "";
-      if (strcmp(key, "fd") == 0) P->cgroupfd = cgroupfd(A, -1, "fd");
+      if (strcmp(key, "fd") == 0) *fd = cgroupfd(A, -1, "fd");
       else if (strcmp(key, "procs") == 0) {
         int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : -1;
         if (n < 0 || n > LJ_MAXCGPROCS)
@@ -532,16 +532,21 @@ static void decodecgroup (lua_State *L, ljArena *a, ljPlan *P) {
                       LJ_MAXCGPROCS);
         for (k = 1; k <= n; k++) {
           lua_rawgeti(L, -1, k);
-          P->cgprocs[P->ncgprocs++] = cgroupfd(A, -1, "procs");
+          procs[(*nprocs)++] = cgroupfd(A, -1, "procs");
           lua_pop(L, 1);
         }
       }
       else lj_argerror(A, 1, "unknown key '%s' (valid: fd, procs)", key);
       lua_pop(L, 1);
     }
-    if (P->cgroupfd < 0 && P->ncgprocs == 0)
-      lj_argerror(A, 1, "fd or procs expected");
+    if (*fd < 0 && *nprocs == 0) lj_argerror(A, 1, "fd or procs expected");
   }
+}
+
+static void decodecgroup (lua_State *L, ljArena *a, ljPlan *P) {
+  Field f;
+  lj_argcgroup(field(L, &f, a, "cgroup"), &P->cgroupfd, P->cgprocs,
+               &P->ncgprocs);
   lua_pop(L, 1);
 }
 
@@ -641,6 +646,11 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   if (pid1 && !(P->cloneflags & CLONE_NEWPID))
     lj_argerror(A, 1, "pid1 needs the \"pid\" namespace");
   lua_pop(L, 1);
+  A = field(L, &f, a, "fork");
+  P->fork = lj_optbool(A, 1, 0);
+  if (P->fork && pid1)
+    lj_argerror(A, 1, "fork and pid1 exclude each other (PID 1 forks)");
+  lua_pop(L, 1);
   A = field(L, &f, a, "die_with_parent");
   P->pdeathsig = lj_optbool(A, 1, 1) ? SIGKILL : 0;
   lua_pop(L, 1);
@@ -686,7 +696,7 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   lua_pop(L, 1);
   decodefds(L, P, M, a);
   P->ctty = P->fds[0].source == SRC_PTY;
-  if (P->ctty && !pid1 && !extra)
+  if (P->ctty && !pid1 && !P->fork && !extra)
     luaL_error(L, "spawn: a pty on stdin needs new_session (or pid1)");
   P->steps[P->nsteps].op = &lj_op_fds;
   P->steps[P->nsteps].index = ++nsteps;
@@ -853,7 +863,7 @@ static int prepare (ljPlan *P, const Side *M, Run *R) {
     else if (p->source == SRC_MERGE) p->source = mergeout;
     if (k == 1) mergeout = p->source;
   }
-  if (P->pid1) {                         /* init's word on the payload */
+  if (P->pid1 || P->fork) {              /* init's word on the payload */
     R->what = "pipe2";
     if (pipe2(R->status, O_CLOEXEC | O_NONBLOCK) != 0) return errno;
   }
@@ -970,7 +980,8 @@ static int pack (ljPlan *P, Run *R) {
   h.flags = (P->pid1 ? LJ_PROG_PID1 : 0) | (P->ctty ? LJ_PROG_CTTY : 0)
             | ((P->cloneflags & CLONE_NEWUSER) ? LJ_PROG_AMBIENT : 0)
             | (P->search ? LJ_PROG_SEARCH : 0) | (P->trace ? LJ_PROG_TRACE : 0)
-            | (R->ctlfd >= 0 ? LJ_PROG_PAUSED : 0);
+            | (R->ctlfd >= 0 ? LJ_PROG_PAUSED : 0)
+            | (P->fork ? LJ_PROG_FORK : 0);
   h.pdeathsig = P->pdeathsig;
   h.reportfd = R->rep[1];
   h.statusfd = R->status[1];
@@ -1119,74 +1130,28 @@ static int startchild (ljPlan *P, Run *R, int *err) {
 /* the child into its cgroup before "go", where clone3 has not put it
 ** there: its pid into each cgroup.procs (v1; v2 without clone3) */
 static int placecgroup (ljPlan *P, Run *R) {
-  char pid[16];
-  int k, fd, err = 0;
   if (R->placed || (P->cgroupfd < 0 && P->ncgprocs == 0)) return 0;
   R->what = "cgroup.procs";
-  snprintf(pid, sizeof pid, "%d", R->pid);
-  for (k = 0; k < P->ncgprocs; k++)
-    if (write(P->cgprocs[k], pid, strlen(pid)) < 0) return errno;
-  if (P->ncgprocs > 0) return 0;
-  if ((fd = openat(P->cgroupfd, "cgroup.procs", O_WRONLY | O_CLOEXEC)) < 0)
+  return lj_cgplace(R->pid, P->cgroupfd, P->cgprocs, P->ncgprocs);
+}
+
+/* pid into its cgroup: each cgroup.procs of procs, or dirfd's */
+int lj_cgplace (int pid, int dirfd, const int *procs, int nprocs) {
+  char s[16];
+  int k, fd, err = 0;
+  snprintf(s, sizeof s, "%d", pid);
+  for (k = 0; k < nprocs; k++)
+    if (write(procs[k], s, strlen(s)) < 0) return errno;
+  if (nprocs > 0) return 0;
+  if ((fd = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC)) < 0)
     return errno;
-  if (write(fd, pid, strlen(pid)) < 0) err = errno;
+  if (write(fd, s, strlen(s)) < 0) err = errno;
   close(fd);
   return err;
 }
 
-/* writes the user namespace's maps, as root or through newuidmap */
-static int runhelper (const char *prog, int pid, const char *map) {
-  char *argv[1 + 1 + 3 * 340 + 1], buf[8192], pidstr[16];
-  int argc = 0, status;
-  pid_t h;
-  char *save = NULL, *tok;
-  snprintf(pidstr, sizeof pidstr, "%d", pid);
-  snprintf(buf, sizeof buf, "%s", map);
-  argv[argc++] = (char *)prog;
-  argv[argc++] = pidstr;
-  for (tok = strtok_r(buf, " \n", &save); tok && argc < 1 + 1 + 3 * 340;
-       tok = strtok_r(NULL, " \n", &save))
-    argv[argc++] = tok;
-  argv[argc] = NULL;
-  if ((errno = posix_spawnp(&h, prog, NULL, NULL, argv, environ)) != 0)
-    return errno == ENOENT ? EPERM : errno;
-  while (waitpid(h, &status, 0) < 0)
-    if (errno != EINTR) return errno;
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : EPERM;
-}
-
-/* single line mapping our own euid/egid: a user may write it himself */
-static int ownmap (const char *map, unsigned id) {
-  unsigned in, out, count;
-  char tail;
-  return sscanf(map, "%u %u %u\n%c", &in, &out, &count, &tail) == 3
-         && out == id && count == 1;
-}
-
 static int writemaps (int pid, const Side *M, Run *R) {
-  int err;
-  if (M->setgroups || (M->gid && !lj_hascap(CAP_SETGID)
-                       && ownmap(M->gid, getegid()))) {
-    R->what = "setgroups";
-    if ((err = lj_writeproc(pid, "setgroups",
-                            M->setgroups == 2 ? "allow" : "deny")) != 0)
-      return err;
-  }
-  if (M->uid) {
-    R->what = "uid_map";
-    err = lj_hascap(CAP_SETUID) || ownmap(M->uid, geteuid())
-          ? lj_writeproc(pid, "uid_map", M->uid)
-          : runhelper("newuidmap", pid, M->uid);
-    if (err) return err;
-  }
-  if (M->gid) {
-    R->what = "gid_map";
-    err = lj_hascap(CAP_SETGID) || ownmap(M->gid, getegid())
-          ? lj_writeproc(pid, "gid_map", M->gid)
-          : runhelper("newgidmap", pid, M->gid);
-    if (err) return err;
-  }
-  return 0;
+  return lj_writemaps(pid, M->uid, M->gid, M->setgroups, &R->what);
 }
 
 /* "go" to the runner, without a SIGPIPE for us if it is gone already

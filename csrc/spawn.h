@@ -41,8 +41,10 @@ enum {                             /* ljProg.flags */
   LJ_PROG_AMBIENT = 16,            /* capabilities came as ambient ones */
   LJ_PROG_PAUSED = 32,             /* a stepper's: stop before the fds
                                       step, take requests on ctlfd */
-  LJ_PROG_SUBREAPER = 64           /* init without a pid namespace (a
+  LJ_PROG_SUBREAPER = 64,          /* init without a pid namespace (a
                                       forked stepper's exec) */
+  LJ_PROG_FORK = 128               /* the runner forks the payload and
+                                      relays its status (plan.fork) */
 };
 
 typedef struct ljProgStep {
@@ -130,6 +132,7 @@ typedef struct ljPlan {
   ljFdPair *fds;                   /* sorted by target */
   int nfds;
   int pid1;                        /* the runner stays as PID 1 */
+  int fork;                        /* ... or forks the payload, relays */
   int ctty;                        /* fd 0 is a pty: make it the payload's
                                       controlling terminal */
   double setup_timeout;            /* seconds from clone to exec */
@@ -225,6 +228,23 @@ void lj_decodestep (lua_State *L, ljArena *a, int t, const char *fmt, int k,
 extern const ljOp lj_op_fds, lj_op_exec;
 void lj_pushstepok (lua_State *L, const ljStep *s);
 void lj_open_stepper (lua_State *L);
+
+/* }====== */
+
+
+/* {====== Shared by the spawner and lj.call (call.c) ======} */
+
+/* plan.cgroup (argument 1 of A): a cgroup's fd (v2), or the cgroup.procs
+** fds of its hierarchies (v1, at most LJ_MAXCGPROCS); lj_cgplace puts
+** pid there */
+void lj_argcgroup (ljArgs *A, int *fd, int *procs, int *nprocs);
+int lj_cgplace (int pid, int dirfd, const int *procs, int nprocs);
+
+/* the parent of a payload it forked (the runner's fork mode, lj.call's
+** relay): waits for pid, forwarding SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+** SIGUSR1 and SIGUSR2 to it, writes its raw wait status to statusfd and
+** exits with its code, or 128 + n for a signal n.  System calls only */
+__attribute__((noreturn)) void lj_relay (long pid, int statusfd);
 
 /* }====== */
 

@@ -62,6 +62,35 @@ describe("examples", function()
         assert.matches("it works", out)
       end)
 
+      it("enter.lua enters a running service with a command and a function", function()
+        local out, code = example(mode, "enter")
+        assert.equal(0, code)
+        assert.matches("host name: service\n", out)
+        assert.matches("last beat: tick %d+\n", out)
+        assert.matches("my pid:    %d %(in the sandbox's pid namespace%)", out)
+        local theirs, mine = out:match("the service's uid: (%d+), mine: (%d+)")
+        assert.equal(theirs, mine)
+        assert.matches("Seccomp:\t2", out)
+        assert.matches("/usr:      read%-only", out)
+        assert.matches("a function in it counted %d+ beats, as pid %d+ there", out)
+        assert.matches("service: stopped", out)
+      end)
+
+      it("call.lua parses untrusted files in a sandbox", function()
+        if H.novalgrind("emulates no seccomp(2), which lj.call's fork applies") then
+          return
+        end
+        if os.getenv("LJ_ASAN") then   -- the fork is an ASan process, the limit its
+          return H.skip("ASan's shadow memory does not fit in untrusted's 512 MB " ..
+                        "address space, which lj.call's fork (this process) takes on")
+        end
+        local out, code = example(mode, "call")
+        assert.equal(0, code)
+        assert.matches('good.conf: starting 4 workers for "demo" %(tags: fast, small%)', out)
+        assert.matches("bomb.conf: refused: not enough memory", out)
+        assert.matches("loop.conf: refused: lunajail: call: timed out after 3 s", out)
+      end)
+
       it("loop-poll.lua supervises many sandboxes", function()
         local out, code = example(mode, "loop-poll")
         assert.equal(0, code)

@@ -5,6 +5,8 @@
 --   print(r:explain())                      -- every step, and why
 --   local res = lj.run(r, { timeout = 10 }) -- {code=, stdout=, stderr=, ...}
 --   local child, err = lj.spawn(r)          -- the child object, or a step error
+--   child:enter{argv = {"ps"}}              -- another process in that sandbox
+--   lj.call(r, function (x) ... end, x)     -- a Lua function in a sandbox
 --
 -- A recipe is a plain table (docs/guide.md): lj.recipe(t) checks and
 -- normalises it; r:with(t) merges (lists append, maps merge, the rest is
@@ -20,6 +22,8 @@ local idalloc = require "lunajail.ids"
 local cgroup = require "lunajail.cgroup"
 local stepper = require "lunajail.stepper"
 local child = require "lunajail.child"
+local enter = require "lunajail.enter"
+local call = require "lunajail.call"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace,
             ids = idalloc, interact = require "lunajail.interact" }
@@ -93,6 +97,19 @@ end
 function Recipe:dump () return dump(self) end
 Recipe.__tostring = Recipe.dump
 
+-- explain()'s lines for a recipe with limits
+local function explaincgroup (limits, plan, lines, line)
+  lines[#lines + 1] = ("      cgroup: %s/<pid>-<n> under %s, the child in it from " ..
+                       "its clone on; limits: %s"):format(cgroup.DIR,
+    limits.parent or "the caller's own cgroup", cgroup.describe(limits))
+  for _, ns in ipairs(plan.namespaces or {}) do
+    if ns == "cgroup" then
+      line(0, "unshare(cgroup)", "the cgroup namespace, made in the sandbox's cgroup: " ..
+           "rooted there")
+    end
+  end
+end
+
 -- r:explain() -> one line per step, numbered as spawn errors number
 -- them, with why it is there
 function Recipe:explain ()
@@ -123,17 +140,7 @@ function Recipe:explain ()
     end
     lines[#lines + 1] = "      uid map: " .. table.concat(m, ", ")
   end
-  if self.limits then
-    lines[#lines + 1] = ("      cgroup: %s/<pid>-<n> under %s, the child in it from " ..
-                         "its clone on; limits: %s"):format(cgroup.DIR,
-      self.limits.parent or "the caller's own cgroup", cgroup.describe(self.limits))
-    for _, ns in ipairs(plan.namespaces or {}) do
-      if ns == "cgroup" then
-        line(0, "unshare(cgroup)", "the cgroup namespace, made in the sandbox's cgroup: " ..
-             "rooted there")
-      end
-    end
-  end
+  if self.limits then explaincgroup(self.limits, plan, lines, line) end
   if plan.new_session ~= false then line(0, "setsid()", "a new session: no terminal " ..
                                          "of the caller's to inject input into") end
   local lastfilter = 0
@@ -313,13 +320,15 @@ end
 
 -- }======
 
--- spawn_plan(plan, ids [, limits]) -> child | nil, err: the per-spawn
+-- spawn_plan(plan [, ids [, limits]]) -> child | nil, err: the per-spawn
 -- part of spawn, for a plan compiled once (plan, _, ids = r:steps()): as
 -- root, a fresh leased id in the plan's auto slots (compile.bind),
 -- released when the child is gone; unprivileged, the plan as it is; with
 -- limits, a cgroup of its own, made before it (plan.cgroup, on a copy:
 -- the compiled plan is never changed).  A step error names the recipe
--- field of its step (err.field)
+-- field of its step (err.field).  The child remembers the plan it was
+-- started from: child:enter reproduces its restrictions, and joins its
+-- cgroup (lunajail.enter)
 function M.spawn_plan (plan, ids, limits)
   local lease, sb, err
   local compiled = plan
@@ -354,7 +363,7 @@ function M.spawn_plan (plan, ids, limits)
     return nil, ids and annotate(err, compiled, ids) or err
   end
   if sb then child.attach(c, sb) end
-  return c
+  return enter.remember(c, plan)
 end
 
 -- A recipe compiles once: spawn keeps its plan (weakly, beside it: the
@@ -461,6 +470,30 @@ Recipe.run = M.run
 -- (lua/lunajail/stepper.lua, docs/guide.md "Experimenting step by step")
 M.stepper = stepper.new
 Recipe.stepper = stepper.new
+
+-- }======
+
+
+-- {====== Into a sandbox: enter and call ======}
+
+-- child:enter{argv = ...} -> a child in that sandbox (lunajail.enter);
+-- child:enter(fn, ...) -> fn's values, fn run in that sandbox
+function core.Child.enter (c, what, ...)
+  if type(what) == "function" then return call.call(c, what, ...) end
+  return enter.enter(c, what)
+end
+
+-- call(recipe | child, fn, ...) -> fn's values; spawn_call: the child
+-- object, for an event loop (child:result(), lj.call_decode) -- see
+-- lunajail.call
+local function target (t)
+  if type(t) == "userdata" then return t end
+  return M.recipe(t)
+end
+
+function M.call (t, fn, ...) return call.call(target(t), fn, ...) end
+function M.spawn_call (t, fn, ...) return call.spawn_call(target(t), fn, ...) end
+M.call_decode = call.decode
 
 -- }======
 
