@@ -281,6 +281,7 @@ void lj_open_cgroup (lua_State *L);
 void lj_open_tty (lua_State *L);
 int lj_recvpty (int sock);            /* tty.c: the pty step's master */
 void lj_open_call (lua_State *L);
+void lj_open_sched (lua_State *L);
 
 /* }====== */
 

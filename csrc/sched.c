@@ -1,6 +1,6 @@
 /*
 ** sched.c: setpriority(nice), the scheduling priority of the calling
-** thread (and so of what it execs).
+** thread (and so of what it execs); core.getpriority() reads it.
 */
 
 #define _GNU_SOURCE
@@ -28,3 +28,18 @@ static const ljOp op_setpriority = {
 };
 
 const ljOp *const lj_ops_sched[] = { &op_setpriority, NULL };
+
+/* core.getpriority() -> the calling thread's nice value */
+static int l_getpriority (lua_State *L) {
+  int v;
+  errno = 0;
+  v = getpriority(PRIO_PROCESS, 0);   /* -1 is a nice value too */
+  if (v == -1 && errno != 0) return lj_pushfail(L, "getpriority", errno);
+  lua_pushinteger(L, v);
+  return 1;
+}
+
+void lj_open_sched (lua_State *L) {
+  lua_pushcfunction(L, l_getpriority);
+  lua_setfield(L, -2, "getpriority");
+}

@@ -450,4 +450,25 @@ describe("recipes", function()
       end)
     end
   end)
+
+  describe("the presets under a nice caller", function()
+    for _, mode in ipairs(H.modes) do
+      it("run as " .. mode .. " when the caller is nicer than they ask (nice 12)", function()
+        local r = H.lua(mode, [[
+          assert(core.setpriority(12))         -- this snippet's process only
+          local out = {}
+          for _, p in ipairs{ "container", "untrusted" } do
+            local res, err = lj.run(lj[p]{ argv = {"sh", "-c", "nice"} }, { timeout = 30 })
+            out[#out + 1] = res and res.stdout or tostring(err)
+          end
+          return out
+        ]])
+        if mode == "root" then
+          assert.same({ "0\n", "10\n" }, r)   -- root sets them as asked
+        else
+          assert.same({ "12\n", "12\n" }, r)  -- unprivileged: no lower than its own
+        end
+      end)
+    end
+  end)
 end)
