@@ -260,7 +260,7 @@ extern const ljOp *const lj_ops_ns[], *const lj_ops_mount[],
   *const lj_ops_ids[], *const lj_ops_prctl[], *const lj_ops_rlimit[],
   *const lj_ops_caps[], *const lj_ops_seccomp[], *const lj_ops_landlock[],
   *const lj_ops_net[], *const lj_ops_netlink[], *const lj_ops_sched[],
-  *const lj_ops_tty[],
+  *const lj_ops_tty[], *const lj_ops_gate[],
   *const lj_ops_path[];
 
 void lj_open_steps (lua_State *L);
@@ -282,6 +282,7 @@ void lj_open_tty (lua_State *L);
 int lj_recvpty (int sock);            /* tty.c: the pty step's master */
 void lj_open_call (lua_State *L);
 void lj_open_sched (lua_State *L);
+void lj_open_gate (lua_State *L);
 
 /* }====== */
 

@@ -392,10 +392,44 @@ const ljOp *const lj_ops_ns[] = {
   &op_unshare, &op_setns, &op_sethostname, &op_setdomainname, NULL
 };
 
+/* core.nsfd(pidfd, "net") -> an fd of that process's namespace (O_RDONLY,
+** close-on-exec), for a helper that takes one by path (pasta's --netns
+** /proc/self/fd/N) | nil, msg, errno.  Opened through /proc/PID, checked
+** against the pidfd after: a recycled pid is never the one opened */
+static int l_nsfd (lua_State *L) {
+  ljArgs A;
+  char path[32];
+  const char *name;
+  int pidfd, pid, dir, fd, k;
+  lj_args(&A, L, "nsfd", "pidfd,namespace");
+  pidfd = lj_argfd(&A, 1);
+  name = lj_argstr(&A, 2, NULL);
+  for (k = 0; k < 8; k++)
+    if (strcmp(nsfile[k] + 3, name) == 0) break;
+  if (k == 8)
+    lj_argerror(&A, 2, "user, cgroup, ipc, uts, net, pid, time or mnt expected");
+  if ((pid = pidfdpid(pidfd)) <= 0)
+    return lj_pushfail(L, "nsfd (no live process)", pid < 0 ? ESRCH : EBADF);
+  procpath(path, "/proc/", pid, "");
+  if ((dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    return lj_pushfail(L, lua_pushfstring(L, "nsfd open(\"%s\")", path), errno);
+  fd = openat(dir, nsfile[k], O_RDONLY | O_CLOEXEC);
+  k = errno;
+  close(dir);
+  if (fd < 0) return lj_pushfail(L, lua_pushfstring(L, "nsfd %s/%s", path, name), k);
+  if (!alive(pidfd)) {             /* dir may have been another's */
+    close(fd);
+    return lj_pushfail(L, "nsfd (the process has exited)", ESRCH);
+  }
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
 void lj_open_ns (lua_State *L) {
   static const luaL_Reg fns[] = {
     { "write_idmap", write_idmap },
     { "write_setgroups", write_setgroups },
+    { "nsfd", l_nsfd },
     { NULL, NULL }
   };
   luaL_setfuncs(L, fns, 0);

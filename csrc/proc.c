@@ -1,6 +1,6 @@
 /*
 ** proc.c: fork, exec, execp, waitpid, kill, getpid, getppid, isatty,
-** _exit, and the decoded wait status shared with the child object.
+** close, _exit, and the decoded wait status shared with the child object.
 */
 
 #define _GNU_SOURCE
@@ -239,6 +239,18 @@ static int l_isatty (lua_State *L) {
   return 1;
 }
 
+/* close(fd) -> true | nil, msg, errno: for the fds core hands out raw
+** (core.nsfd) once they have been passed on */
+static int l_close (lua_State *L) {
+  ljArgs A;
+  int fd;
+  lj_args(&A, L, "close", "fd");
+  fd = lj_argfd(&A, 1);
+  if (close(fd) != 0) return lj_pushfail(L, lua_pushfstring(L, "close(%d)", fd), errno);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int l_exit (lua_State *L) {
   ljArgs A;
   lj_args(&A, L, "_exit", "code");
@@ -253,7 +265,8 @@ void lj_open_proc (lua_State *L) {
   static const luaL_Reg fns[] = {
     { "fork", l_fork }, { "exec", l_exec }, { "execp", l_execp },
     { "waitpid", l_waitpid }, { "kill", l_kill }, { "getpid", l_getpid },
-    { "getppid", l_getppid }, { "isatty", l_isatty }, { "_exit", l_exit },
+    { "getppid", l_getppid }, { "isatty", l_isatty }, { "close", l_close },
+    { "_exit", l_exit },
     { NULL, NULL }
   };
   luaL_setfuncs(L, fns, 0);

@@ -12,7 +12,7 @@
 static const ljOp *const *const groups[] = {
   lj_ops_ns, lj_ops_mount, lj_ops_path, lj_ops_ids, lj_ops_prctl,
   lj_ops_rlimit, lj_ops_caps, lj_ops_seccomp, lj_ops_landlock, lj_ops_net,
-  lj_ops_netlink, lj_ops_sched, lj_ops_tty
+  lj_ops_netlink, lj_ops_sched, lj_ops_tty, lj_ops_gate
 };
 
 const ljOp *lj_findop (const char *name) {
