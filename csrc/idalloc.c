@@ -550,6 +550,36 @@ static int l_idlease (lua_State *L) {
   return lease(L, l, dirpath, procpath, first, count, ex, nex);
 }
 
+/* core.idsinuse{first =, count =, proc = "/proc"} -> {id, ...}: the ids
+** of the range some process has (the scan a lease makes), sorted, so
+** that a caller may keep them a moment (lunajail.ids) | nil, msg, errno */
+static int l_idsinuse (lua_State *L) {
+  ljArgs A;
+  Ids used = { NULL, 0, 0 };
+  const char *procpath;
+  int64_t first, count;
+  size_t k;
+  int err;
+  lj_args(&A, L, "idsinuse", "options");
+  lj_argtable(&A, 1);
+  lua_settop(L, 1);
+  first = intfield(&A, "first", 1, MAXID);
+  count = intfield(&A, "count", 1, MAXID - first + 1);
+  if ((procpath = pathfield(&A, "proc", "/proc")) == NULL)
+    lj_argerror(&A, 1, "proc: an absolute path expected");
+  if ((err = scanproc(procpath, first, count, &used)) != 0) {
+    free(used.v);
+    return lj_pushfail(L, lua_pushfstring(L, "idsinuse: scanning %s", procpath), err);
+  }
+  lua_createtable(L, (int)used.n, 0);
+  for (k = 0; k < used.n; k++) {
+    lua_pushinteger(L, (lua_Integer)used.v[k]);
+    lua_rawseti(L, -2, (lua_Integer)k + 1);
+  }
+  free(used.v);
+  return 1;
+}
+
 /* }====== */
 
 
@@ -570,4 +600,6 @@ void lj_open_idalloc (lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_idlease);
   lua_setfield(L, -2, "idlease");
+  lua_pushcfunction(L, l_idsinuse);
+  lua_setfield(L, -2, "idsinuse");
 }

@@ -198,7 +198,7 @@ static const ljOp op_beneath = {
 
 /* {====== Path queries ======}
 ** core.stat(path [, follow]) -> {type=, mode="0755", uid=, gid=, size=,
-** dev=, ino=} where type is "file", "dir", "link", "char", "block",
+** dev=, ino=, mtime=} where type is "file", "dir", "link", "char", "block",
 ** "fifo" or "socket" (a symlink is itself unless follow) | nil, msg, errno
 ** core.realpath(path) -> the canonical path, every symlink resolved
 ** core.readlink(path) -> what the symlink path holds
@@ -232,7 +232,7 @@ static int l_stat (lua_State *L) {
   mode[3] = (char)('0' + ((st.st_mode >> 3) & 7));
   mode[4] = (char)('0' + (st.st_mode & 7));
   mode[5] = '\0';
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 8);
   lua_pushstring(L, type);
   lua_setfield(L, -2, "type");
   lua_pushstring(L, mode);
@@ -247,6 +247,8 @@ static int l_stat (lua_State *L) {
   lua_setfield(L, -2, "dev");
   lua_pushinteger(L, (lua_Integer)st.st_ino);
   lua_setfield(L, -2, "ino");
+  lua_pushnumber(L, (lua_Number)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9);
+  lua_setfield(L, -2, "mtime");
   return 1;
 }
 

@@ -185,17 +185,37 @@ describe("uid = \"auto\"", function()
             without[l:id() - X] = true
             l:close()
           end
+          -- a file that changes is read again (no configure between)
+          use{ count = 2, passwd = file("passwd2", "root:x:0:0::/root:/bin/sh\n"),
+               group = false, subuid = false, subgid = false }
+          local before = {}
+          for _ = 1, 20 do
+            local l = assert(lj.ids.lease())
+            before[l:id() - X] = true
+            l:close()
+          end
+          local f = assert(io.open(D .. "/passwd2", "a"))
+          f:write(("late:x:%d:%d::/:/bin/sh\n"):format(X, X))
+          f:close()
+          local after = {}
+          for _ = 1, 20 do
+            local l = assert(lj.ids.lease())
+            after[l:id() - X] = true
+            l:close()
+          end
           -- an unreadable file fails the lease: nothing is guessed
           use{ count = 9, passwd = D }
           local none, err = lj.ids.lease()
           return { got = got, without = without, n = #excl, none = none,
-                   err = tostring(err) }
+                   err = tostring(err), before = before, after = after }
         ]])
         assert.same({ [8] = true }, r.got)
         local others = 0
         for k in pairs(r.without) do if k ~= 8 then others = others + 1 end end
         assert.is_true(others > 0)
         assert.equal(5, r.n)               -- X, X+1, X+2, X+3..4, X+5..7
+        assert.same({ [0] = true, [1] = true }, r.before)
+        assert.same({ [1] = true }, r.after)   -- the appended line is seen
         assert.is_nil(r.none)
         assert.matches("step 0 idlease: .*Is a directory", r.err)
       end)

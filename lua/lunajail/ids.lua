@@ -15,7 +15,11 @@
 --   * /etc/passwd and /etc/group do not name (as a uid or a gid);
 --   * no range of /etc/subuid or /etc/subgid covers;
 --   * no process has (real, effective, saved or fs uid or gid, or a
---     supplementary group) when it is drawn: a scan of /proc.
+--     supplementary group): a scan of /proc, kept for at most
+--     M.SCAN_TTL seconds (a second: a scan costs about 5 us a process,
+--     hundreds of microseconds a spawn), so a foreign process that took
+--     an id of the range less than a second ago may go unseen.
+-- The account files are read again only when one of them changes.
 -- The gid is the same number.  Unprivileged, the sandbox's ids live in a
 -- user namespace of its own, mapped to the caller's: they meet no host id,
 -- and pick() draws one without a lease.
@@ -43,6 +47,7 @@ M.DEFAULTS = {
 
 local config = {}
 for k, v in pairs(M.DEFAULTS) do config[k] = v end
+local scanned, scanat, scankey             -- the last /proc scan (inuse)
 
 local function bad (k, what)
   error(("lunajail: ids.configure: %s: %s"):format(k, what), 0)
@@ -88,6 +93,7 @@ function M.configure (t)
   end
   local old = config
   config = new
+  scanned = nil
   return old
 end
 
@@ -143,16 +149,44 @@ local function named (file, parse, out, first, last)
 end
 
 -- exclusions([config]) -> {{from, to}, ...}: the ids of the range that the
--- account files name and the sub*id ranges cover | nil, message, errno
+-- account files name and the sub*id ranges cover | nil, message, errno;
+-- the same table while no file changed (its size, mtime, inode)
+local lastex, lastkey
+local function filekey (c)
+  local parts = { c.first, c.count }
+  for _, f in ipairs { c.passwd, c.group, c.subuid, c.subgid } do
+    local st = f and core.stat(f, true)
+    parts[#parts + 1] = st and ("%s:%d:%d:%.9f"):format(f, st.size, st.ino, st.mtime)
+                        or tostring(f)
+  end
+  return table.concat(parts, "|")
+end
+
 function M.exclusions (c)
   c = c or config
+  local key = filekey(c)
+  if key == lastkey then return lastex end
   local out, first, last = {}, c.first, c.first + c.count - 1
   for _, f in ipairs { { c.passwd, passwd }, { c.group, group }, { c.subuid, sub },
                        { c.subgid, sub } } do
     local ok, err, errno = named(f[1], f[2], out, first, last)
     if not ok then return nil, err, errno end
   end
+  lastex, lastkey = out, key
   return out
+end
+
+-- the ids of the range in use by processes, scanned at most every
+-- SCAN_TTL seconds (and again after configure)
+M.SCAN_TTL = 1
+local function inuse (c)
+  local key = ("%s|%d|%d"):format(c.proc, c.first, c.count)
+  local now = core.monotonic()
+  if scanned and scankey == key and now - scanat < M.SCAN_TTL then return scanned end
+  local ids, err, errno = core.idsinuse{ first = c.first, count = c.count, proc = c.proc }
+  if not ids then return nil, err, errno end
+  scanned, scanat, scankey = ids, now, key
+  return ids
 end
 
 -- }======
@@ -176,8 +210,19 @@ function M.lease ()
   local c = config
   local ex, err, errno = M.exclusions(c)
   if not ex then return nil, steperror("idlease: " .. err, errno) end
+  if c.proc then
+    local used
+    used, err, errno = inuse(c)
+    if not used then return nil, steperror(err, errno) end
+    if #used > 0 then
+      local all = {}
+      for i, span in ipairs(ex) do all[i] = span end
+      for _, id in ipairs(used) do all[#all + 1] = { id, id } end
+      ex = all
+    end
+  end
   local l, msg, e = core.idlease{ first = c.first, count = c.count, lockdir = c.lockdir,
-                                  proc = c.proc, exclude = ex }
+                                  proc = false, exclude = ex }
   if not l then return nil, steperror(msg, e) end
   return l
 end

@@ -23,6 +23,14 @@
 --   pasta.check(v, path)      -> the normal form, or raises naming the field
 --   pasta.argv(cfg, opts)     -> {"/usr/bin/pasta", "-f", ...}
 --   pasta.find(PATH)          -> the pasta binary, or raises naming the package
+--   pasta.start(sandbox, cfg, timeout, userns)
+--                             -> pasta's child object, once it has configured
+--                                the sandbox's namespace | nil, err
+--
+-- lunajail.spawn starts pasta for a recipe with net = {pasta = ...}: the
+-- sandbox's setup waits at a gate step (csrc/gate.c) until pasta is
+-- ready, so the payload never sees a half-made network; pasta's own
+-- failure is the spawn's error; pasta is stopped with the sandbox.
 
 local core = require "lunajail.core"
 
@@ -146,6 +154,63 @@ function M.argv (cfg, opts)
   if cfg.ipv6 == false then a[#a + 1] = "-4" end
   if opts.pidfile then a[#a + 1] = "-P" a[#a + 1] = opts.pidfile end
   return a
+end
+
+-- pasta for a running sandbox (in setup, at its gate): the sandbox's
+-- namespaces by fds pasta inherits (it opens /proc/PID/ns/* only after
+-- dropping its capabilities, and the runner is not dumpable), its pid on
+-- its stdout once the namespace is configured and the forwards bound.
+-- pasta is fork+exec'd by core.spawn with nothing of a sandbox (it must
+-- reach the host's network), dies with us, and is its own session.
+local function failure (what, text)
+  return setmetatable({ op = "pasta", field = "net.pasta", step = 0,
+                        message = "step 0 pasta: " .. what ..
+                                  (text ~= "" and (": " .. text) or "") },
+                      { __name = "lunajail.StepError",
+                        __tostring = function (e) return e.message end })
+end
+
+function M.start (sandbox, cfg, timeout, userns)
+  local pidfd = sandbox:pidfd()
+  local netfd, err = core.nsfd(pidfd, "net")
+  if not netfd then return nil, failure("the sandbox's network namespace", err) end
+  local userfd
+  if userns then
+    userfd, err = core.nsfd(pidfd, "user")
+    if not userfd then
+      core.close(netfd)
+      return nil, failure("the sandbox's user namespace", err)
+    end
+  end
+  local root = select(2, core.getresuid()) == 0
+  local ok, path = pcall(M.find)
+  if not ok then
+    core.close(netfd)
+    if userfd then core.close(userfd) end
+    return nil, failure("not found", path)
+  end
+  local argv = M.argv(cfg, { path = path, netns = "/proc/self/fd/3",
+                             userns = userfd and "/proc/self/fd/4" or nil,
+                             root = root, pidfile = "/proc/self/fd/1" })
+  local p
+  p, err = core.spawn{ argv = argv, env = {}, fds = { [3] = netfd, [4] = userfd },
+                       stdio = { "null", "pipe", "pipe" }, pid1 = false,
+                       new_session = true, die_with_parent = true }
+  core.close(netfd)
+  if userfd then core.close(userfd) end
+  if not p then return nil, failure("cannot start " .. path, tostring(err)) end
+  local line = p:read_line("stdout", timeout)
+  if not line or not line:match("^%d+$") then
+    p:kill("KILL")
+    local st = p:wait(5)
+    local text = (p:read_all("stderr", 1) or ""):gsub("%s+$", ""):gsub("\n", "; ")
+    p:close()
+    return nil, failure(line == nil and st and not st.running
+                        and ("exited (%s)"):format(st.signaled and st.signame or
+                                                   "code " .. tostring(st.code))
+                        or "not ready in time", text)
+  end
+  return p
 end
 
 -- the pasta binary on PATH (default: the usual system directories)
