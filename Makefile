@@ -164,6 +164,7 @@ BENCH_N       ?= 300
 BENCH_MB      ?= 1024
 BENCH_COLLECT ?= 300
 BENCH_SCALE   ?= 1000
+BENCH_FEAT    ?= 100
 
 bench: all $(B)/raw_spawn $(B)/raw_pipe
 	$(LUA) bench/spawn.lua $(BENCH_N)
@@ -171,9 +172,10 @@ bench: all $(B)/raw_spawn $(B)/raw_pipe
 	$(LUA) bench/stdio.lua $(BENCH_MB) $(BENCH_COLLECT)
 	$(LUA) bench/scale.lua $(BENCH_SCALE)
 	$(LUA) bench/net.lua
+	$(LUA) bench/features.lua $(BENCH_FEAT)
 
 bench-quick:
-	$(MAKE) bench BENCH_N=40 BENCH_MB=128 BENCH_COLLECT=64 BENCH_SCALE=100
+	$(MAKE) bench BENCH_N=40 BENCH_MB=128 BENCH_COLLECT=64 BENCH_SCALE=100 BENCH_FEAT=10
 
 $(B)/raw_spawn $(B)/raw_pipe: $(B)/%: bench/%.c | $(B)/obj
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
