@@ -215,16 +215,19 @@ for _, name in ipairs { "wait", "read_line", "lines", "read_bytes", "read_all",
 end
 
 
--- {====== A sandbox's cgroup, held beside its child ======}
--- lunajail.spawn gives a sandbox with limits a cgroup (lunajail.cgroup)
--- and attaches it here.  Then the status of a child that has ended
--- carries the cgroup's figures (status.cgroup, status.oom_killed): the
--- first such status kills what is left of the sandbox, reads them and
--- removes the cgroup.  kill("KILL") kills every process in the cgroup;
--- close (and <close>) removes it, unless setkill(false) let the
--- sandbox run on; child:cgroup() reads the figures while it runs.  The
--- C object (csrc/process.c) knows nothing of it.
-local held = setmetatable({}, { __mode = "k" })      -- child -> sandbox
+-- {====== What is held beside a sandbox: its companions ======}
+-- lunajail.spawn attaches to a child what the sandbox lives with: its
+-- cgroup (lunajail.cgroup: a Sandbox) and its pasta (lunajail.pasta).
+-- A companion has finish(status), kill(), setkill(on) and close(), and
+-- a cgroup's also kind = "cgroup" and figures().  The first status of a
+-- child that has ended finishes them: the cgroup kills what is left of
+-- the sandbox, keeps its figures for the status (status.cgroup,
+-- status.oom_killed) and is removed; pasta is stopped.  kill("KILL")
+-- kills every process in the cgroup; close (and <close>) closes them,
+-- and with setkill(false) lets them run on with the sandbox;
+-- child:cgroup() reads the figures while it runs.  The C object
+-- (csrc/process.c) knows nothing of them.
+local held = setmetatable({}, { __mode = "k" })      -- child -> {companion...}
 local cstatus, ckill, cclose, csetkill = methods.status, methods.kill,
                                          methods.close, methods.setkill
 
@@ -232,43 +235,48 @@ local function iskill (sig)
   return sig == 9 or (type(sig) == "string" and sig:upper():gsub("^SIG", "") == "KILL")
 end
 
-function M.attach (child, sb)
-  held[child] = sb
+local function each (child, fn, ...)
+  for _, h in ipairs(held[child] or {}) do fn(h, ...) end
+end
+
+function M.attach (child, companion)
+  local list = held[child] or {}
+  list[#list + 1] = companion
+  held[child] = list
   getmetatable(child).__close = methods.close
 end
 
 function methods.status (child)
   local st = cstatus(child)
-  local sb = held[child]
-  if sb and not st.running then sb:finish(st) end
+  if not st.running then each(child, function (h) h:finish(st) end) end
   return st
 end
 
 function methods.kill (child, sig)
   local ok, err, errno = ckill(child, sig)
-  local sb = held[child]
-  if sb and iskill(sig) then sb:kill() end
+  if iskill(sig) then each(child, function (h) h:kill() end) end
   return ok, err, errno
 end
 
 function methods.setkill (child, sig)
   csetkill(child, sig)
-  local sb = held[child]
-  if sb then sb:setkill(sig ~= false) end
+  each(child, function (h) h:setkill(sig ~= false) end)
 end
 
 -- child:cgroup() -> the cgroup's figures now (at exit once it ended),
 -- or nil: a sandbox without limits has no cgroup
 function methods.cgroup (child)
-  local sb = held[child]
-  if not sb or (sb.closed and not sb.figs) then return nil end
-  return sb.figs or sb:figures()
+  for _, sb in ipairs(held[child] or {}) do
+    if sb.kind == "cgroup" then
+      if sb.closed and not sb.figs then return nil end
+      return sb.figs or sb:figures()
+    end
+  end
 end
 
 function methods.close (child)
   cclose(child)
-  local sb = held[child]
-  if sb then sb:close() end
+  each(child, function (h) h:close() end)
 end
 
 -- }======

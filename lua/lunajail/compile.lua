@@ -21,6 +21,7 @@
 local core = require "lunajail.core"
 local seccomp = require "lunajail.seccomp"
 local idalloc = require "lunajail.ids"
+local pasta = require "lunajail.pasta"
 
 local M = {}
 
@@ -107,10 +108,7 @@ local function checknet (r, ns, root)
       fail("net.share: the child %s has exited: no network namespace to join", tostring(child))
     end
   end
-  if kind == "pasta" then
-    fail("net.pasta: the spawner does not start pasta yet (lunajail.pasta builds its " ..
-         "command line)")
-  end
+  if kind == "pasta" then pasta.find() end      -- no pasta: say so before anything starts
   if r.landlock and type(r.landlock) == "table"
      and (r.landlock.tcp_bind or r.landlock.tcp_connect) then
     local abi = core.landlock_abi() or 0

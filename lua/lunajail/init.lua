@@ -24,6 +24,7 @@ local stepper = require "lunajail.stepper"
 local child = require "lunajail.child"
 local enter = require "lunajail.enter"
 local call = require "lunajail.call"
+local pasta = require "lunajail.pasta"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace,
             ids = idalloc, interact = require "lunajail.interact" }
@@ -218,12 +219,14 @@ end
 -- spawner's own (chdir for cwd, fds, exec), and step 0's ops
 local early = { clone = "namespaces", uid_map = "uidmap", gid_map = "gidmap",
                 setgroups = "groups", setsid = "new_session", idlease = "uid",
-                timens_offsets = "time", setresuid = "uidmap", setresgid = "gidmap" }
+                timens_offsets = "time", setresuid = "uidmap", setresgid = "gidmap",
+                pasta = "net.pasta" }
 
 local function fieldof (err, plan, ids)
   local n, steps = err.step, #plan.steps
   if n == 0 then return early[err.op] end
   if n <= steps then return ids.fields and ids.fields[n] or nil end
+  if err.op == "gate" then return "net.pasta" end       -- pasta's gate (withpasta)
   if err.op == "chdir" then return "cwd" end
   if err.op == "fds" then return plan.fds and "fds" or "stdio" end
   if err.op == "exec" then return plan.path and "path" or "argv" end
@@ -320,7 +323,61 @@ end
 
 -- }======
 
--- spawn_plan(plan [, ids [, limits]]) -> child | nil, err: the per-spawn
+-- A sandbox with net = {pasta = cfg}: its setup waits at a gate step,
+-- the last before the spawner's own (chdir, fds, exec), while pasta is
+-- started for its namespaces (lunajail.pasta.start: ready once it has
+-- configured the namespace and bound the forwards); then the gate
+-- opens.  The payload never runs on a half-made network, and pasta's
+-- failure is the spawn's error.  -> child, pasta's companion | nil, nil,
+-- err.  An asynchronous plan returns while the rest of the setup runs.
+local function withpasta (plan, cfg)
+  local rfd, wfd = core.pipe()
+  if not rfd then return nil, nil, wfd end
+  local p = {}
+  for k, v in pairs(plan) do p[k] = v end
+  p.steps = table.move(plan.steps, 1, #plan.steps, 1, {})
+  p.steps[#p.steps + 1] = { "gate", rfd }
+  p.async = true
+  local c, err = core.spawn(p)
+  core.close(rfd)
+  if not c then
+    core.close(wfd)
+    return nil, nil, err
+  end
+  local userns = false
+  for _, n in ipairs(plan.namespaces or {}) do userns = userns or n == "user" end
+  local pst
+  pst, err = pasta.start(c, cfg, plan.setup_timeout or 5, userns)
+  if not pst then                       -- the setup never goes past the gate
+    core.close(wfd)
+    c:step()
+    local started, serr = c:started()
+    if started == nil then err = serr end   -- it failed first: that is the error
+    c:kill("KILL")
+    c:wait(5)
+    c:close()
+    return nil, nil, err
+  end
+  core.close(wfd)
+  local companion = pasta.companion(pst)
+  if not plan.async then                -- a blocking spawn: to the payload's start
+    repeat
+      c:step()
+      local started = c:started()
+      if started == false then core.poll({ { fd = c:pollfd(), events = "r" } }, 1) end
+    until started ~= false
+    local ok, serr = c:started()
+    if not ok then
+      companion:close()
+      c:wait(5)
+      c:close()
+      return nil, nil, serr
+    end
+  end
+  return c, companion
+end
+
+-- spawn_plan(plan [, ids [, limits [, net]]]) -> child | nil, err: the per-spawn
 -- part of spawn, for a plan compiled once (plan, _, ids = r:steps()): as
 -- root, a fresh leased id in the plan's auto slots (compile.bind),
 -- released when the child is gone; unprivileged, the plan as it is; with
@@ -329,7 +386,7 @@ end
 -- field of its step (err.field).  The child remembers the plan it was
 -- started from: child:enter reproduces its restrictions, and joins its
 -- cgroup (lunajail.enter)
-function M.spawn_plan (plan, ids, limits)
+function M.spawn_plan (plan, ids, limits, net)
   local lease, sb, err
   local compiled = plan
   if ids and ids.lease then
@@ -348,8 +405,12 @@ function M.spawn_plan (plan, ids, limits)
     p.cgroup = sb.plan
     plan = p
   end
-  local c
-  c, err = core.spawn(plan)
+  local c, companion
+  if net and net.pasta then
+    c, companion, err = withpasta(plan, net.pasta)
+  else
+    c, err = core.spawn(plan)
+  end
   if not c then
     if lease then lease:close() end     -- else the child holds it
     if sb then                          -- a setup the OOM killer ended says so
@@ -363,6 +424,7 @@ function M.spawn_plan (plan, ids, limits)
     return nil, ids and annotate(err, compiled, ids) or err
   end
   if sb then child.attach(c, sb) end
+  if companion then child.attach(c, companion) end
   return enter.remember(c, plan)
 end
 
@@ -406,7 +468,7 @@ function M.spawn (r, t)
   if t then r = r:with(t) end
   if not r.argv then error("lunajail: spawn: the recipe has no argv", 0) end
   local plan, ids = planof(r)
-  return M.spawn_plan(plan, ids, r.limits)
+  return M.spawn_plan(plan, ids, r.limits, type(r.net) == "table" and r.net or nil)
 end
 Recipe.spawn = M.spawn
 

@@ -213,6 +213,33 @@ function M.start (sandbox, cfg, timeout, userns)
   return p
 end
 
+-- {====== Beside the sandbox ======}
+-- pasta's child object as the sandbox's companion (lunajail.child): it
+-- is stopped (SIGKILL, waited for: its ports are free again) once the
+-- sandbox has ended or its object is closed; with the sandbox's
+-- setkill(false) it runs on with it, until this process exits
+-- (die_with_parent): pasta holds the namespace by an fd, not a pid.
+local Companion = { kind = "pasta" }
+Companion.__index = Companion
+
+function M.companion (p) return setmetatable({ p = p, keep = false }, Companion) end
+function Companion:finish () self:close() end
+function Companion.kill () end           -- the sandbox's end stops it
+function Companion:setkill (on) self.keep = not on end
+function Companion:close ()
+  local p = self.p
+  if not p then return end
+  self.p = nil
+  if self.keep then p:setkill(false)
+  else                                  -- gone, its ports free for the next
+    p:kill("KILL")
+    p:wait(2)
+  end
+  p:close()
+end
+
+-- }======
+
 -- the pasta binary on PATH (default: the usual system directories)
 function M.find (path)
   path = path or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
