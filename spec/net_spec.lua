@@ -603,6 +603,8 @@ describe("networking", function()
         "tcp_host, udp, udp_host%)" },
       { "lj.container{ net = { pasta = { host_loopback = 1 } } }",
         "recipe%.net%.pasta%.host_loopback: true or false expected, got number" },
+      { "require('lunajail.pasta').find('/nonexistent:/also-not')",
+        "net%.pasta: no pasta on PATH %(/nonexistent:/also%-not%): install Debian's passt" },
       { "lj.container{ landlock = { tcp_connect = { 70000 } } }",
         "recipe%.landlock%.tcp_connect%[1%]: a port from 0 to 65535 expected, got 70000" },
       { "lj.container{ landlock = { tcp_bind = 53 } }",
