@@ -73,7 +73,7 @@ TEST_PKGS   = bubblewrap uidmap iproute2 util-linux procps lua-luv lua-cqueues \
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(B)/?.so;;
 
-.PHONY: all demo test check deps test-deps asan valgrind gc lint bench bench-quick \
+.PHONY: all env demo test check deps test-deps asan valgrind gc lint bench bench-quick \
         fuzz install uninstall clean spec-helpers test-vm api
 
 all: $(SO)
@@ -112,6 +112,12 @@ deps:
 
 test-deps:
 	@sh .ci/deps $(DEBIAN_PKGS) $(TEST_PKGS)
+
+# the module from this checkout for your own shell: eval "$(make -s env)"
+# (then lua5.4 examples/enter.lua, or any script, finds it)
+env:
+	@echo 'export LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"'
+	@echo 'export LUA_CPATH="$(CURDIR)/$(B)/?.so;;"'
 
 demo: deps
 	@$(MAKE) --no-print-directory all
