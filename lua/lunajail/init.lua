@@ -331,7 +331,7 @@ end
 -- failure is the spawn's error.  -> child, pasta's companion | nil, nil,
 -- err.  An asynchronous plan returns while the rest of the setup runs.
 local function withpasta (plan, cfg)
-  local rfd, wfd = core.pipe()
+  local rfd, wfd = core.socketpair()
   if not rfd then return nil, nil, wfd end
   local p = {}
   for k, v in pairs(plan) do p[k] = v end
@@ -346,8 +346,21 @@ local function withpasta (plan, cfg)
   end
   local userns = false
   for _, n in ipairs(plan.namespaces or {}) do userns = userns or n == "user" end
-  local pst
-  pst, err = pasta.start(c, cfg, plan.setup_timeout or 5, userns)
+  -- the gate's byte: the sandbox's namespaces are made (its first step
+  -- makes some), every step before the gate done; or its setup failed
+  local timeout, pst = plan.setup_timeout or 5, nil
+  local t0 = core.monotonic()
+  local items = { { fd = wfd, events = "r" }, { fd = c:pollfd(), events = "r" } }
+  repeat
+    core.poll(items, math.max(0, timeout - (core.monotonic() - t0)))
+    c:step()
+    local there = (items[1].revents or ""):find("r", 1, true)
+  until there or c:started() ~= false or core.monotonic() - t0 >= timeout
+  if c:started() == false and (items[1].revents or ""):find("r", 1, true) then
+    pst, err = pasta.start(c, cfg, timeout, userns)
+  else
+    err = pasta.failure("the sandbox's setup did not come to its gate in time", "")
+  end
   if not pst then                       -- the setup never goes past the gate
     core.close(wfd)
     c:step()
