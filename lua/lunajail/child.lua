@@ -107,7 +107,8 @@ function M.wait_started (block, child, timeout)
   local dl = deadline(timeout, "child:wait_started: timeout")
   while true do
     local ok, err = child:started()
-    if ok ~= false then return ok, err end
+    if ok then return true end
+    if ok == nil then return nil, err end
     local l = left(dl)
     if l == 0 then return nil, "timeout" end
     block(child, l)
@@ -328,6 +329,8 @@ end
 local fixes = setmetatable({}, { __mode = "k" })     -- child -> fn(err)
 local cstep, cstarted, cstatus2 = methods.step, methods.started, methods.status
 
+-- onsetup(child, fn): fn(err) puts child's setup error, once it comes,
+-- in the caller's terms (in place)
 function M.onsetup (child, fn)
   fixes[child] = fn
 end
@@ -340,6 +343,8 @@ local function fix (child, err)
   end
 end
 
+-- timedout(child) -> true once a step() enforced its killafter deadline
+-- (not terminate's own SIGKILL)
 function M.timedout (child)
   return timedout[child] == true
 end
@@ -353,8 +358,11 @@ end
 
 function methods.started (child)
   local ok, err = cstarted(child)
-  if err then fix(child, err) end
-  return ok, err
+  if ok == nil then
+    fix(child, err)
+    return nil, err
+  end
+  return ok
 end
 
 function methods.status (child)
