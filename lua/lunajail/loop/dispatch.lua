@@ -135,7 +135,7 @@ function W:deliver ()
   end
   local st = child:status()
   if st.running then return false end
-  st.timeout = C.timedout(child)
+  st.timeout = st.timeout == true or C.timedout(child)   -- the C status may say it
   st.output_limit = self.over
   self.done = true
   if h.exit then h.exit(st) end
