@@ -177,6 +177,7 @@ bench: all $(B)/raw_spawn $(B)/raw_pipe
 	$(LUA) bench/steps.lua
 	$(LUA) bench/stdio.lua $(BENCH_MB) $(BENCH_COLLECT)
 	$(LUA) bench/scale.lua $(BENCH_SCALE)
+	$(LUA) bench/async.lua $(BENCH_N)
 	$(LUA) bench/net.lua
 	$(LUA) bench/features.lua $(BENCH_FEAT)
 

@@ -390,18 +390,57 @@ local function withpasta (plan, cfg)
   return c, companion
 end
 
--- spawn_plan(plan [, ids [, limits [, net]]]) -> child | nil, err: the per-spawn
--- part of spawn, for a plan compiled once (plan, _, ids = r:steps()): as
--- root, a fresh leased id in the plan's auto slots (compile.bind),
--- released when the child is gone; unprivileged, the plan as it is; with
--- limits, a cgroup of its own, made before it (plan.cgroup, on a copy:
--- the compiled plan is never changed).  A step error names the recipe
--- field of its step (err.field).  The child remembers the plan it was
--- started from: child:enter reproduces its restrictions, and joins its
--- cgroup (lunajail.enter)
-function M.spawn_plan (plan, ids, limits, net)
+-- a failed setup's error in the recipe's terms: its field (annotate) and,
+-- for a sandbox with limits (sb) the OOM killer ended, that
+local function failed (err, plan, ids, sb)
+  if sb and type(err) == "table" then
+    local f = sb.figs or (not sb.closed and sb:figures()) or {}
+    if (f.oom_kills or 0) > 0 and not err.oom_killed then
+      err.oom_killed = true
+      err.message = err.message .. " (the OOM killer: limits.memory)"
+    end
+  end
+  return ids and annotate(err, plan, ids) or err
+end
+
+-- spawn_plan's opts, checked -> async, net
+local function spawnopts (plan, opts)
+  if opts == nil then return plan.async, nil end
+  if type(opts) ~= "table" then
+    error(("lunajail: spawn_plan: opts: table expected, got %s"):format(type(opts)), 0)
+  end
+  for k in pairs(opts) do
+    if k ~= "async" and k ~= "net" then
+      error(("lunajail: spawn: unknown option '%s' (valid: async, net)"):format(tostring(k)), 0)
+    end
+  end
+  if opts.async ~= nil and type(opts.async) ~= "boolean" then
+    error(("lunajail: spawn: async: true or false expected, got %s"):format(
+          type(opts.async)), 0)
+  end
+  local async = plan.async
+  if opts.async ~= nil then async = opts.async end
+  return async, type(opts.net) == "table" and opts.net or nil
+end
+
+-- spawn_plan(plan [, ids [, limits [, opts]]]) -> child | nil, err: the
+-- per-spawn part of spawn, for a plan compiled once (plan, _, ids =
+-- r:steps()): as root, a fresh leased id in the plan's auto slots
+-- (compile.bind), released when the child is gone; unprivileged, the
+-- plan as it is; with limits, a cgroup of its own, made before it
+-- (plan.cgroup, on a copy: the compiled plan is never changed).  A step
+-- error names the recipe field of its step (err.field).  The child
+-- remembers the plan it was started from: child:enter reproduces its
+-- restrictions, and joins its cgroup (lunajail.enter).
+-- opts.async = true (or plan.async): the child at once, in setup; its
+-- step error comes later, from child:started(), step() (setup_error) or
+-- status(), in the same recipe terms (child.onsetup).  opts.net: the
+-- recipe's net, whose pasta (net = {pasta = cfg}) is started beside it
+-- (withpasta)
+function M.spawn_plan (plan, ids, limits, opts)
   local lease, sb, err
   local compiled = plan
+  local async, net = spawnopts(plan, opts)
   if ids and ids.lease then
     lease, err = idalloc.lease()
     if not lease then return nil, err end
@@ -413,9 +452,12 @@ function M.spawn_plan (plan, ids, limits, net)
       if lease then lease:close() end
       return nil, err
     end
-    local p = {}
-    for k, v in pairs(plan) do p[k] = v end
-    p.cgroup = sb.plan
+  end
+  if sb or (async and not plan.async) or (plan.async and not async) then
+    local p = plan == compiled and {} or plan     -- bind's copy is ours
+    if p ~= plan then for k, v in pairs(plan) do p[k] = v end end
+    if sb then p.cgroup = sb.plan end
+    p.async = async or nil
     plan = p
   end
   local c, companion
@@ -426,18 +468,16 @@ function M.spawn_plan (plan, ids, limits, net)
   end
   if not c then
     if lease then lease:close() end     -- else the child holds it
-    if sb then                          -- a setup the OOM killer ended says so
-      local f = sb:figures()
-      sb:close()
-      if type(err) == "table" and (f.oom_kills or 0) > 0 then
-        err.oom_killed = true
-        err.message = err.message .. " (the OOM killer: limits.memory)"
-      end
-    end
-    return nil, ids and annotate(err, compiled, ids) or err
+    if sb then sb:figures() end
+    err = failed(err, compiled, ids, sb)
+    if sb then sb:close() end
+    return nil, err
   end
   if sb then child.attach(c, sb) end
   if companion then child.attach(c, companion) end
+  if async then
+    child.onsetup(c, function (e) failed(e, compiled, ids, sb) end)
+  end
   return enter.remember(c, plan)
 end
 
@@ -475,13 +515,25 @@ local function planof (r)
   return plan, ids
 end
 
--- spawn(recipe [, overrides]) -> child | nil, err (the step error)
+-- spawn(recipe [, overrides]) -> child | nil, err (the step error).
+-- overrides: recipe fields (r:with), and async = true: the child at once,
+-- in setup (spawn_plan), for an event loop: nothing waits on its setup
 function M.spawn (r, t)
   r = M.recipe(r)
+  local opts
+  if type(t) == "table" and t.async ~= nil then
+    local rest = {}
+    for k, v in pairs(t) do if k ~= "async" then rest[k] = v end end
+    opts, t = { async = t.async }, next(rest) ~= nil and rest or nil
+  end
   if t then r = r:with(t) end
   if not r.argv then error("lunajail: spawn: the recipe has no argv", 0) end
   local plan, ids = planof(r)
-  return M.spawn_plan(plan, ids, r.limits, type(r.net) == "table" and r.net or nil)
+  if type(r.net) == "table" and r.net.pasta then
+    opts = opts or {}
+    opts.net = r.net
+  end
+  return M.spawn_plan(plan, ids, r.limits, opts)
 end
 Recipe.spawn = M.spawn
 
