@@ -271,7 +271,26 @@ describe("lj.build as root with a work dir of root's", function ()
     assert.matches("at recipe%.mounts%[5%]", err.message)
   end)
 
+  it("works without a new root (the host's /proc tells the helper's pid)", function ()
+    local out, st, text = H.lua(root, PRE .. [[
+      return finally(function ()
+        assert(os.execute("chmod 0755 '" .. dir .. "'"))
+        local r = lj.empty{ namespaces = { "mount", "pid" }, uid = 1000, gid = 1000,
+                            mounts = { { "bind", dir, dir, owner = true } },
+                            argv = { "/bin/sh", "-c", "id -u; echo x > " .. dir .. "/f; " ..
+                                     "chmod u+s " .. dir .. "/f 2>/dev/null || echo refused" } }
+        local out = run(r)
+        return out, core.stat(dir .. "/f").uid, r:explain()
+      end)
+    ]])
+    assert.equal("1000\nrefused\n", out)
+    assert.equal(0, st)
+    assert.matches("the set%-id guard", text)
+    assert.not_matches("keyctl", text)       -- no "default" preset listed: none loaded
+  end)
+
   it("leaves no helper, fd or mount behind (core.bind, 20 times)", function ()
+    if H.novalgrind("does not run a clone with CLONE_NEWUSER and a pidfd") then return end
     local before, after, children = H.lua(root, PRE .. [[
       return finally(function ()
         local function count ()

@@ -665,12 +665,14 @@ end
 
 -- the rules of a recipe's seccomp field, for explain and the docs:
 -- {{name, action, reason}, ...}, sorted by call, one per call and
--- reason.  r: the recipe, for the terminals it hands in
+-- reason.  r: the recipe, for the terminals it hands in and its owner
+-- binds (the set-id guard); v nil with r: the recipe loads no filter
+-- of its own
 function M.list (v, r)
   local name, deny, allow = parts(v)
   local tty = r and #M.terminals(r) > 0
   local list
-  if v == "none" then
+  if v == "none" or (v == nil and r) then    -- a recipe's: no filter of its own
     list = {}
   elseif name == nil then
     list = {}
