@@ -107,6 +107,31 @@ describe("lj.build as root with a work dir of root's", function ()
     assert.equal("idmapped bind,guard", plan)
   end)
 
+  it("makes the recipe's dirs and files there as the owner's, owner = true too", function ()
+    local out, st = H.lua(root, PRE .. [[
+      return finally(function ()
+        assert(os.execute("chown 65534:65534 '" .. dir .. "' && chmod 0755 '" .. dir .. "'"))
+        local r = build{ argv = { "sh", "-c", "cat /work/conf/a /work/conf/b; " ..
+                                  "stat -c '%a %u' /work/conf /work/conf/a /work/conf/b" },
+                         dirs = { { "/work/conf", mode = "0750" } },
+                         files = { { "/work/conf/a", "A\n" },
+                                   { "/work/conf/b", "B\n", mode = "0600", owner = true } } }
+        local out = run(r)
+        local st = {}
+        for _, p in ipairs { "conf", "conf/a", "conf/b" } do
+          local x = core.stat(dir .. "/" .. p)
+          st[p] = x.mode .. " " .. x.uid .. ":" .. x.gid
+        end
+        return out, st
+      end)
+    ]])
+    local uid = out:match("\n750 (%d+)\n")
+    assert.truthy(uid, out)
+    assert.equal(("A\nB\n750 %s\n644 %s\n600 %s\n"):format(uid, uid, uid), out)
+    assert.same({ conf = "00750 65534:65534", ["conf/a"] = "00644 65534:65534",
+                  ["conf/b"] = "00600 65534:65534" }, st)
+  end)
+
   it("writes a dir of uid 65534's as 65534", function ()
     local out, st = H.lua(root, PRE .. [[
       return finally(function ()

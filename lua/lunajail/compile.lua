@@ -407,6 +407,41 @@ local function ownerbind (c, r, field, step)
   local i = #c.plan.steps
   if c.ids.auto.uid then c.ids.slots[#c.ids.slots + 1] = { "steps", i, 6 } end
   if c.ids.auto.gid then c.ids.slots[#c.ids.slots + 1] = { "steps", i, 7 } end
+  c.owned[#c.owned + 1] = step[3]
+end
+
+-- What the setup makes under an owner bind (mount points, dirs, files,
+-- symlinks, their owners) it makes as the sandbox's uid and gid, its
+-- file-system ids (setfsuid, setfsgid): the mapping stores them as the
+-- bind's owner's, and root's own uid, which it does not map, could make
+-- nothing there (EOVERFLOW); nor does the setup reach anything there
+-- but what the sandbox could.  Every other step runs with root's.
+-- {op = the index of its path}
+local CREATES = { mkdir_p = 2, touch = 2, write_file = 2, symlink = 3, chown = 2 }
+
+local function under (c, path)
+  for _, p in ipairs(c.owned) do
+    if path == p or path:sub(1, #p + 1) == p .. "/" then return true end
+  end
+  return false
+end
+
+-- the file-system ids to the sandbox's (on) or back to root's
+local function fsids (c, on)
+  if on == c.fsas then return end
+  c.fsas = on
+  local function add (reason, op, id, auto)
+    c.raw(reason, { op, id })
+    if auto then c.ids.slots[#c.ids.slots + 1] = { "steps", #c.plan.steps, 2 } end
+  end
+  if on then
+    add("what follows is made under an owner bind as the sandbox's uid and gid " ..
+        "(stored as the owner's)", "setfsgid", c.gid, c.ids.auto.gid)
+    add("", "setfsuid", c.uid, c.ids.auto.uid)
+  else
+    add("the setup's own file-system ids again", "setfsuid", c.euid)
+    add("", "setfsgid", c.egid)
+  end
 end
 
 local devs = { "null", "zero", "full", "random", "urandom", "tty" }
@@ -806,6 +841,7 @@ local function filesystem (c, r)
   end
   contents(c, r)
   for _, f in ipairs(c.last) do c.field = f[2] f[1]() end
+  fsids(c, false)
   endroot(c, r)
 end
 
@@ -954,7 +990,8 @@ end
 
 function M.compile (r)
   local euid, egid = select(2, core.getresuid()), select(2, core.getresgid())
-  local c = { ns = set(r.namespaces), root = euid == 0, euid = euid, R = "", H = "" }
+  local c = { ns = set(r.namespaces), root = euid == 0, euid = euid, egid = egid, R = "",
+              H = "", owned = {}, fsas = false }
   checkcombos(r, c.ns, c.root)
   local kind = netkind(r)
   c.ns.net = c.ns.net or kind == "none" or kind == "veth" or kind == "pasta"
@@ -969,10 +1006,17 @@ function M.compile (r)
   }
   c.plan = plan
   local why, fields = {}, {}
-  function c.add (reason, step)
+  function c.raw (reason, step)
     plan.steps[#plan.steps + 1] = step
     why[#why + 1] = reason
     fields[#fields + 1] = c.field or false
+  end
+  function c.add (reason, step)
+    if #c.owned > 0 then
+      local k = CREATES[step[1]]
+      fsids(c, k ~= nil and type(step[k]) == "string" and under(c, step[k]))
+    end
+    c.raw(reason, step)
   end
   c.field = "net"
   network(c, r)
