@@ -19,15 +19,29 @@
 ** helper is our unreaped child until the end: its pid cannot be reused.
 ** Async-signal-safe: system calls only (the runner calls it between
 ** clone and exec; a direct core.bind in the calling process).
+**
+**   lj_nosetid(tree, uid, gid)   (mount.c's bind, before the mapping)
+**
+** The kernel clears a file's set-id bits on write(2), truncate and
+** chown by a process without CAP_FSETID, but not on a store through a
+** shared writable mapping: a set-uid program of the owner's already in
+** the tree could be given new code and keep its bit.  So the tree is
+** walked first (from the detached clone: what the bind will show, no
+** submount, no symlink followed) and refused (EPERM) when it holds a
+** regular file with S_ISUID or S_ISGID whose owner is uid or whose
+** group is gid, the ids the mapping hands over.  Deeper than MAXDEPTH
+** directories is ELOOP: not checked, so not bound.
 */
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -161,3 +175,73 @@ int lj_idmapns (const char *proc, unsigned uid, unsigned touid,
   if (err && *nsfd >= 0) { close(*nsfd); *nsfd = -1; }
   return err;
 }
+
+
+/* {====== No set-id file of the owner's ======} */
+
+#define MAXDEPTH 256               /* directories deep: an fd each */
+
+struct ljdirent {                  /* getdents64(2)'s record */
+  uint64_t ino;
+  int64_t off;
+  unsigned short reclen;
+  unsigned char type;
+  char name[];
+};
+
+static int setidfile (const struct stat *st, unsigned uid, unsigned gid) {
+  return S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID))
+         && (st->st_uid == uid || st->st_gid == gid);
+}
+
+int lj_nosetid (int tree, unsigned uid, unsigned gid) {
+  int fds[MAXDEPTH];
+  int64_t offs[MAXDEPTH];          /* where each level goes on */
+  char buf[8192];
+  int depth = 0, err = 0;
+  fds[0] = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fds[0] < 0) return errno;
+  offs[0] = 0;
+  while (depth >= 0 && !err) {
+    int fd = fds[depth], down = -1;
+    long n, k;
+    if (lseek(fd, (off_t)offs[depth], SEEK_SET) < 0) { err = errno; break; }
+    n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n < 0) { err = errno; break; }
+    if (n == 0) {                  /* this directory is done */
+      close(fd);
+      depth--;
+      continue;
+    }
+    for (k = 0; k < n && !err && down < 0; ) {
+      struct ljdirent *e = (struct ljdirent *)(buf + k);
+      struct stat st;
+      k += e->reclen;
+      offs[depth] = e->off;
+      if (e->name[0] == '.' && (e->name[1] == '\0'
+          || (e->name[1] == '.' && e->name[2] == '\0')))
+        continue;
+      if (e->type != DT_DIR && e->type != DT_REG && e->type != DT_UNKNOWN)
+        continue;                  /* links, devices, fifos, sockets */
+      if (fstatat(fd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT) err = errno;   /* gone meanwhile: fine */
+      }
+      else if (setidfile(&st, uid, gid)) err = EPERM;
+      else if (S_ISDIR(st.st_mode)) {
+        if (depth + 1 >= MAXDEPTH) err = ELOOP;
+        else if ((down = openat(fd, e->name, O_RDONLY | O_DIRECTORY |
+                                O_NOFOLLOW | O_CLOEXEC)) < 0) {
+          if (errno != ENOENT) err = errno;
+        }
+      }
+    }
+    if (down >= 0) {
+      fds[++depth] = down;
+      offs[depth] = 0;
+    }
+  }
+  while (depth >= 0) close(fds[depth--]);
+  return err;
+}
+
+/* }====== */

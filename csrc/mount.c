@@ -269,9 +269,11 @@ static const ljOp op_mount = {
 ** as root.  The user namespace comes from idmap.c; the mapping is set by
 ** the same mount_setattr as the flags, before the tree is attached.  No
 ** fallback: without the new mount API the step fails (ENOSYS), and a
-** file system that cannot be idmapped is EINVAL.  Nothing here keeps a
-** set-id bit off what the mapped uid creates: the recipe's seccomp guard
-** does (lua/lunajail/seccomp.lua, SETID).
+** file system that cannot be idmapped is EINVAL.  A tree that holds a
+** set-id file of its owner's (or group's) is refused first (EPERM,
+** idmap.c: a shared mapping could rewrite it keeping the bit).  Nothing
+** here keeps a set-id bit off what the mapped uid creates: the recipe's
+** seccomp guard does (lua/lunajail/seccomp.lua, SETID).
 */
 
 #define BINDFLAGS  (BINDATTRS | MS_REC)
@@ -338,6 +340,8 @@ static int setidmap (const ljStep *s, int tree, int src, int at) {
   struct stat st;
   int ns, err = 0;
   if (fstat(src, &st) != 0) return errno;
+  if ((err = lj_nosetid(tree, (unsigned)st.st_uid, (unsigned)st.st_gid)) != 0)
+    return err;
   err = lj_idmapns(s->s[3] ? s->s[3] : "/proc", (unsigned)s->i[1],
                    (unsigned)st.st_uid, (unsigned)s->i[2], (unsigned)st.st_gid,
                    &ns);

@@ -302,6 +302,12 @@ local function hintof (err, plan)
            "ramfs): this one does not -- give a work dir any uid may write (0777), or " ..
            "uid = and gid = of the owner's knowing the risk (docs/security.md)"
   end
+  if err.op == "bind" and tostring(err.call):find("idmap", 1, true)
+     and err.errname == "EPERM" then
+    return "an owner bind refuses a directory that holds a set-uid or set-gid file of " ..
+           "its owner's or group's (the payload could rewrite it through a shared " ..
+           "mapping, which keeps the bit): find the directory -perm /6000 and clear them"
+  end
   if err.op == "setpriority" and (err.errname == "EACCES" or err.errname == "EPERM") then
     return "a nice value below the caller's raises the priority, which needs " ..
            "CAP_SYS_NICE in the host's user namespace (root) or an RLIMIT_NICE that " ..
