@@ -181,13 +181,14 @@ int lj_idmapns (const char *proc, unsigned uid, unsigned touid,
 
 #define MAXDEPTH 256               /* directories deep: an fd each */
 
-struct ljdirent {                  /* getdents64(2)'s record */
+typedef struct Dent {              /* getdents64(2)'s record, its head */
   uint64_t ino;
   int64_t off;
   unsigned short reclen;
   unsigned char type;
-  char name[];
-};
+} Dent;
+
+#define DENTHEAD 19                /* bytes before the name */
 
 static int setidfile (const struct stat *st, unsigned uid, unsigned gid) {
   return S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID))
@@ -214,22 +215,24 @@ int lj_nosetid (int tree, unsigned uid, unsigned gid) {
       continue;
     }
     for (k = 0; k < n && !err && down < 0; ) {
-      struct ljdirent *e = (struct ljdirent *)(buf + k);
+      const char *name = buf + k + DENTHEAD;
       struct stat st;
-      k += e->reclen;
-      offs[depth] = e->off;
-      if (e->name[0] == '.' && (e->name[1] == '\0'
-          || (e->name[1] == '.' && e->name[2] == '\0')))
+      Dent e;
+      memcpy(&e, buf + k, DENTHEAD);       /* unaligned: copied out */
+      k += e.reclen;
+      offs[depth] = e.off;
+      if (name[0] == '.' && (name[1] == '\0'
+          || (name[1] == '.' && name[2] == '\0')))
         continue;
-      if (e->type != DT_DIR && e->type != DT_REG && e->type != DT_UNKNOWN)
+      if (e.type != DT_DIR && e.type != DT_REG && e.type != DT_UNKNOWN)
         continue;                  /* links, devices, fifos, sockets */
-      if (fstatat(fd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno != ENOENT) err = errno;   /* gone meanwhile: fine */
       }
       else if (setidfile(&st, uid, gid)) err = EPERM;
       else if (S_ISDIR(st.st_mode)) {
         if (depth + 1 >= MAXDEPTH) err = ELOOP;
-        else if ((down = openat(fd, e->name, O_RDONLY | O_DIRECTORY |
+        else if ((down = openat(fd, name, O_RDONLY | O_DIRECTORY |
                                 O_NOFOLLOW | O_CLOEXEC)) < 0) {
           if (errno != ENOENT) err = errno;
         }
