@@ -191,9 +191,9 @@ function M.shell (t) return from(presets.container(), t, { presets.shell() }) en
 function M.untrusted (t) return from(presets.container(), t, { presets.untrusted() }) end
 
 -- build{work = "/host/dir", ...}: the work dir read-write at /work.  As
--- root the sandbox keeps its leased uid, which can write the dir only if
--- its modes let it: running as the dir's owner instead would let the
--- payload leave set-uid programs of that owner there (docs/security.md)
+-- root the sandbox keeps its leased uid; a dir it could not write is
+-- bound idmapped (owner = true: written as the dir's owner, set-id bits
+-- refused, docs/security.md)
 function M.build (t)
   t = t or {}
   local work = t.work
@@ -202,7 +202,7 @@ function M.build (t)
   end
   local rest = {}
   for k, v in pairs(t) do if k ~= "work" then rest[k] = v end end
-  return from(presets.container(), rest, { presets.build(work) })
+  return from(presets.container(), rest, { presets.build(work, rest) })
 end
 
 -- }======
@@ -297,6 +297,19 @@ local function hintof (err, plan)
     return "an id the sandbox's user namespace does not map: unprivileged, only the " ..
            "sandbox's own uid and gid do (owner = true), unless a uidmap or gidmap of " ..
            "subordinate ids maps more"
+  end
+  if err.op == "bind" and tostring(err.call):find("idmap", 1, true)
+     and (err.errname == "EINVAL" or err.errname == "ENOSYS") then
+    return "an owner bind is an idmapped mount: it needs Linux 5.12 and a file system " ..
+           "that allows one (ext4, xfs, btrfs, tmpfs from 6.3, ...; not NFS, 9p or " ..
+           "ramfs): this one does not -- give a work dir any uid may write (0777), or " ..
+           "uid = and gid = of the owner's knowing the risk (docs/security.md)"
+  end
+  if err.op == "bind" and tostring(err.call):find("idmap", 1, true)
+     and err.errname == "EPERM" then
+    return "an owner bind refuses a directory that holds a set-uid or set-gid file of " ..
+           "its owner's or group's (the payload could rewrite it through a shared " ..
+           "mapping, which keeps the bit): find the directory -perm /6000 and clear them"
   end
   if err.op == "setpriority" and (err.errname == "EACCES" or err.errname == "EPERM") then
     return "a nice value below the caller's raises the priority, which needs " ..
