@@ -24,6 +24,14 @@ end
 ]]
 
 describe("embedding in a server", function()
+  local so = os.tmpname() .. ".so"         -- the waitpid(-1) host
+  lazy_setup(function ()
+    local _, ok = H.sh(("cc -O2 -Wall -Werror -shared -fPIC -o %s %s/spec/helpers/reaphost.c " ..
+                        "&& chmod 755 %s"):format(so, H.top, so))
+    assert(ok, "cannot build spec/helpers/reaphost.c")
+  end)
+  lazy_teardown(function () os.remove(so) os.remove(so:sub(1, -4)) end)
+
   for _, mode in ipairs(H.modes) do
     describe("as " .. mode, function()
 
@@ -143,30 +151,31 @@ describe("embedding in a server", function()
         assert.equal(0, r.left)
       end)
 
-      -- issue 12 item 6.  The "host" is this snippet's own loop: it reaps
-      -- every exited child with waitpid(-1) before lunajail looks (as an
-      -- nginx-style SIGCHLD handler would), through the blocker the
-      -- blocking conveniences wait with.  Checked: before the fix every
-      -- case but "exit" and "term" came back {unknown = true, reason =
-      -- "reaped by host"} (init dies of the SIGKILL, so it writes nothing)
+      -- issue 12 item 6.  The host is spec/helpers/reaphost.c, preloaded
+      -- into a lua5.4 of the snippet's: a SIGCHLD handler that reaps every
+      -- exited child with waitpid(-1), as nginx's does, before lunajail's
+      -- next look.  Checked: before the fix every case but "exit" and
+      -- "term" came back {unknown = true, reason = "reaped by host"}
+      -- (init dies of the SIGKILL, so it writes nothing)
       it("reports statuses of killed sandboxes under a waitpid(-1) host", function()
-        local r = lua(mode, [[
-          local C = require "lunajail.child"
-          local stolen = 0
-          local function host ()
-            local st = core.waitpid(-1, "nohang")
-            while st do
-              stolen = stolen + 1
-              st = core.waitpid(-1, "nohang")
-            end
-          end
-          C.block = function (child, seconds)
-            local t = child:timeout()
-            if seconds and (not t or seconds < t) then t = seconds end
-            core.poll({ {fd = child:pollfd(), events = "r"} }, t)
-            host()
-            child:step()
-          end
+        local r = lua(mode, ([[
+          local script = os.tmpname()
+          local f = assert(io.open(script, "w"))
+          f:write(%q)
+          f:close()
+          local lp = TOP .. "/lua/?.lua;" .. TOP .. "/lua/?/init.lua;;"
+          local h = assert(io.popen(("LD_PRELOAD=%%s LUA_PATH='%%s' LUA_CPATH='%%s/?.so;;' " ..
+                                     "timeout -s KILL 100 lua5.4 %%s 2>&1")
+                                    :format(%q, lp, BUILD, script)))
+          local out = h:read("a")
+          h:close()
+          os.remove(script)
+          local res = load("return " .. out)
+          assert(res, out)
+          return res()
+        ]]):format([==[
+          local lj = require "lunajail"
+          local core = require "lunajail.core"
           local function box (argv) return lj.container{ argv = argv } end
           local res = {}
           local c = assert(lj.spawn(box{"sleep", "100"}))
@@ -188,16 +197,39 @@ describe("embedding in a server", function()
           c:kill("KILL")
           res.noinit = c:wait(20)
           c:close()
-          res.stolen = stolen
-          return res
-        ]])
-        local function killed (st, what)
+          res.stolen = select(3, core.waitpid(-1, "nohang"))   -- ECHILD: none left
+          local function ser (v)
+            if type(v) ~= "table" then return type(v) == "string" and ("%q"):format(v)
+                                              or tostring(v) end
+            local t = {}
+            for k, x in pairs(v) do
+              if k ~= "stdout" and k ~= "stderr" then
+                t[#t + 1] = "[" .. ser(k) .. "]=" .. ser(x)
+              end
+            end
+            return "{" .. table.concat(t, ",") .. "}"
+          end
+          io.write(ser(res))
+        ]==], so)
+        )
+        -- whoever reaped it, the status is the same: lunajail's own waitid
+        -- may still win now and then (a status() called while init
+        -- exits), then with rusage; the host wins nearly every time
+        local stolen = 0
+        local function reaper (st, what)
           assert.is_nil(st.unknown, what)
+          if st.host_reaped then
+            stolen = stolen + 1
+            assert.is_nil(st.rusage, what)
+          else
+            assert.is_table(st.rusage, what)
+          end
+        end
+        local function killed (st, what)
+          reaper(st, what)
           assert.is_true(st.signaled, what)
           assert.equal("SIGKILL", st.signame, what)
           assert.is_true(st.killed, what)
-          assert.is_true(st.host_reaped, what)
-          assert.is_nil(st.rusage, what)
         end
         killed(r.kill, "kill")
         assert.is_nil(r.kill.timeout)
@@ -210,15 +242,56 @@ describe("embedding in a server", function()
         assert.is_false(r.cap.timeout)
         killed(r.noinit, "no init")
         -- init's word: the payload's own status
+        reaper(r.term, "term")
         assert.is_true(r.term.signaled)
         assert.equal("SIGTERM", r.term.signame)
         assert.is_true(r.term.timeout)
         assert.is_nil(r.term.killed)
-        assert.is_true(r.term.host_reaped)
+        reaper(r.exit, "exit")
         assert.equal(5, r.exit.code)
-        assert.is_true(r.exit.host_reaped)
-        assert.equal(7, r.stolen)            -- the host reaped every one
+        assert.is_true(stolen >= 4, "the host reaped only " .. stolen .. " of 7")
+        assert.equal(10, r.stolen)           -- ECHILD: nothing left to reap
       end)
     end)
   end
+
+  -- issue 12 item 3, fixed on main by a fresh leased uid per spawn of a
+  -- compiled plan (lj.spawn_plan, compile.bind).  Checked: with
+  -- spawn_plan binding one id per plan (the first lease's, kept), this
+  -- fails: from about the 33rd sandbox on, init's fork of the payload
+  -- is refused (nproc = 64 per uid: EAGAIN) and they exit 1 or fail
+  -- to start
+  it("starts 100 concurrent lj.spawn of one untrusted recipe, all exit 0 (uid auto, root)", function()
+    if not H.root then return H.skip("uid = \"auto\" leases host ids as root only") end
+    if H.novalgrind("refuses setrlimit(RLIMIT_NOFILE)") then return end
+    local r = lua("root", [[
+      local soft, hard = core.getrlimit("nofile")
+      core.setrlimit("nofile", hard, hard)
+      local rec = lj.untrusted{ argv = {"sh", "-c", "read x && exit 0"} }
+      local kids, errs, uids = {}, {}, {}
+      for i = 1, 100 do
+        local c, err = lj.spawn(rec)
+        if c then kids[#kids + 1] = c else errs[#errs + 1] = tostring(err) end
+      end
+      local n = 0
+      for _, c in ipairs(kids) do     -- all alive at once, each its own uid
+        local f = io.open("/proc/" .. c.pid .. "/status")
+        local u = f and f:read("a"):match("Uid:%s+(%d+)")
+        if f then f:close() end
+        if u and not uids[u] then n = n + 1 uids[u] = true end
+      end
+      for _, c in ipairs(kids) do c:write("go\n") c:close_stdin() end
+      local codes = {}
+      for _, c in ipairs(kids) do
+        local st = c:wait(60)
+        local k = st and (st.code or st.signame or "unknown") or "timeout"
+        codes[k] = (codes[k] or 0) + 1
+        c:close()
+      end
+      return { started = #kids, err = errs[1], distinct = n, codes = codes }
+    ]])
+    assert.equal(100, r.started, r.err)
+    assert.equal(100, r.distinct)
+    assert.same({ [0] = 100 }, r.codes)
+  end)
 end)
