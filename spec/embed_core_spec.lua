@@ -261,7 +261,7 @@ describe("embedding in a server", function()
   -- fails: from about the 33rd sandbox on, init's fork of the payload
   -- is refused (nproc = 64 per uid: EAGAIN) and they exit 1 or fail
   -- to start
-  it("starts 100 concurrent lj.spawn of one untrusted recipe, all exit 0 (uid auto, root)", function()
+  it("starts 100 concurrent lj.spawn of one untrusted recipe, all exit 0 (auto uids)", function()
     if not H.root then return H.skip("uid = \"auto\" leases host ids as root only") end
     if H.novalgrind("refuses setrlimit(RLIMIT_NOFILE)") then return end
     local r = lua("root", [[
