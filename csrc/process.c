@@ -398,7 +398,8 @@ static void reaper_drop (lua_State *L, Reaper *R, int t, int pidfd) {
   int lease;
   if (lua_rawgeti(L, t, pidfd) != LUA_TNUMBER) {   /* not (or no more) ours */
     lua_pop(L, 1);
-    return;
+    if (R->epfd >= 0) epoll_ctl(R->epfd, EPOLL_CTL_DEL, pidfd, NULL);
+    return;                                /* never readable for ever */
   }
   lease = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);

@@ -164,9 +164,10 @@ describe("embedding in a server", function()
           f:write(%q)
           f:close()
           local lp = TOP .. "/lua/?.lua;" .. TOP .. "/lua/?/init.lua;;"
-          local h = assert(io.popen(("LD_PRELOAD=%%s LUA_PATH='%%s' LUA_CPATH='%%s/?.so;;' " ..
+          local pre = ((os.getenv("LD_PRELOAD") or "") .. " " .. %q)  -- after ASan's
+          local h = assert(io.popen(("LD_PRELOAD='%%s' LUA_PATH='%%s' LUA_CPATH='%%s/?.so;;' " ..
                                      "timeout -s KILL 100 lua5.4 %%s 2>&1")
-                                    :format(%q, lp, BUILD, script)))
+                                    :format(pre, lp, BUILD, script)))
           local out = h:read("a")
           h:close()
           os.remove(script)
