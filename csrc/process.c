@@ -49,7 +49,8 @@
 ** ended it and timeout = true once killafter's deadline sent its signal.
 ** A host that reaps with waitpid(-1) leaves init's word, or, if init died
 ** of our SIGKILL, that signal: host_reaped = true, no rusage; with
-** neither, {unknown = true, reason = "reaped by host"}.
+** neither, {unknown = true, reason = "reaped by host"} (sent = the last
+** signal we sent it, if any, and timeout).
 ** With a pty, stdin and stdout are the pty's master: closing stdin does not
 ** end the child's input there; write "\4" (^D) as a terminal user would.
 ** Blocking conveniences (wait, read_all, communicate, ...) are Lua
@@ -859,11 +860,21 @@ static void pushstatus (lua_State *L, ljChild *c) {
     return;
   }
   if (c->lost) {
-    lua_createtable(L, 0, 2);
+    char buf[32];
+    const char *name = lj_cname(&lj_signals, c->lastsig, buf, sizeof buf);
+    lua_createtable(L, 0, 4);
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "unknown");
     lua_pushliteral(L, "reaped by host");
     lua_setfield(L, -2, "reason");
+    if (c->lastsig && name) {      /* what we did to it, if anything */
+      lua_pushstring(L, name);
+      lua_setfield(L, -2, "sent");
+    }
+    if (c->timedout) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "timeout");
+    }
     return;
   }
   memset(&ru, 0, sizeof ru);

@@ -198,6 +198,10 @@ describe("embedding in a server", function()
           c:kill("KILL")
           res.noinit = c:wait(20)
           c:close()
+          c = assert(core.spawn{ argv = {"/bin/sleep", "100"} })
+          c:kill("TERM")                 -- which a payload may catch
+          res.noinit_term = c:wait(20)
+          c:close()
           res.stolen = select(3, core.waitpid(-1, "nohang"))   -- ECHILD: none left
           local function ser (v)
             if type(v) ~= "table" then return type(v) == "string" and ("%q"):format(v)
@@ -250,6 +254,13 @@ describe("embedding in a server", function()
         assert.is_nil(r.term.killed)
         reaper(r.exit, "exit")
         assert.equal(5, r.exit.code)
+        -- no init, and a signal that may be caught: unknown, but what we sent
+        if r.noinit_term.unknown then
+          assert.equal("reaped by host", r.noinit_term.reason)
+          assert.equal("SIGTERM", r.noinit_term.sent)
+        else
+          assert.equal("SIGTERM", r.noinit_term.signame)
+        end
         assert.is_true(stolen >= 4, "the host reaped only " .. stolen .. " of 7")
         assert.equal(10, r.stolen)           -- ECHILD: nothing left to reap
       end)
