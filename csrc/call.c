@@ -550,13 +550,16 @@ static __attribute__((noreturn)) void callfn (lua_State *L, Call *C,
   keeponly(keep, 4);               /* the steps' fds, the relay's pipe */
   nodump();                        /* whatever the steps did */
   environ = (char **)C->envp;
-  /* lunajail's own state in the copy: ours, not the sandbox's */
-  lua_pushnil(L);
-  lua_setfield(L, LUA_REGISTRYINDEX, "lunajail.reaper");
+  /* lunajail's own state in the copy: ours, not the sandbox's (the
+  ** reaper forgotten, not closed: what the collection finalizes below
+  ** must not make a new one, whose fd a later finalizer would close) */
+  lj_reaper_forget(L);
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "lunajail.runnerfd");
   lua_gc(L, LUA_GCCOLLECT, 0);
   lua_gc(L, LUA_GCCOLLECT, 0);
+  lua_pushnil(L);                  /* fn's own children: a reaper anew */
+  lua_setfield(L, LUA_REGISTRYINDEX, "lunajail.reaper");
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   while (lua_getstack(L, levels, &ar)) levels++;

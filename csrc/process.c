@@ -33,9 +33,24 @@
 **     (SIGKILL unless setkill said otherwise) if it still runs, reap if it
 **     is dead; one still dying goes to the state's reaper, swept by every
 **     spawn, every close and core.reap().  Never blocks.
+**   core.reap()      -> how many closed children still wait: reaps those
+**                       that exited, each by its pidfd (never waitid(P_ALL))
+**   core.reaperfd()  -> fd: an epoll fd (close-on-exec), the same for the
+**                       Lua state's lifetime, readable while a closed child
+**                       has exited and waits for core.reap(): a loop
+**                       watches it and calls core.reap(), no timer needed
+** A closed child costs the reaper its pidfd until it exits (and its lease
+** fd, without init, which holds a copy of its own), nothing after.
 ** The child's id lease (spawn's plan.lease) is released once it is
 ** reaped: by step(), status(), close() or the reaper, which keeps it with
 ** the pidfd meanwhile.
+** status(): the payload's status (lj_pushstatus; init's word with PID 1),
+** with killed = true when the SIGKILL we sent (kill, killafter, close)
+** ended it and timeout = true once killafter's deadline sent its signal.
+** A host that reaps with waitpid(-1) leaves init's word, or, if init died
+** of our SIGKILL, that signal: host_reaped = true, no rusage; with
+** neither, {unknown = true, reason = "reaped by host"} (sent = the last
+** signal we sent it, if any, and timeout).
 ** With a pty, stdin and stdout are the pty's master: closing stdin does not
 ** end the child's input there; write "\4" (^D) as a terminal user would.
 ** Blocking conveniences (wait, read_all, communicate, ...) are Lua
@@ -185,11 +200,26 @@ static int flush (ljChild *c) {
 /* through the pidfd: a recycled pid is never hit.  Without
 ** pidfd_send_signal (before Linux 5.1; valgrind), kill(2) does as well
 ** while the child is unreaped: its pid cannot be reused before that */
-static int sendsig (ljChild *c, int sig) {
-  if (sig) c->lastsig = sig;
+static int sendsig1 (ljChild *c, int sig) {
   if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) == 0) return 0;
   if (errno != ENOSYS || c->reaped) return -1;
   return kill(c->pid, sig);
+}
+
+/* 1 once the process has exited (its pidfd is readable) */
+static int exited (int pidfd) {
+  struct pollfd p = { pidfd, POLLIN, 0 };
+  return poll(&p, 1, 0) == 1;
+}
+
+/* a SIGKILL that reached a process still running is what ended it: the
+** status when the host reaps it and init could not say (init dies of it) */
+static int sendsig (ljChild *c, int sig) {
+  int running = sig == SIGKILL && !c->reaped && !exited(c->pidfd);
+  if (sig) c->lastsig = sig;
+  if (sendsig1(c, sig) != 0) return -1;
+  if (running) c->killed = 1;
+  return 0;
 }
 
 /* the payload's own status, written by lunajail-init before it exits */
@@ -197,7 +227,7 @@ static void readinitstatus (ljChild *c) {
   int st;
   if (c->statusfd >= 0 && read(c->statusfd, &st, sizeof st) == sizeof st) {
     c->status = st;
-    c->hostreaped = 0;
+    c->lost = 0;
   }
   closefd(&c->statusfd);
 }
@@ -215,12 +245,15 @@ static int tryreap (ljChild *c) {
   while (r < 0 && errno == EINTR);
   if (r < 0) {
     if (errno != ECHILD) return 0;
-    /* the host reaped it itself: only init's word is left, if any */
-    struct pollfd p = { c->pidfd, POLLIN, 0 };
-    if (poll(&p, 1, 0) != 1) return 0;     /* ... once it has exited */
-    c->reaped = c->hostreaped = 1;
+    /* the host reaped it itself: init's word, if any, or our SIGKILL */
+    if (!exited(c->pidfd)) return 0;       /* ... once it has exited */
+    c->reaped = c->hostreaped = c->lost = 1;
     closefd(&c->leasefd);
     readinitstatus(c);
+    if (c->lost && c->killed) {            /* init died of it, or had none */
+      c->status = SIGKILL;
+      c->lost = 0;
+    }
     return 1;
   }
   if (si.si_pid == 0) return 0;            /* still running */
@@ -235,48 +268,216 @@ static int tryreap (ljChild *c) {
   return 1;
 }
 
-/* the reaper: pidfd -> the lease fd (or -1), in the registry */
-static void reaper_add (lua_State *L, int pidfd, int leasefd) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, REAPER) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, REAPER);
+/* }====== */
+
+
+/* {====== The reaper ======}
+** Closed children that still run (close() killed them, or setkill(false)
+** let them run on), one Reaper per Lua state, in the registry, made for
+** the first one: a table pidfd -> lease fd (or -1), its uservalue, and,
+** once core.reaperfd() asked for it, one epoll set of the same pidfds,
+** readable while any of them has exited, for an event loop to watch.
+** core.reap(), every spawn and every close reap what is ready, each by
+** its own pidfd (with the set, only those; without, every pidfd is
+** tried), and drop it: a closed child costs its pidfd (and its lease fd,
+** without init) until it exits, nothing after.
+*/
+
+typedef struct Reaper {
+  int epfd;                        /* the epoll set, -1 until made */
+  int n;                           /* children waiting */
+  int scan;                        /* one is not in the set: sweep all */
+  int dead;                        /* collected, or a fork's copy: the fds
+                                      are not ours to wait for */
+} Reaper;
+
+/* reaps pidfd if it can: 1 once it is gone (reaped, by us or by the
+** host), 0 while it runs */
+static int reapone (int pidfd) {
+  siginfo_t si;
+  long r;
+  memset(&si, 0, sizeof si);
+  do r = syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG, NULL);
+  while (r < 0 && errno == EINTR);
+  if (r == 0) return si.si_pid != 0;
+  if (errno == ECHILD) return exited(pidfd);   /* the host's, or not our
+                                                  child (a stepper's fork) */
+  return 1;                                /* nothing to wait for */
+}
+
+static int reaper_gc (lua_State *L) {
+  Reaper *R = (Reaper *)lua_touserdata(L, 1);
+  if (!R->dead && lua_getiuservalue(L, 1, 1) == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {              /* the state closes: last try */
+      int lease = (int)lua_tointeger(L, -1), fd;
+      lua_pop(L, 1);
+      fd = (int)lua_tointeger(L, -1);
+      reapone(fd);
+      close(fd);
+      if (lease >= 0) close(lease);
+    }
   }
+  if (R->epfd >= 0 && !R->dead) close(R->epfd);
+  R->epfd = -1;
+  R->n = 0;
+  R->dead = 1;
+  return 0;
+}
+
+/* the state's reaper, pushed; NULL (nothing pushed) if there is none and
+** create is 0 */
+static Reaper *getreaper (lua_State *L, int create) {
+  Reaper *R;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, REAPER) == LUA_TUSERDATA)
+    return (Reaper *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!create) return NULL;
+  R = (Reaper *)lua_newuserdatauv(L, sizeof *R, 1);
+  R->epfd = -1;                            /* closed state first */
+  R->n = R->scan = R->dead = 0;
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 1);
+  if (luaL_newmetatable(L, "lunajail.Reaper")) {
+    lua_pushcfunction(L, reaper_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, REAPER);
+  return R;
+}
+
+static int watchpid (Reaper *R, int pidfd) {
+  struct epoll_event e;
+  memset(&e, 0, sizeof e);
+  e.events = EPOLLIN;                      /* level-triggered */
+  e.data.fd = pidfd;
+  return epoll_ctl(R->epfd, EPOLL_CTL_ADD, pidfd, &e);
+}
+
+/* the epoll set of the reaper at the top, made once, with what waits
+** already; 0 or an errno */
+static int reaper_epoll (lua_State *L, Reaper *R) {
+  if (R->epfd >= 0) return 0;
+  if ((R->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+    R->epfd = -1;
+    return errno;
+  }
+  R->scan = 0;
+  lua_getiuservalue(L, -1, 1);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    if (watchpid(R, (int)lua_tointeger(L, -1)) != 0) R->scan = 1;
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* the reaper owns pidfd and leasefd from now on */
+static void reaper_add (lua_State *L, int pidfd, int leasefd) {
+  Reaper *R = getreaper(L, 1);
+  if (R->dead) {                           /* nothing will sweep it */
+    close(pidfd);
+    if (leasefd >= 0) close(leasefd);
+    lua_pop(L, 1);
+    return;
+  }
+  lua_getiuservalue(L, -1, 1);
   lua_pushinteger(L, leasefd);
   lua_rawseti(L, -2, pidfd);
   lua_pop(L, 1);
+  R->n++;
+  if (R->epfd >= 0 && watchpid(R, pidfd) != 0)
+    R->scan = 1;                           /* ENOSPC: max_user_watches */
+  lua_pop(L, 1);
 }
 
-/* reaps what it can; returns how many children are still waiting */
+/* pidfd, from the table at t, gone: closed with its lease */
+static void reaper_drop (lua_State *L, Reaper *R, int t, int pidfd) {
+  int lease;
+  if (lua_rawgeti(L, t, pidfd) != LUA_TNUMBER) {   /* not (or no more) ours */
+    lua_pop(L, 1);
+    if (R->epfd >= 0) epoll_ctl(R->epfd, EPOLL_CTL_DEL, pidfd, NULL);
+    return;                                /* never readable for ever */
+  }
+  lease = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  if (R->epfd >= 0) epoll_ctl(R->epfd, EPOLL_CTL_DEL, pidfd, NULL);
+  close(pidfd);
+  if (lease >= 0) close(lease);
+  lua_pushnil(L);
+  lua_rawseti(L, t, pidfd);                /* clearing during next is allowed */
+  if (--R->n == 0) R->scan = 0;
+}
+
+/* reaps what it can; returns how many children are still waiting.  With
+** the epoll set, only those that exited are looked at */
 int lj_reaper_sweep (lua_State *L) {
-  int left = 0;
-  if (lua_getfield(L, LUA_REGISTRYINDEX, REAPER) == LUA_TTABLE) {
+  Reaper *R = getreaper(L, 0);
+  int t, left;
+  if (R == NULL) return 0;
+  if (R->dead || R->n == 0) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_getiuservalue(L, -1, 1);
+  t = lua_gettop(L);
+  if (R->epfd >= 0 && !R->scan) {
+    struct epoll_event ev[64];
+    int n, k, gone;
+    do {                                   /* a batch at a time */
+      gone = 0;
+      n = epoll_wait(R->epfd, ev, 64, 0);
+      for (k = 0; k < n; k++)
+        if (reapone(ev[k].data.fd)) {
+          reaper_drop(L, R, t, ev[k].data.fd);
+          gone++;
+        }
+    } while (n == 64 && gone > 0);
+  }
+  else {
     lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      siginfo_t si;
-      int fd, lease = (int)lua_tointeger(L, -1);
-      long r;
+    while (lua_next(L, t)) {
+      int fd;
       lua_pop(L, 1);
       fd = (int)lua_tointeger(L, -1);
-      memset(&si, 0, sizeof si);
-      r = syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | WNOHANG, NULL);
-      if ((r == 0 && si.si_pid != 0) || (r < 0 && errno != EINTR)) {
-        close(fd);
-        if (lease >= 0) close(lease);
-        lua_pushvalue(L, -1);
-        lua_pushnil(L);
-        lua_rawset(L, -4);               /* clearing during next is allowed */
-      }
-      else left++;
+      if (reapone(fd)) reaper_drop(L, R, t, fd);
     }
   }
-  lua_pop(L, 1);
+  left = R->n;
+  lua_pop(L, 2);
   return left;
+}
+
+/* a fork's copy of the state (lj.call's): the reaper's fds are the
+** parent's, closed by the fork's fd hygiene: forget them, close nothing */
+void lj_reaper_forget (lua_State *L) {
+  Reaper *R = getreaper(L, 0);
+  if (R == NULL) return;
+  R->dead = 1;
+  R->epfd = -1;
+  R->n = 0;
+  lua_pop(L, 1);
 }
 
 static int l_reap (lua_State *L) {
   lua_pushinteger(L, lj_reaper_sweep(L));
+  return 1;
+}
+
+/* core.reaperfd() -> fd: the reaper's epoll set, the same fd for the
+** state's lifetime; readable while a closed child has exited and waits
+** for core.reap() */
+static int l_reaperfd (lua_State *L) {
+  Reaper *R = getreaper(L, 1);
+  int err;
+  if (R->dead)
+    return luaL_error(L, "reaperfd: this is a fork's copy of the state");
+  if ((err = reaper_epoll(L, R)) != 0)
+    return lj_pushfail(L, "epoll_create1", err);
+  lua_pushinteger(L, R->epfd);
   return 1;
 }
 
@@ -585,7 +786,7 @@ static int child_step (lua_State *L) {
   }
   if (c->deadline > 0 && !c->reaped && lj_monotonic() >= c->deadline) {
     c->deadline = 0;
-    sendsig(c, c->deadsig);
+    if (sendsig(c, c->deadsig) == 0) c->timedout = 1;
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "timeout");
   }
@@ -658,12 +859,22 @@ static void pushstatus (lua_State *L, ljChild *c) {
     }
     return;
   }
-  if (c->hostreaped) {
-    lua_createtable(L, 0, 2);
+  if (c->lost) {
+    char buf[32];
+    const char *name = lj_cname(&lj_signals, c->lastsig, buf, sizeof buf);
+    lua_createtable(L, 0, 4);
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "unknown");
     lua_pushliteral(L, "reaped by host");
     lua_setfield(L, -2, "reason");
+    if (c->lastsig && name) {      /* what we did to it, if anything */
+      lua_pushstring(L, name);
+      lua_setfield(L, -2, "sent");
+    }
+    if (c->timedout) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "timeout");
+    }
     return;
   }
   memset(&ru, 0, sizeof ru);
@@ -673,6 +884,18 @@ static void pushstatus (lua_State *L, ljChild *c) {
   ru.ru_stime.tv_usec = (suseconds_t)((c->stime - floor(c->stime)) * 1e6);
   ru.ru_maxrss = c->maxrss;
   lj_pushstatus(L, c->status, c->maxrss || c->utime || c->stime ? &ru : NULL);
+  if (c->hostreaped) {             /* init's word, or our SIGKILL's */
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "host_reaped");
+  }
+  if (c->killed && WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGKILL) {
+    lua_pushboolean(L, 1);         /* ours: kill, killafter, a cap */
+    lua_setfield(L, -2, "killed");
+  }
+  if (c->timedout) {               /* the killafter deadline's signal */
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "timeout");
+  }
 }
 
 static int child_status (lua_State *L) {
@@ -717,6 +940,7 @@ void lj_child_close (lua_State *L, ljChild *c, int wait) {
   closefd(&c->epfd);
   if (c->pidfd >= 0) {
     if (!c->reaped && c->killsig) sendsig(c, c->killsig);
+    if (c->initlease) closefd(&c->leasefd);   /* init keeps the id */
     if (!tryreap(c)) {
       reaper_add(L, c->pidfd, c->leasefd);   /* it owns both now */
       c->pidfd = c->leasefd = -1;
@@ -739,7 +963,7 @@ static int child_tostring (lua_State *L) {
     lua_pushfstring(L, "lunajail.Child (pid %d, closed)", c->pid);
   else if (!c->reaped)
     lua_pushfstring(L, "lunajail.Child (pid %d, running)", c->pid);
-  else if (c->hostreaped)
+  else if (c->lost)
     lua_pushfstring(L, "lunajail.Child (pid %d, reaped by host)", c->pid);
   else if (WIFEXITED(c->status))
     lua_pushfstring(L, "lunajail.Child (pid %d, exited %d)", c->pid,
@@ -856,6 +1080,7 @@ void lj_open_process (lua_State *L) {
   };
   static const luaL_Reg fns[] = {
     { "poll", l_poll }, { "monotonic", l_monotonic }, { "reap", l_reap },
+    { "reaperfd", l_reaperfd },
     { NULL, NULL }
   };
   luaL_newlib(L, meth);                  /* core.Child: the methods */

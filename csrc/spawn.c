@@ -1624,6 +1624,7 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
   ch->setupdl = lj_monotonic() + P->setup_timeout;
   if (M.lease) {                   /* the child holds it now */
     ch->leasefd = M.lease->fd;
+    ch->initlease = P->pid1;
     M.lease->fd = -1;
   }
   if (err) {                       /* before the first step: the child

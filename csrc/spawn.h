@@ -197,9 +197,13 @@ typedef struct ljChild {
   int deadsig;                     /* ... and what */
   int killsig;                     /* what close and gc send; 0 nothing */
   int lastsig;                     /* the last signal we sent */
+  int killed;                      /* we sent SIGKILL while it ran */
+  int timedout;                    /* ... the killafter deadline sent one */
+  int initlease;                   /* init holds a copy of leasefd */
   int reaped;                      /* status is final */
   int status;                      /* raw wait status */
   int hostreaped;                  /* someone else reaped it (ECHILD) */
+  int lost;                        /* ... and its status is unknown */
   double utime, stime;             /* rusage of the reaped child */
   long maxrss;
   lua_Alloc alloc;                 /* for the buffers */
@@ -210,6 +214,7 @@ ljChild *lj_newchild (lua_State *L);
 void lj_child_close (lua_State *L, ljChild *c, int wait);
 double lj_monotonic (void);        /* CLOCK_MONOTONIC, seconds */
 int lj_reaper_sweep (lua_State *L);
+void lj_reaper_forget (lua_State *L);   /* a fork's copy: drop, close nothing */
 void lj_open_process (lua_State *L);
 
 /* spawn.c, for the child object of an asynchronous spawn: reads what the
