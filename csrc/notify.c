@@ -43,6 +43,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -60,6 +61,9 @@ struct ljNotify {
                                       the listener has come; -1 */
   int fd;                          /* the listener, or -1 */
   int held;                        /* req: a call read, not answered */
+  int wake;                        /* an eventfd, always readable: the
+                                      aggregate fd's while a call is
+                                      held (-1 until the first) */
   int busy;                        /* a handler runs: no serve inside */
   int dead;                        /* closed while busy: freed after */
   size_t reqsize, respsize;        /* the kernel's sizes */
@@ -86,7 +90,7 @@ int lj_notify_new (ljChild *c, int sock) {
   }
   memset(nt, 0, sizeof *nt);
   nt->sock = sock;
-  nt->fd = -1;
+  nt->fd = nt->wake = -1;
   c->notify = nt;
   return 0;
 }
@@ -96,6 +100,7 @@ void lj_notify_close (ljChild *c) {
   if (nt == NULL) return;
   closefd(c, &nt->sock);
   closefd(c, &nt->fd);             /* what waits gets ENOSYS */
+  closefd(c, &nt->wake);
   nt->held = 0;
   if (nt->busy) { nt->dead = 1; return; }
   c->alloc(c->ud, nt, sizeof *nt, 0);
@@ -105,6 +110,7 @@ void lj_notify_close (ljChild *c) {
 int lj_notify_fd (ljChild *c) {
   ljNotify *nt = c->notify;
   if (nt == NULL) return -1;
+  if (nt->held && nt->wake >= 0) return nt->wake;
   return nt->fd >= 0 ? nt->fd : nt->sock;
 }
 
@@ -302,7 +308,10 @@ int lj_notify_serve (lua_State *L, int idx, ljChild *c, int handle, int fn) {
         answer(nt, SECCOMP_USER_NOTIF_FLAG_CONTINUE, 0, 0);
         continue;                  /* the runner's own, before exec */
       }
-      nt->held = 1;
+      nt->held = 1;                /* the listener is not readable for it:
+                                      the aggregate fd watches wake */
+      if (nt->wake < 0 && (nt->wake = eventfd(1, EFD_CLOEXEC)) >= 0)
+        lj_unwatch(c, nt->fd);
     }
     if (!handle) break;
     nt->held = 0;

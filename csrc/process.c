@@ -644,6 +644,10 @@ static int child_events (lua_State *L) {
 static int child_timeout (lua_State *L) {
   ljChild *c = tochild(L);
   double dl = c->reaped ? 0 : c->deadline;
+  if (lj_notify_held(c)) {         /* a call waits for step() */
+    lua_pushnumber(L, 0);
+    return 1;
+  }
   if (c->setup == 1 && (dl <= 0 || c->setupdl < dl)) dl = c->setupdl;
   if (dl <= 0) lua_pushnil(L);
   else {

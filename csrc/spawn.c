@@ -1622,6 +1622,11 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
   a = lj_newarena_kept(L);                             /* 2 */
   P = (ljPlan *)lj_alloc(L, a, sizeof *P);
   decodeplan(L, a, P, &M);
+  for (k = 0; ctlfd >= 0 && k < P->nsteps; k++)
+    if (P->steps[k].op == lj_findop("seccomp") && P->steps[k].i[1])
+      luaL_error(L, "stepper: plan.steps[%d] seccomp: a filter with notify "
+                 "rules needs core.spawn's child object to answer its "
+                 "calls (not in a stepper)", P->steps[k].index);
   runnerfd = getrunnerfd(L);
   R = (Run *)lj_alloc(L, a, sizeof *R);
   R->P = P;
