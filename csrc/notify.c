@@ -17,9 +17,10 @@
 **   child:notify([fn])  -> answered: serves what is pending now with fn
 **       (default the handler), never waits; step() does the same and
 **       says notify = answered
-**   child:notify_fd()   -> the listener, or nil (before it came, after
-**       the sandbox's last process is gone): readable while a call waits;
-**       the aggregate fd (pollfd) watches it
+**   child:notify_fd()   -> an fd readable while a call waits: the
+**       listener (or, while a call read as setup ended is held, an
+**       eventfd), nil before the listener came or once the sandbox's
+**       last process is gone; the aggregate fd (pollfd) watches it
 **   child:notify_string(n, arg [, max]) -> the string at the pointer arg
 **       ("a1", or its place 2 in n.args) of the calling process, up to
 **       its NUL (max 4096 bytes) | nil, msg, errno; read through
@@ -363,7 +364,7 @@ static int child_notify_fd (lua_State *L) {
   ljChild *c = tochild(L);
   lj_notify_take(c);
   if (c->notify == NULL || c->notify->fd < 0) luaL_pushfail(L);
-  else lua_pushinteger(L, c->notify->fd);
+  else lua_pushinteger(L, lj_notify_fd(c));   /* wake, for a held call */
   return 1;
 }
 
