@@ -30,12 +30,14 @@
 **       pointer argument is not a security boundary (docs/security.md)
 **   child:notify_valid(n) -> is n's call still waiting?
 **
-** Until setup is over, the calls of the filter's own process (the
-** runner's fds and exec steps, its fork of the payload) are allowed
-** without the handler: a call read while the runner's report pipe has
-** not reached EOF is one the payload's exec has not happened for.  One
-** read after it is kept (held) for the handler: a blocking spawn returns
-** first, so the handler can be set.
+** The calls of lunajail's own code are allowed without the handler:
+** until setup is over, the runner's (its fds and exec steps, its fork
+** of the payload) -- a call read while the runner's report pipe has not
+** reached EOF is one the payload's exec has not happened for (a forked
+** payload execs only once the runner has closed its copy: runner.c's
+** gate) -- and, after it, those of lunajail-init or the relay, the
+** child's own pid.  A call read as setup ended is kept (held) for the
+** handler: a blocking spawn returns first, so the handler can be set.
 */
 
 #define _GNU_SOURCE
@@ -67,6 +69,8 @@ struct ljNotify {
                                       held (-1 until the first) */
   int busy;                        /* a handler runs: no serve inside */
   int dead;                        /* closed while busy: freed after */
+  int runner;                      /* c->pid is the runner (init, the
+                                      relay): its calls are lunajail's */
   size_t reqsize, respsize;        /* the kernel's sizes */
   uint64_t req[32];                /* struct seccomp_notif */
   uint64_t resp[16];               /* struct seccomp_notif_resp */
@@ -83,7 +87,7 @@ static void closefd (ljChild *c, int *fd) {
 
 /* {====== The listener ======} */
 
-int lj_notify_new (ljChild *c, int sock) {
+int lj_notify_new (ljChild *c, int sock, int runnerstays) {
   ljNotify *nt = (ljNotify *)c->alloc(c->ud, NULL, 0, sizeof *nt);
   if (nt == NULL) {
     close(sock);
@@ -92,6 +96,7 @@ int lj_notify_new (ljChild *c, int sock) {
   memset(nt, 0, sizeof *nt);
   nt->sock = sock;
   nt->fd = nt->wake = -1;
+  nt->runner = runnerstays;
   c->notify = nt;
   return 0;
 }
@@ -144,6 +149,14 @@ int lj_notify_take (ljChild *c) {
   closefd(c, &nt->sock);
   nt->fd = fd;
   return 0;
+}
+
+/* is req's call the runner's?  Init and the relay stay the child's pid
+** while it is not reaped (a zombie keeps its pid); the payload is
+** another process then */
+static int ours (ljChild *c, ljNotify *nt) {
+  const struct seccomp_notif *q = (const struct seccomp_notif *)nt->req;
+  return nt->runner && !c->reaped && c->pid > 0 && q->pid == (uint32_t)c->pid;
 }
 
 /* one call into req: 1, or 0 if none waits; a listener whose sandbox
@@ -305,9 +318,9 @@ int lj_notify_serve (lua_State *L, int idx, ljChild *c, int handle, int fn) {
     ljNotify *nt = c->notify;
     if (!nt->held) {
       if (!receive(c, nt)) break;
-      if (c->setup == 1 && !lj_setup_step(L, idx, c)) {
+      if ((c->setup == 1 && !lj_setup_step(L, idx, c)) || ours(c, nt)) {
         answer(nt, SECCOMP_USER_NOTIF_FLAG_CONTINUE, 0, 0);
-        continue;                  /* the runner's own, before exec */
+        continue;                  /* the runner's own */
       }
       nt->held = 1;                /* the listener is not readable for it:
                                       the aggregate fd watches wake */

@@ -1006,7 +1006,8 @@ static int pack (ljPlan *P, Run *R) {
             | ((P->cloneflags & CLONE_NEWUSER) ? LJ_PROG_AMBIENT : 0)
             | (P->search ? LJ_PROG_SEARCH : 0) | (P->trace ? LJ_PROG_TRACE : 0)
             | (R->ctlfd >= 0 ? LJ_PROG_PAUSED : 0)
-            | (P->fork ? LJ_PROG_FORK : 0);
+            | (P->fork ? LJ_PROG_FORK : 0)
+            | (R->notifystep ? LJ_PROG_NOTIFY : 0);
   h.pdeathsig = P->pdeathsig;
   h.reportfd = R->rep[1];
   h.statusfd = R->status[1];
@@ -1653,7 +1654,8 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
   ch->prog = R->g;
   ch->run = R;
   ch->setup = 1;
-  if (R->nsock[0] >= 0 && lj_notify_new(ch, R->nsock[0]) != 0 && !err) {
+  if (R->nsock[0] >= 0
+      && lj_notify_new(ch, R->nsock[0], P->pid1 || P->fork) != 0 && !err) {
     err = ENOMEM;
     R->what = "the seccomp listener's state";
   }

@@ -43,8 +43,11 @@ enum {                             /* ljProg.flags */
                                       step, take requests on ctlfd */
   LJ_PROG_SUBREAPER = 64,          /* init without a pid namespace (a
                                       forked stepper's exec) */
-  LJ_PROG_FORK = 128               /* the runner forks the payload and
+  LJ_PROG_FORK = 128,              /* the runner forks the payload and
                                       relays its status (plan.fork) */
+  LJ_PROG_NOTIFY = 256             /* a seccomp listener: a forked payload
+                                      execs once the runner has closed
+                                      its report fd (notify.c) */
 };
 
 typedef struct ljProgStep {
@@ -217,11 +220,12 @@ int lj_reaper_sweep (lua_State *L);
 void lj_open_process (lua_State *L);
 
 /* notify.c: a seccomp listener's supervisor.  lj_notify_new takes sock
-** (our end of the seccomp step's socket; ENOMEM closes it); _fd is what
+** (our end of the seccomp step's socket; ENOMEM closes it; runnerstays:
+** the runner is init or the relay, c->pid, whose calls are ours); _fd is what
 ** to watch (that socket, then the listener; -1); _take receives the
 ** listener (0, or an errno: EAGAIN not yet); _serve answers what waits
 ** (see notify.c); _held: a call waits for the handler in the object */
-int lj_notify_new (ljChild *c, int sock);
+int lj_notify_new (ljChild *c, int sock, int runnerstays);
 void lj_notify_close (ljChild *c);
 int lj_notify_fd (ljChild *c);
 int lj_notify_take (ljChild *c);

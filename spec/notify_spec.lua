@@ -200,6 +200,26 @@ describe("the seccomp notify action", function()
       assert.is_true(r.started)
       assert.equal("getppid", r.names)       -- sh's exec was setup's
     end)
+
+    it("keeps lunajail-init's own calls from the handler, as " .. mode, function()
+      local r = run(mode, [[
+        -- init closes its fds after the fork and reaps with wait4, as the
+        -- shell does for its background job
+        local c = assert(lj.spawn(R("/bin/true & wait; echo ok", { "wait4", "close_range" })))
+        local theirs, init = 0, 0
+        c:on_notify(function (n)
+          if n.pid == c.pid then init = init + 1 else theirs = theirs + 1 end
+          return "allow"
+        end)
+        local out, _, st = c:communicate(nil, 30)
+        c:close()
+        return { out = out, code = st.code, theirs = theirs, init = init }
+      ]])
+      assert.equal("ok\n", r.out)
+      assert.equal(0, r.code)
+      assert.equal(0, r.init)
+      assert.is_true(r.theirs >= 1)          -- the shell's wait
+    end)
   end
 
   it("lists the notified calls in explain and loads their filter last", function()
