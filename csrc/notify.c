@@ -179,17 +179,23 @@ static int receive (ljChild *c, ljNotify *nt) {
 }
 
 /* the answer to req: flags, an errno (positive) or a value; a call that
-** no longer waits (ENOENT: its caller was killed) needs none */
+** no longer waits (ENOENT: its caller was killed) needs none.  One the
+** kernel refuses (FLAG_CONTINUE before Linux 5.5: EINVAL) is ENOSYS
+** instead: a call never waits for good */
 static void answer (ljNotify *nt, unsigned flags, int err, int64_t val) {
   const struct seccomp_notif *q = (const struct seccomp_notif *)nt->req;
   struct seccomp_notif_resp *r = (struct seccomp_notif_resp *)nt->resp;
-  memset(nt->resp, 0, nt->respsize);
-  r->id = q->id;
-  r->flags = flags;
-  r->error = -err;
-  r->val = err || flags ? 0 : val;
-  if (nt->fd >= 0)
-    while (ioctl(nt->fd, SECCOMP_IOCTL_NOTIF_SEND, r) != 0 && errno == EINTR) {}
+  int tries, rc;
+  for (tries = 0; tries < 2 && nt->fd >= 0; tries++) {
+    memset(nt->resp, 0, nt->respsize);
+    r->id = q->id;
+    r->flags = tries ? 0 : flags;
+    r->error = tries ? -ENOSYS : -err;
+    r->val = tries || err || flags ? 0 : val;
+    do rc = ioctl(nt->fd, SECCOMP_IOCTL_NOTIF_SEND, r);
+    while (rc != 0 && errno == EINTR);
+    if (rc == 0 || errno == ENOENT) return;
+  }
 }
 
 /* }====== */

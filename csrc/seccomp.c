@@ -38,7 +38,8 @@
 ** holds it; the child object answers the calls (csrc/notify.c).  A
 ** direct call, or filter:load(), refuses such a filter: nothing would
 ** answer the calling process.  One per sandbox: the kernel allows one
-** listener in a process's filter stack (EBUSY).
+** listener in a process's filter stack (EBUSY).  No TSYNC, which the
+** kernel refuses beside NEW_LISTENER: the runner has one thread.
 */
 
 #define _GNU_SOURCE
@@ -281,7 +282,10 @@ static void addrules (ljArgs *A, int n, Filter *f, int idx, uint32_t def) {
     if (action != def) {
       err = seccomp_rule_add_array(f->ctx, action, nr, (unsigned)ncmp, cmp);
       if (err != 0)
-        lj_argerror(A, n, "rules[%I] (%s): %s", i, name, strerror(-err));
+        lj_argerror(A, n, "rules[%I] (%s): %s%s", i, name, strerror(-err),
+                    action == SCMP_ACT_NOTIFY ? " (the notify action needs "
+                    "seccomp user notification: Linux 5.0 and libseccomp 2.5 "
+                    "or later)" : "");
     }
     lua_pop(L, 3);
   }

@@ -222,6 +222,21 @@ describe("the seccomp notify action", function()
     end)
   end
 
+  it("takes notify rules in a filter of the recipe's own, and in its raw BPF", function()
+    local r = run(H.modes[1], [[
+      local f = core.seccomp_filter{ rules = { { "notify", "getppid" } } }
+      local outs = {}
+      for _, sc in ipairs { { rules = { { "notify", "getppid" } } }, f, { bpf = f:export() } } do
+        local res = assert(lj.run(lj.container{ argv = { "sh", "-c", "echo $PPID" },
+                                                seccomp = sc },
+                                  { notify = function () return 5 end, timeout = 30 }))
+        outs[#outs + 1] = res.stdout
+      end
+      return outs
+    ]])
+    assert.same({ "5\n", "5\n", "5\n" }, r)
+  end)
+
   it("lists the notified calls in explain and loads their filter last", function()
     local r = run(H.modes[1], [[
       local rc = R("true", { "openat", "uname" })
