@@ -63,6 +63,7 @@ struct ljNotify {
   int sock;                        /* our end of the step's socket, until
                                       the listener has come; -1 */
   int fd;                          /* the listener, or -1 */
+  int taken;                       /* it came (it may be closed since) */
   int held;                        /* req: a call read, not answered */
   int wake;                        /* an eventfd, always readable: the
                                       aggregate fd's while a call is
@@ -130,7 +131,7 @@ int lj_notify_take (ljChild *c) {
   ljNotify *nt = c->notify;
   struct seccomp_notif_sizes sz;
   int fd;
-  if (nt == NULL || nt->fd >= 0) return 0;
+  if (nt == NULL || nt->taken) return 0;
   if (nt->sock < 0) return EBADF;
   if ((fd = lj_recvfd(nt->sock)) < 0) return errno;
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) != 0) {
@@ -148,6 +149,7 @@ int lj_notify_take (ljChild *c) {
   }
   closefd(c, &nt->sock);
   nt->fd = fd;
+  nt->taken = 1;
   return 0;
 }
 

@@ -662,6 +662,7 @@ static int child_timeout (lua_State *L) {
 ** error) */
 static int child_started (lua_State *L) {
   ljChild *c = tochild(L);
+  if (c->setup == 1) lj_notify_serve(L, 1, c, 0, 0);   /* the runner's */
   if (c->setup == 1 && !lj_setup_step(L, 1, c)) {
     lua_pushboolean(L, 0);
     return 1;
@@ -706,6 +707,7 @@ static void pushstatus (lua_State *L, ljChild *c) {
 
 static int child_status (lua_State *L) {
   ljChild *c = tochild(L);
+  if (c->setup == 1) lj_notify_serve(L, 1, c, 0, 0);   /* the runner's */
   if (c->setup == 1) lj_setup_step(L, 1, c);
   tryreap(c);
   rewatch(c);

@@ -201,6 +201,25 @@ describe("the seccomp notify action", function()
       assert.equal("getppid", r.names)       -- sh's exec was setup's
     end)
 
+    it("starts a payload that ends at once (its listener hung up before setup was read), as " ..
+       mode, function()
+      local r = run(mode, [[
+        local bad = {}
+        for i = 1, 40 do
+          local plan = R("true", { "getppid" }):steps()
+          plan.async = i % 2 == 0
+          local c, err = core.spawn(plan)
+          if c then c:wait(30) end
+          local ok, e = true, nil
+          if c then ok, e = c:started() end
+          if not c or ok ~= true then bad[#bad + 1] = tostring(err or e) end
+          if c then c:close() end
+        end
+        return bad
+      ]])
+      assert.same({}, r)
+    end)
+
     it("keeps lunajail-init's own calls from the handler, as " .. mode, function()
       local r = run(mode, [[
         -- init closes its fds after the fork and reaps with wait4, as the
