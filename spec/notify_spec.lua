@@ -269,11 +269,32 @@ describe("the seccomp notify action", function()
     assert.matches("notify listener", r.d)
   end)
 
-  H.rejects {
+  -- misuse that needs a notify filter built: libseccomp under valgrind
+  -- sees no notify support (it probes the kernel through valgrind)
+  local withfilter = {
     { "core.seccomp(core.seccomp_filter{ rules = { {'notify', 'getppid'} } })",
       "loads only in a spawned sandbox" },
     { "core.seccomp_filter{ rules = { {'notify', 'getppid'} } }:load()",
       "loads only in a spawned sandbox" },
+    { "core.check{ argv = {'true'}, steps = { " ..
+      "{'seccomp', core.seccomp_filter{ rules = { {'notify', 'getppid'} } }}, " ..
+      "{'seccomp', core.seccomp_filter{ rules = { {'notify', 'uname'} } }} } }",
+      "plan.steps%[2%] seccomp: a second filter with notify rules" },
+    { "assert(lj.stepper(lj.container{ argv = {'true'}, seccomp = { notify = { 'getppid' } } " ..
+      "})):rest()", "stepper: step %d+ seccomp: a filter with notify rules .*%(not in a " ..
+      "stepper%)" },
+    { "lj.call(lj.container{ seccomp = { notify = { 'getppid' } } }, function () end)",
+      "needs a child object to answer its calls" },
+  }
+  if H.valgrind then
+    it("rejects misuse of notify filters", function ()
+      H.skip("under valgrind, whose libseccomp sees no notify support")
+    end)
+  else
+    H.rejects(withfilter)
+  end
+
+  H.rejects {
     { "lj.container{ seccomp = { notify = 'openat' } }:steps()",
       "recipe.seccomp.notify: a list of syscall names expected" },
     { "lj.container{ seccomp = { notify = { 'nosuchcall' } } }:steps()",
@@ -284,17 +305,7 @@ describe("the seccomp notify action", function()
       "run: opts.notify: a function expected, got number" },
     { "assert(core.spawn{argv = {'true'}}):on_notify(5)",
       "#2 %(handler%): a function or nil expected" },
-    { "core.check{ argv = {'true'}, steps = { " ..
-      "{'seccomp', core.seccomp_filter{ rules = { {'notify', 'getppid'} } }}, " ..
-      "{'seccomp', core.seccomp_filter{ rules = { {'notify', 'uname'} } }} } }",
-      "plan.steps%[2%] seccomp: a second filter with notify rules" },
-    { "assert(lj.stepper(lj.container{ argv = {'true'}, seccomp = { notify = { 'getppid' } } " ..
-      "})):rest()", "stepper: step %d+ seccomp: a filter with notify rules .*%(not in a " ..
-      "stepper%)" },
-    { "lj.call(lj.container{ seccomp = { notify = { 'getppid' } } }, function () end)",
-      "needs a child object to answer its calls" },
     { "assert(core.spawn{argv = {'true'}}):notify_string({id = 1, pid = 1, args = {0}}, " ..
-      "'a9')",
-      "#3 %(arg%): \"a0\"..\"a5\" or 1..6 expected" },
+      "'a9')", "#3 %(arg%): \"a0\"..\"a5\" or 1..6 expected" },
   }
 end)
