@@ -17,10 +17,12 @@
 **   child:pending()             -> bytes queued for stdin
 **   child:close_stdin()         -> EOF once the queue is written
 **   child:step()                -> {stdout=, stderr=, stdin=, exit=,
-**                                   timeout=}: one pass that drains the
-**                                  pipes into the buffers, flushes stdin,
-**                                  enforces killafter and reaps; safe to
-**                                  call at any time, for any reason
+**                                   timeout=, notify=}: one pass that
+**                                  answers the seccomp calls waiting
+**                                  (notify.c), drains the pipes into the
+**                                  buffers, flushes stdin, enforces
+**                                  killafter and reaps; safe to call at
+**                                  any time, for any reason
 **   child:pollfd(), child:events(), child:timeout()
 **                               -> one epoll fd that is readable whenever
 **                                  step() has something to do, "r", and
@@ -28,6 +30,9 @@
 **                                  (the cqueues protocol)
 **   child:kill([sig]), child:killafter(seconds [, sig])
 **   child:status(), child:reports(), child:resize(rows, cols) (a pty)
+**   child:on_notify(fn), child:notify([fn]), child:notify_fd(),
+**   child:notify_string(n, arg [, max]), child:notify_valid(n): a seccomp
+**     listener's (csrc/notify.c)
 **   child:setbuffer(bytes), child:setkill(sig | false)
 **   child:close() == __close == __gc: close every fd, send the kill signal
 **     (SIGKILL unless setkill said otherwise) if it still runs, reap if it
