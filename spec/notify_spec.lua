@@ -100,6 +100,33 @@ describe("the seccomp notify action", function()
       assert.same({ "done\n", "done\n", "done\n" }, r.outs)
     end)
 
+    it("is served by the luv and cqueues adapters, as " .. mode, function()
+      local r = run(mode, [[
+        local out = {}
+        local okluv, uv = pcall(require, "luv")
+        if okluv then
+          local c = assert(lj.spawn(R("echo $PPID", { "getppid" })))
+          c:on_notify(function () return 11 end)
+          require("lunajail.loop.luv").watch(c, { stdout = function (s) out.luv = s end })
+          uv.run()
+        end
+        local okcq, cqueues = pcall(require, "cqueues")
+        if okcq then
+          local cq = require "lunajail.loop.cqueues"
+          cqueues.new():wrap(function ()
+            local c = assert(lj.spawn(R("echo $PPID", { "getppid" })))
+            c:on_notify(function () return 12 end)
+            out.cqueues = cq.communicate(c, nil, 30)
+            cq.close(c)
+          end):loop()
+        end
+        return { out = out, luv = okluv, cq = okcq }
+      ]])
+      if r.luv then assert.equal("11\n", r.out.luv) end
+      if r.cq then assert.equal("12\n", r.out.cqueues) end
+      if not (r.luv and r.cq) then H.skip("luv or cqueues is not installed") end
+    end)
+
     it("never leaves the payload waiting: no handler, a raising handler, as " .. mode, function()
       local r = run(mode, [[
         local c = assert(lj.spawn(R("echo $PPID; echo $PPID", { "getppid" })))
