@@ -73,7 +73,7 @@ TEST_PKGS   = bubblewrap uidmap iproute2 util-linux procps lua-luv lua-cqueues \
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(B)/?.so;;
 
-.PHONY: all demo test check deps test-deps asan valgrind gc lint bench bench-quick \
+.PHONY: all env demo test check deps test-deps asan valgrind gc lint bench bench-quick \
         fuzz install uninstall clean spec-helpers test-vm api
 
 all: $(SO)
@@ -112,6 +112,12 @@ deps:
 
 test-deps:
 	@sh .ci/deps $(DEBIAN_PKGS) $(TEST_PKGS)
+
+# the module from this checkout for your own shell: eval "$(make -s env)"
+# (then lua5.4 examples/enter.lua, or any script, finds it)
+env:
+	@echo 'export LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"'
+	@echo 'export LUA_CPATH="$(CURDIR)/$(B)/?.so;;"'
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -164,16 +170,19 @@ BENCH_N       ?= 300
 BENCH_MB      ?= 1024
 BENCH_COLLECT ?= 300
 BENCH_SCALE   ?= 1000
+BENCH_FEAT    ?= 100
 
 bench: all $(B)/raw_spawn $(B)/raw_pipe
 	$(LUA) bench/spawn.lua $(BENCH_N)
 	$(LUA) bench/steps.lua
 	$(LUA) bench/stdio.lua $(BENCH_MB) $(BENCH_COLLECT)
 	$(LUA) bench/scale.lua $(BENCH_SCALE)
+	$(LUA) bench/async.lua $(BENCH_N)
 	$(LUA) bench/net.lua
+	$(LUA) bench/features.lua $(BENCH_FEAT)
 
 bench-quick:
-	$(MAKE) bench BENCH_N=40 BENCH_MB=128 BENCH_COLLECT=64 BENCH_SCALE=100
+	$(MAKE) bench BENCH_N=40 BENCH_MB=128 BENCH_COLLECT=64 BENCH_SCALE=100 BENCH_FEAT=10
 
 $(B)/raw_spawn $(B)/raw_pipe: $(B)/%: bench/%.c | $(B)/obj
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<

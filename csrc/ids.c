@@ -1,5 +1,6 @@
 /*
-** ids.c: setresuid, setresgid, setgroups and their getters.
+** ids.c: setresuid, setresgid, setgroups, setfsuid, setfsgid and the
+** getters.
 **
 ** The raw system calls, never glibc's wrappers: those broadcast the change
 ** to every thread of the process (SIGSETXID), and a spawner child that
@@ -111,6 +112,52 @@ static const ljOp op_setgroups = {
 /* }====== */
 
 
+/* {====== setfsuid, setfsgid ======}
+** The ids file access is checked and files are made with, alone: the
+** setup as root writes under an owner bind (an idmapped bind, mount.c)
+** as the sandbox's uid, which the mapping stores as the owner's; root's
+** own uid is not mapped there (EOVERFLOW).  A non-zero fsuid takes the
+** file-system capabilities (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER,
+** ...) out of the effective set, and setfsuid(0) gives them back.  The
+** kernel reports nothing: the id is read back (setfsuid(-1) changes
+** nothing), EPERM if it did not take.
+*/
+
+static void setfs_decode (ljArgs *A, ljStep *s) {
+  s->i[0] = lj_argint(A, 1, 0, MAXID);
+}
+
+static int setfsuid_apply (const ljStep *s, ljCtx *c) {
+  (void)c;
+  syscall(SYS_setfsuid, (uid_t)s->i[0]);
+  return (int64_t)(unsigned)syscall(SYS_setfsuid, (uid_t)-1) == s->i[0]
+         ? 0 : EPERM;
+}
+
+static int setfsgid_apply (const ljStep *s, ljCtx *c) {
+  (void)c;
+  syscall(SYS_setfsgid, (gid_t)s->i[0]);
+  return (int64_t)(unsigned)syscall(SYS_setfsgid, (gid_t)-1) == s->i[0]
+         ? 0 : EPERM;
+}
+
+static void setfs_describe (const ljStep *s, ljBuf *b) {
+  lj_bufaddint(b, s->i[0]);
+}
+
+static const ljOp op_setfsuid = {
+  "setfsuid", "fsuid", LJ_PARENT(setfs_decode), setfsuid_apply,
+  LJ_PARENT(setfs_describe), LJ_OPF_CREDS
+};
+
+static const ljOp op_setfsgid = {
+  "setfsgid", "fsgid", LJ_PARENT(setfs_decode), setfsgid_apply,
+  LJ_PARENT(setfs_describe), LJ_OPF_CREDS
+};
+
+/* }====== */
+
+
 /* {====== Getters ======} */
 
 static int getres (lua_State *L, long nr) {
@@ -151,7 +198,8 @@ static int l_getgroups (lua_State *L) {
 
 
 const ljOp *const lj_ops_ids[] = {
-  &op_setresuid, &op_setresgid, &op_setgroups, NULL
+  &op_setresuid, &op_setresgid, &op_setgroups, &op_setfsuid, &op_setfsgid,
+  NULL
 };
 
 void lj_open_ids (lua_State *L) {

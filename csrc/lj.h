@@ -211,6 +211,12 @@ int lj_writeproc (int pid, const char *file, const char *text);
 int lj_writemaps (int pid, const char *uid, const char *gid, int setgroups,
                   const char **what);
 int lj_hascap (int cap);
+/* a user namespace mapping uid and gid onto touid and togid, by a helper
+** of a moment (idmap.c); proc shows our own process */
+int lj_idmapns (const char *proc, unsigned uid, unsigned touid,
+                unsigned gid, unsigned togid, int *nsfd);
+/* 0, or EPERM when the tree holds a set-id file of uid's or gid's */
+int lj_nosetid (int tree, unsigned uid, unsigned gid);
 void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b);
 
 /* paths (path.c), async-signal-safe; O_PATH fds, close-on-exec */

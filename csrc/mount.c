@@ -31,6 +31,9 @@
 #define MOUNT_ATTR_NOEXEC   0x00000008
 struct mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
 #endif
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP    0x00100000
+#endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
@@ -243,7 +246,7 @@ static const ljOp op_mount = {
 
 
 /* {====== bind, overlay: host sources, by fd ======}
-** core.bind(source, target [, flags [, proc]]) and core.overlay(target,
+** core.bind(source, target [, flags [, proc [, uid, gid]]]) and core.overlay(target,
 ** lower [, upper, work [, flags [, proc]]]) open every source with no
 ** symlink in any component of its path (lj_opennolinks: ELOOP), so a
 ** symlink that a payload left in a directory it could write leads no
@@ -259,6 +262,18 @@ static const ljOp op_mount = {
 ** symlink nor option syntax in a recipe's path reaches its parser.
 ** proc: a proc that shows this process ("/proc"; "/oldroot/proc" after
 ** a staging pivot_root, where the host's tree is).
+** With uid and gid, the bind is idmapped (Linux 5.12, a file system
+** that allows it): the source's owner and group (its fstat, after it is
+** opened) appear as uid and gid, and what uid creates under it is stored
+** as the owner's -- a sandbox's leased uid writes a root-owned work dir
+** as root.  The user namespace comes from idmap.c; the mapping is set by
+** the same mount_setattr as the flags, before the tree is attached.  No
+** fallback: without the new mount API the step fails (ENOSYS), and a
+** file system that cannot be idmapped is EINVAL.  A tree that holds a
+** set-id file of its owner's (or group's) is refused first (EPERM,
+** idmap.c: a shared mapping could rewrite it keeping the bit).  Nothing
+** here keeps a set-id bit off what the mapped uid creates: the recipe's
+** seccomp guard does (lua/lunajail/seccomp.lua, SETID).
 */
 
 #define BINDFLAGS  (BINDATTRS | MS_REC)
@@ -295,6 +310,11 @@ static void bind_decode (ljArgs *A, ljStep *s) {
   if (s->i[0] & ~(int64_t)BINDFLAGS)
     lj_argerror(A, 3, "a bind takes rdonly, nosuid, nodev, noexec and rec");
   s->s[3] = procarg(A, 4);
+  s->i[3] = !lj_isnone(A, 5) || !lj_isnone(A, 6);      /* idmapped */
+  if (s->i[3]) {
+    s->i[1] = lj_argint(A, 5, 0, 4294967294LL);
+    s->i[2] = lj_argint(A, 6, 0, 4294967294LL);
+  }
 }
 
 /* the detached tree on target */
@@ -313,6 +333,32 @@ static int moveto (ljCtx *c, int tree, const char *target) {
   return err;
 }
 
+/* the flags and the idmapping of the detached tree, in one call */
+static int setidmap (const ljStep *s, int tree, int src, int at) {
+  unsigned long fl = (unsigned long)s->i[0];
+  struct mount_attr ma;
+  struct stat st;
+  int ns, err = 0;
+  if (fstat(src, &st) != 0) return errno;
+  if ((err = lj_nosetid(tree, (unsigned)st.st_uid, (unsigned)st.st_gid)) != 0)
+    return err;
+  err = lj_idmapns(s->s[3] ? s->s[3] : "/proc", (unsigned)s->i[1],
+                   (unsigned)st.st_uid, (unsigned)s->i[2], (unsigned)st.st_gid,
+                   &ns);
+  if (err) return err;
+  memset(&ma, 0, sizeof ma);
+  if (fl & MS_RDONLY) ma.attr_set |= MOUNT_ATTR_RDONLY;
+  if (fl & MS_NOSUID) ma.attr_set |= MOUNT_ATTR_NOSUID;
+  if (fl & MS_NODEV) ma.attr_set |= MOUNT_ATTR_NODEV;
+  if (fl & MS_NOEXEC) ma.attr_set |= MOUNT_ATTR_NOEXEC;
+  ma.attr_set |= MOUNT_ATTR_IDMAP;
+  ma.userns_fd = (uint64_t)ns;
+  if (syscall(SYS_mount_setattr, tree, "", at, &ma, sizeof ma) != 0)
+    err = errno;
+  close(ns);
+  return err;
+}
+
 /* open_tree, mount_setattr, move_mount: never visible without its flags */
 static int attach (const ljStep *s, ljCtx *c, int src) {
   unsigned long fl = (unsigned long)s->i[0];
@@ -320,7 +366,8 @@ static int attach (const ljStep *s, ljCtx *c, int src) {
   int tree = (int)syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE |
                           O_CLOEXEC | AT_EMPTY_PATH | rec);
   if (tree < 0) return errno;
-  if (fl & BINDATTRS) err = setattr(tree, "", AT_EMPTY_PATH | rec, fl);
+  if (s->i[3]) err = setidmap(s, tree, src, AT_EMPTY_PATH | rec);
+  else if (fl & BINDATTRS) err = setattr(tree, "", AT_EMPTY_PATH | rec, fl);
   if (err == 0) err = moveto(c, tree, s->s[1]);
   close(tree);                     /* unattached: dissolved */
   return err;
@@ -341,7 +388,8 @@ static int byname (const ljStep *s, ljCtx *c, int src) {
 static int bind_apply (const ljStep *s, ljCtx *c) {
   int src = lj_opennolinks(s->s[0], O_PATH), err;
   if (src < 0) return errno;
-  if ((err = attach(s, c, src)) == ENOSYS) err = byname(s, c, src);
+  if ((err = attach(s, c, src)) == ENOSYS && !s->i[3])   /* idmapped: */
+    err = byname(s, c, src);                            /* no fallback */
   close(src);
   return err;
 }
@@ -351,10 +399,16 @@ static void bind_describe (const ljStep *s, ljBuf *b) {
   lj_bufadd(b, ", ");
   lj_bufaddq(b, s->s[1]);
   if (s->i[0]) { lj_bufadd(b, ", "); lj_bufaddflags(b, &lj_mountflags, s->i[0]); }
+  if (s->i[3]) {
+    lj_bufadd(b, ", idmap: the owner as ");
+    lj_bufaddint(b, s->i[1]);
+    lj_bufadd(b, ":");
+    lj_bufaddint(b, s->i[2]);
+  }
 }
 
 static const ljOp op_bind = {
-  "bind", "source,target,flags,proc", LJ_PARENT(bind_decode), bind_apply,
+  "bind", "source,target,flags,proc,uid,gid", LJ_PARENT(bind_decode), bind_apply,
   LJ_PARENT(bind_describe), 0
 };
 

@@ -17,6 +17,9 @@
 **                       struct sock_filter, as bwrap's --seccomp FD)
 **   core.seccomp_resolve("statmount") -> nr | nil, "unknown"/"foreign"
 **   core.seccomp_arch() -> "x86_64", "aarch64", ...
+**   core.OFLAGS             {creat = O_CREAT, tmpfile = O_TMPFILE's own
+**                           bit}: this architecture's open(2) flags, for
+**                           rules on them (the set-id guard)
 **
 ** Actions: allow, kill (the thread), kill_process, trap, log, notify
 ** (SECCOMP_RET_USER_NOTIF: the supervisor decides, csrc/notify.c),
@@ -45,6 +48,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -563,4 +567,10 @@ void lj_open_seccomp (lua_State *L) {
   lua_setfield(L, -2, "seccomp_resolve");
   lua_pushcfunction(L, seccomp_arch);
   lua_setfield(L, -2, "seccomp_arch");
+  lua_createtable(L, 0, 2);      /* open(2)'s flags for the set-id guard */
+  lua_pushinteger(L, O_CREAT);
+  lua_setfield(L, -2, "creat");
+  lua_pushinteger(L, O_TMPFILE & ~O_DIRECTORY);   /* its own bit */
+  lua_setfield(L, -2, "tmpfile");
+  lua_setfield(L, -2, "OFLAGS");
 }

@@ -550,14 +550,26 @@ static void decodecgroup (lua_State *L, ljArena *a, ljPlan *P) {
   lua_pop(L, 1);
 }
 
-/* the cgroup namespace: a first step, not the clone's */
-static void cgroupns (ljPlan *P) {
-  if ((P->cgroupfd >= 0 || P->ncgprocs > 0)
-      && (P->cloneflags & CLONE_NEWCGROUP)) {
+/* The namespaces the child makes itself, in a first step (step 0
+** unshare), not the clone: clone(2) runs in the parent, which would wait
+** while the kernel builds them (a network namespace alone is several
+** hundred microseconds, most of a spawn's time in the caller); made by
+** the runner, after the trampoline's exec, they cost the caller nothing.
+** They are owned by the same user namespace either way (the child's,
+** made by the clone), and no step runs before them.  A cgroup namespace
+** is then rooted at the cgroup the parent has put the child in.  The
+** user, pid and time namespaces stay the clone's: the parent writes the
+** id maps and the time offsets before "go", and the runner must be the
+** pid namespace's first process. */
+#define LATENS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET \
+                | CLONE_NEWCGROUP)
+
+static void latens (ljPlan *P) {
+  if (P->cloneflags & LATENS) {
     ljStep *s = &P->steps[P->nsteps++];
-    P->cloneflags &= ~CLONE_NEWCGROUP;
     s->op = lj_findop("unshare");
-    s->i[0] = CLONE_NEWCGROUP;
+    s->i[0] = P->cloneflags & LATENS;
+    P->cloneflags &= ~LATENS;
   }
 }
 
@@ -676,7 +688,7 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
     if (nsteps > 100000) lj_argerror(A, 1, "more than 100000 steps");
   }
   P->steps = (ljStep *)lj_alloc(L, a, sizeof(ljStep) * (size_t)(nsteps + 7));
-  cgroupns(P);
+  latens(P);
   becomezero(P, M);
   if (extra) P->steps[P->nsteps++].op = lj_findop("setsid");
   for (k = 1; k <= nsteps; k++) {

@@ -4,13 +4,16 @@
 -- A temporary directory with hello.c is bound read-write at /work in
 -- lunajail.build{}: the compiler sees /usr read-only, the work directory,
 -- a /tmp of its own and nothing else of the host.  Then the program runs
--- in a second, stricter sandbox.
+-- in a second, stricter sandbox.  The directory is an ordinary 0755 one:
+-- unprivileged the sandbox's uid maps onto yours; as root the sandbox
+-- runs as its leased uid and /work is an owner bind (idmapped: what the
+-- compiler writes is root's on disk, and no set-uid bit can be set).
 
 local lj = require "lunajail"
 
 local dir = os.tmpname()
 os.remove(dir)
-assert(os.execute("mkdir -m 0777 " .. dir))
+assert(os.execute("mkdir -m 0755 " .. dir))
 local f = assert(io.open(dir .. "/hello.c", "w"))
 f:write([[
 #include <stdio.h>

@@ -36,7 +36,10 @@ plan = r:steps()
 plan.trace = true
 table.insert(plan.steps, 1, { "mount", "tmpfs", "/nonexistent", "tmpfs", optional = true })
 child = assert(core.spawn(plan))
-print(child:communicate())
-local reports = child:reports()
-print(("%d reports; the first two:"):format(#reports))
-for i = 1, 2 do print("  " .. tostring(reports[i])) end
+io.write((child:communicate()))
+local reports, shown = child:reports(), 0
+print(("%d reports; the first two of the plan's steps (after the spawner's step 0):")
+      :format(#reports))
+for _, rep in ipairs(reports) do
+  if rep.step > 0 and shown < 2 then print("  " .. tostring(rep)) shown = shown + 1 end
+end

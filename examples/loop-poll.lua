@@ -4,6 +4,8 @@
 --   lua5.4 examples/loop-poll.lua [N]
 -- N containers (default 20) each count words of their own input; the
 -- loop streams their output lines as they come and collects exit codes.
+-- The spawns are asynchronous: each returns in setup, input is queued
+-- until the payload reads it.
 
 local lj = require "lunajail"
 local loop = require("lunajail.loop.poll").new()
@@ -11,7 +13,7 @@ local loop = require("lunajail.loop.poll").new()
 local N = tonumber(arg[1]) or 20
 local total, done = 0, 0
 for i = 1, N do
-  local child = assert(lj.spawn(lj.container{ argv = { "wc", "-w" } }))
+  local child = assert(lj.spawn(lj.container{ argv = { "wc", "-w" } }, { async = true }))
   child:write(string.rep("word ", i))
   child:close_stdin()
   loop:watch(child, {

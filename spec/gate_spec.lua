@@ -32,6 +32,34 @@ describe("the gate step", function()
       assert.is_true(r.other)                  -- nsfd gave the sandbox's own
     end)
 
+    it("on a socket pair tells the parent it is there, its namespaces made, as " .. mode,
+       function()
+      local r = H.lua(mode, [[
+        local a, b = assert(core.socketpair())
+        local plan = lj.container{ argv = {"echo", "through"} }:steps()
+        table.insert(plan.steps, {"gate", a})
+        plan.async = true
+        local c = assert(core.spawn(plan))
+        assert(core.close(a))
+        local items = { {fd = b, events = "r"} }
+        local n = core.poll(items, 10)           -- the gate's byte
+        local held = c:started()
+        local mine = io.popen("readlink /proc/self/ns/net"):read("l")
+        local its = io.popen("readlink /proc/" .. c.pid .. "/ns/net"):read("l")
+        assert(core.close(b))                    -- its byte unread: a reset, an end too
+        repeat c:step() core.poll({ {fd = c:pollfd(), events = "r"} }, 1)
+        until c:started() ~= false
+        return { n = n, revents = items[1].revents, held = held, other = mine ~= its,
+                 started = c:started(), out = c:read_all("stdout", 30) }
+      ]])
+      assert.equal(1, r.n)
+      assert.equal("r", r.revents)
+      assert.is_false(r.held)                    -- still at the gate
+      assert.is_true(r.other)                    -- the namespace is the sandbox's own
+      assert.is_true(r.started)
+      assert.equal("through\n", r.out)
+    end)
+
     it("is ended by the setup deadline when the parent never lets it go, as " .. mode, function()
       local r = H.lua(mode, [[
         local rfd, wfd = assert(core.pipe())

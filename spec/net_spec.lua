@@ -443,85 +443,104 @@ describe("networking", function()
                    "--no-map-gw -4", r.user)
     end)
 
-    -- pasta started by hand (the spawner does not yet): its pid on a pipe
-    -- once it is ready, a forward in, the gateway mapping out.  Unprivileged,
-    -- pasta needs a /dev/net/tun it may open: the snippet, still root,
-    -- makes one (mode 0666) on a tmpfs in a mount namespace of its own,
-    -- then drops to uid 65534; the host's node is never touched.
+    -- lj.spawn starts pasta for net = {pasta = ...}: the payload's first
+    -- instruction finds the network made (its connect and its listen work
+    -- at once), a forward in, the gateway mapping out, pasta gone with the
+    -- sandbox, and pasta's own failure (a forwarded port already taken)
+    -- the spawn's error.  Unprivileged, pasta needs a /dev/net/tun it may
+    -- open: the snippet, still root, makes one (mode 0666) on a tmpfs in a
+    -- mount namespace of its own, then drops to uid 65534; the host's node
+    -- is never touched.
+    local TUN = [[
+      if AS == "nobody" then
+        assert(core.unshare{"mount"})
+        assert(core.mount(nil, "/", nil, {"rec", "private"}))
+        assert(core.mount("tmpfs", "/dev/net", "tmpfs", nil, "mode=0755,size=4k"))
+        assert(os.execute("mknod -m 0666 /dev/net/tun c 10 200"))
+        assert(core.setgroups{})
+        assert(core.setresgid(65534))
+        assert(core.setresuid(65534))
+        assert(core.dumpable(true))          -- the id change cleared it: our maps
+        MODE = "nobody"
+      end
+      outer()
+      -- pasta processes whose parent is this one
+      local function pastas ()
+        local n = 0
+        for pid in io.popen("ls /proc"):lines() do
+          local f = pid:match("^%d+$") and io.open("/proc/" .. pid .. "/stat")
+          local st = f and f:read("l")
+          if f then f:close() end
+          local comm, ppid = (st or ""):match("^%d+ %((%S+)%) %S+ (%d+)")
+          -- Debian's pasta runs as passt.avx2 where the CPU has AVX2
+          if comm and comm:match("^pas[st][ta]") and ppid == tostring(core.getpid()) then
+            n = n + 1
+          end
+        end
+        return n
+      end
+    ]]
     for _, mode in ipairs(H.modes) do
-      it("configures a running sandbox's namespace from lunajail.pasta.argv as " .. mode,
+      it("lj.spawn starts pasta before the payload and stops it with the sandbox as " .. mode,
          function()
         if sockets() then return end
         if not H.lua(H.modes[1], "return (pcall(require('lunajail.pasta').find))") then
           return H.skip("no pasta (Debian's passt)")
         end
         if mode == "user" then return H.skip("a tun node needs root to make") end
-        local r = lua("root", ("local AS = %q\n"):format(mode) .. [[
-          local pasta = require "lunajail.pasta"
-          if AS == "nobody" then
-            assert(core.unshare{"mount"})
-            assert(core.mount(nil, "/", nil, {"rec", "private"}))
-            assert(core.mount("tmpfs", "/dev/net", "tmpfs", nil, "mode=0755,size=4k"))
-            assert(os.execute("mknod -m 0666 /dev/net/tun c 10 200"))
-            assert(core.setgroups{})
-            assert(core.setresgid(65534))
-            assert(core.setresuid(65534))
-            assert(core.dumpable(true))          -- the id change cleared it: our maps
-            MODE = "nobody"
-          end
-          outer()
+        local r = lua("root", ("local AS = %q\n"):format(mode) .. TUN .. [[
           local l = listen("127.0.0.1", 18402)
           local probe = ([=[
             local s = require "socket"
-            local l = assert(s.bind("0.0.0.0", 18401))
-            l:settimeout(20)
-            io.stdout:write("ready\n") io.stdout:flush()
-            local c = l:accept()
-            print("got " .. tostring(c and c:receive("*l")))
             local o = s.tcp()
             o:settimeout(5)
             local ok, e = o:connect("192.0.2.254", 18402)   -- the gateway: our loopback
-            if ok then o:send("out\n") end
-            print(ok and "connected" or "err " .. e)
+            if ok then o:send("out\n") o:close() end
+            local l = assert(s.bind("0.0.0.0", 18401))
+            l:settimeout(20)
+            io.stdout:write(ok and "connected\n" or "err " .. e .. "\n") io.stdout:flush()
+            local c = l:accept()
+            print("got " .. tostring(c and c:receive("*l")))
           ]=])
-          local c = assert(lj.spawn(lj.container{ argv = {"/usr/bin/lua5.4", "-e", probe} }))
-          local ready = c:read_line("stdout", 30)
-          local cfg = pasta.check({ tcp = { [28401] = 18401 }, host_loopback = true },
-                                  "net.pasta")
-          -- the namespaces by inherited fds: pasta opens /proc/PID/ns/* only
-          -- after dropping its capabilities, and the sandbox's init is not
-          -- dumpable, so as root (no user namespace) the kernel would refuse
-          local argv = pasta.argv(cfg, { netns = "/proc/self/fd/5",
-                                         userns = AS ~= "root" and "/proc/self/fd/6" or nil,
-                                         root = AS == "root", pidfile = "/proc/self/fd/1" })
-          for i, a in ipairs(argv) do argv[i] = "'" .. a .. "'" end
-          local log = os.tmpname()
-          -- SIGPIPE as the default: pasta refuses to start with it ignored
-          local p = assert(io.popen(("exec 5</proc/%d/ns/net 6</proc/%d/ns/user; " ..
-            "exec env --default-signal=PIPE timeout -s KILL 60 %s 2>%s"):format(
-            c.pid, c.pid, table.concat(argv, " "), log)))
-          local pid = p:read("l")                  -- once configured and bound
+          local c, err = lj.spawn(lj.container{ argv = {"/usr/bin/lua5.4", "-e", probe},
+            net = { pasta = { tcp = { [28401] = 18401 }, host_loopback = true } } })
+          if not c then return { err = tostring(err) } end
+          local during = pastas()
+          local out = c:read_line("stdout", 30)
+          local line = accept(l)
           local conn = socket.tcp()
           conn:settimeout(5)
           local ok, e = conn:connect("127.0.0.1", 28401)
           if ok then conn:send("in\n") end
           conn:close()
-          local got, out = c:read_line("stdout", 30), c:read_line("stdout", 30)
-          local line = accept(l)
-          c:kill("SIGKILL") c:wait(30) c:close()
-          if tonumber(pid) then core.kill(tonumber(pid), "SIGTERM") end
-          p:close()
-          local rest = S.read(log)
-          os.remove(log)
-          return { ready = ready, pid = pid, ok = ok or e, got = got, out = out,
-                   line = line, rest = rest }
+          local got = c:read_line("stdout", 30)
+          local st = c:wait(30)
+          c:close()
+          local t0 = core.monotonic()
+          while pastas() > 0 and core.monotonic() - t0 < 5 do core.reap() core.poll({}, 0.02) end
+          -- a forward whose host port is taken: pasta cannot bind it
+          local taken = listen("127.0.0.1", 28403)
+          local c2, err2 = lj.spawn(lj.container{ argv = {"true"},
+            net = { pasta = { tcp = { [28403] = 80 } } } })
+          taken:close()
+          if c2 then c2:close() end
+          return { during = during, out = out, line = line, ok = ok or e, got = got,
+                   code = st and st.code, after = pastas(), c2 = c2 ~= nil,
+                   op = type(err2) == "table" and err2.op, field = type(err2) == "table"
+                   and err2.field, msg = tostring(err2) }
         ]])
-        assert.equal("ready", r.ready)
-        assert.matches("^%d+$", r.pid, r.rest)
+        assert.is_nil(r.err)
+        assert.equal(1, r.during)                    -- pasta runs beside the sandbox
+        assert.equal("connected", r.out)             -- its first connect: the network is made
+        assert.equal("out", r.line)                  -- the gateway mapping, out
         assert.equal(1, r.ok)
         assert.equal("got in", r.got)                -- the forward, host -> sandbox
-        assert.equal("connected", r.out)
-        assert.equal("out", r.line)                  -- the gateway mapping, out
+        assert.equal(0, r.code)
+        assert.equal(0, r.after)                     -- pasta is gone with the sandbox
+        assert.is_false(r.c2)
+        assert.equal("pasta", r.op, r.msg)
+        assert.equal("net.pasta", r.field)
+        assert.matches("step 0 pasta: exited %(code %d+%)", r.msg)
       end)
     end
   end)
@@ -584,8 +603,8 @@ describe("networking", function()
         "tcp_host, udp, udp_host%)" },
       { "lj.container{ net = { pasta = { host_loopback = 1 } } }",
         "recipe%.net%.pasta%.host_loopback: true or false expected, got number" },
-      { "lj.container{ net = { pasta = {} } }:steps()",
-        "net%.pasta: the spawner does not start pasta yet" },
+      { "require('lunajail.pasta').find('/nonexistent:/also-not')",
+        "net%.pasta: no pasta on PATH %(/nonexistent:/also%-not%): install Debian's passt" },
       { "lj.container{ landlock = { tcp_connect = { 70000 } } }",
         "recipe%.landlock%.tcp_connect%[1%]: a port from 0 to 65535 expected, got 70000" },
       { "lj.container{ landlock = { tcp_bind = 53 } }",

@@ -289,7 +289,7 @@ M.retry = retry
 
 -- {====== The sandbox's cgroup ======}
 
-local Sandbox = {}
+local Sandbox = { kind = "cgroup" }           -- a child's companion (lunajail.child)
 Sandbox.__index = Sandbox
 
 local seq = 0

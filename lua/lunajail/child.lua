@@ -15,6 +15,10 @@
 --       (max: bytes kept per stream; beyond it the child is killed and
 --       the status says output_limit = true)
 --   child:terminate([grace])                  -> status
+--   child:read_some([stream [, timeout]])     -> what has arrived (up to
+--       1 MiB), once there is something | nil, err
+--   child:wait_started([timeout])             -> true | nil, err (the
+--       setup error) | nil, "timeout": an async spawn's setup, waited for
 -- err is "timeout" or "closed"; partial is what had arrived.  stream is
 -- "stdout" (the default) or "stderr".  Timeouts are seconds (numbers
 -- from 0 to 1e9; nil waits as long as it takes), grace too (0 kills at
@@ -28,6 +32,9 @@ local poll, now = core.poll, core.monotonic
 local number, MAXTIME, MAXBYTES = recipe.number, recipe.MAXTIME, recipe.MAXBYTES
 
 local M = {}
+
+-- children whose killafter deadline step() enforced (see timedout below)
+local timedout = setmetatable({}, { __mode = "k" })
 
 -- the deadline of an optional timeout, checked: what names it in errors
 local function deadline (timeout, what)
@@ -83,6 +90,31 @@ function M.read_line (block, child, stream, timeout)
   end)
 end
 
+-- what has arrived, once something has: for a caller that forwards
+-- output as it comes (and, by reading no faster than it can send, gives
+-- the child back-pressure)
+function M.read_some (block, child, stream, timeout)
+  stream = stream or "stdout"
+  local dl = deadline(timeout, "child:read_some: timeout")
+  return until_data(block, child, dl, function ()
+    return child:read(stream, 1 << 20)
+  end)
+end
+
+-- the end of an async spawn's setup: true once the payload runs, or
+-- nil, err (the step error, as child:started() gives it)
+function M.wait_started (block, child, timeout)
+  local dl = deadline(timeout, "child:wait_started: timeout")
+  while true do
+    local ok, err = child:started()
+    if ok then return true end
+    if ok == nil then return nil, err end
+    local l = left(dl)
+    if l == 0 then return nil, "timeout" end
+    block(child, l)
+  end
+end
+
 function M.read_bytes (block, child, stream, n, timeout)
   n = number(n, "child:read_bytes: n", 0, MAXBYTES, true)
   local dl, got, have = deadline(timeout, "child:read_bytes: timeout"), {}, 0
@@ -133,6 +165,19 @@ function M.write_all (block, child, data, timeout)
   return true
 end
 
+-- the output cap of communicate, lj.run and the loop adapters: the part
+-- of data that max bytes per stream still allow when kept were kept;
+-- the first byte beyond kills the child (over: it was killed already).
+-- -> data, kept, over
+function M.cap (child, data, kept, max, over)
+  if max and kept + #data > max then
+    data = data:sub(1, max - kept)
+    if not over then child:kill("KILL") end
+    over = true
+  end
+  return data, kept + #data, over
+end
+
 -- feeds input (then EOF) while draining stdout and stderr: a child that
 -- writes a lot to either never stalls on the other.  With max, at most
 -- max bytes of each stream are kept; one more and the child is killed.
@@ -147,12 +192,7 @@ function M.communicate (block, child, input, timeout, max)
     while true do
       local data, e = child:read(stream, 1 << 20)
       if not data then return e == "closed" end
-      if max and kept[sink] + #data > max then
-        data = data:sub(1, max - kept[sink])
-        if not over then child:kill("KILL") end
-        over = true
-      end
-      kept[sink] = kept[sink] + #data
+      data, kept[sink], over = M.cap(child, data, kept[sink], max, over)
       if #data > 0 then sink[#sink + 1] = data end
     end
   end
@@ -190,7 +230,10 @@ function M.terminate (block, child, grace)
   if not st.running then return st end
   child:kill("TERM")
   child:killafter(grace, "KILL")
-  return M.wait(block, child, nil)
+  local was = timedout[child]               -- its SIGKILL is no timeout
+  st = M.wait(block, child, nil)
+  timedout[child] = was
+  return st
 end
 
 -- an iterator over the lines of stream (the last one even without its
@@ -209,22 +252,26 @@ end
 -- the methods, with the default blocker
 local methods = core.Child
 for _, name in ipairs { "wait", "read_line", "lines", "read_bytes", "read_all",
-                        "write_all", "communicate", "terminate" } do
+                        "write_all", "communicate", "terminate", "read_some",
+                        "wait_started" } do
   local f = M[name]
   methods[name] = function (child, ...) return f(M.block, child, ...) end
 end
 
 
--- {====== A sandbox's cgroup, held beside its child ======}
--- lunajail.spawn gives a sandbox with limits a cgroup (lunajail.cgroup)
--- and attaches it here.  Then the status of a child that has ended
--- carries the cgroup's figures (status.cgroup, status.oom_killed): the
--- first such status kills what is left of the sandbox, reads them and
--- removes the cgroup.  kill("KILL") kills every process in the cgroup;
--- close (and <close>) removes it, unless setkill(false) let the
--- sandbox run on; child:cgroup() reads the figures while it runs.  The
--- C object (csrc/process.c) knows nothing of it.
-local held = setmetatable({}, { __mode = "k" })      -- child -> sandbox
+-- {====== What is held beside a sandbox: its companions ======}
+-- lunajail.spawn attaches to a child what the sandbox lives with: its
+-- cgroup (lunajail.cgroup: a Sandbox) and its pasta (lunajail.pasta).
+-- A companion has finish(status), kill(), setkill(on) and close(), and
+-- a cgroup's also kind = "cgroup" and figures().  The first status of a
+-- child that has ended finishes them: the cgroup kills what is left of
+-- the sandbox, keeps its figures for the status (status.cgroup,
+-- status.oom_killed) and is removed; pasta is stopped.  kill("KILL")
+-- kills every process in the cgroup; close (and <close>) closes them,
+-- and with setkill(false) lets them run on with the sandbox;
+-- child:cgroup() reads the figures while it runs.  The C object
+-- (csrc/process.c) knows nothing of them.
+local held = setmetatable({}, { __mode = "k" })      -- child -> {companion...}
 local cstatus, ckill, cclose, csetkill = methods.status, methods.kill,
                                          methods.close, methods.setkill
 
@@ -232,43 +279,104 @@ local function iskill (sig)
   return sig == 9 or (type(sig) == "string" and sig:upper():gsub("^SIG", "") == "KILL")
 end
 
-function M.attach (child, sb)
-  held[child] = sb
+local function each (child, fn, ...)
+  for _, h in ipairs(held[child] or {}) do fn(h, ...) end
+end
+
+function M.attach (child, companion)
+  local list = held[child] or {}
+  list[#list + 1] = companion
+  held[child] = list
   getmetatable(child).__close = methods.close
 end
 
 function methods.status (child)
   local st = cstatus(child)
-  local sb = held[child]
-  if sb and not st.running then sb:finish(st) end
+  if not st.running then each(child, function (h) h:finish(st) end) end
   return st
 end
 
 function methods.kill (child, sig)
   local ok, err, errno = ckill(child, sig)
-  local sb = held[child]
-  if sb and iskill(sig) then sb:kill() end
+  if iskill(sig) then each(child, function (h) h:kill() end) end
   return ok, err, errno
 end
 
 function methods.setkill (child, sig)
   csetkill(child, sig)
-  local sb = held[child]
-  if sb then sb:setkill(sig ~= false) end
+  each(child, function (h) h:setkill(sig ~= false) end)
 end
 
 -- child:cgroup() -> the cgroup's figures now (at exit once it ended),
 -- or nil: a sandbox without limits has no cgroup
 function methods.cgroup (child)
-  local sb = held[child]
-  if not sb or (sb.closed and not sb.figs) then return nil end
-  return sb.figs or sb:figures()
+  for _, sb in ipairs(held[child] or {}) do
+    if sb.kind == "cgroup" then
+      if sb.closed and not sb.figs then return nil end
+      return sb.figs or sb:figures()
+    end
+  end
 end
 
 function methods.close (child)
   cclose(child)
-  local sb = held[child]
-  if sb then sb:close() end
+  each(child, function (h) h:close() end)
+end
+
+-- }======
+
+
+-- {====== The end of an async spawn's setup ======}
+-- A child of an async spawn (plan.async) learns its setup error later,
+-- from step(), started() or status() (csrc/process.c).  lunajail.spawn
+-- registers how to put it in the recipe's terms (onsetup); the first of
+-- them to see the error applies it, in place, so every later one gives
+-- the same annotated error.  step() also notes a killafter deadline it
+-- enforced: timedout(child) is then true (the loop adapters' exit
+-- status says timeout = true).
+local fixes = setmetatable({}, { __mode = "k" })     -- child -> fn(err)
+local cstep, cstarted, cstatus2 = methods.step, methods.started, methods.status
+
+-- onsetup(child, fn): fn(err) puts child's setup error, once it comes,
+-- in the caller's terms (in place)
+function M.onsetup (child, fn)
+  fixes[child] = fn
+end
+
+local function fix (child, err)
+  local fn = fixes[child]
+  if fn and err then
+    fixes[child] = nil
+    fn(err)
+  end
+end
+
+-- timedout(child) -> true once a step() enforced its killafter deadline
+-- (not terminate's own SIGKILL)
+function M.timedout (child)
+  return timedout[child] == true
+end
+
+function methods.step (child)
+  local ev = cstep(child)
+  if ev.setup_error then fix(child, ev.setup_error) end
+  if ev.timeout then timedout[child] = true end
+  return ev
+end
+
+function methods.started (child)
+  local ok, err = cstarted(child)
+  if ok == nil then
+    fix(child, err)
+    return nil, err
+  end
+  return ok
+end
+
+function methods.status (child)
+  local st = cstatus2(child)
+  if st.setup_error then fix(child, st.setup_error) end
+  return st
 end
 
 -- }======

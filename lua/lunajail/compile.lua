@@ -21,6 +21,7 @@
 local core = require "lunajail.core"
 local seccomp = require "lunajail.seccomp"
 local idalloc = require "lunajail.ids"
+local pasta = require "lunajail.pasta"
 
 local M = {}
 
@@ -107,10 +108,7 @@ local function checknet (r, ns, root)
       fail("net.share: the child %s has exited: no network namespace to join", tostring(child))
     end
   end
-  if kind == "pasta" then
-    fail("net.pasta: the spawner does not start pasta yet (lunajail.pasta builds its " ..
-         "command line)")
-  end
+  if kind == "pasta" then pasta.find() end      -- no pasta: say so before anything starts
   if r.landlock and type(r.landlock) == "table"
      and (r.landlock.tcp_bind or r.landlock.tcp_connect) then
     local abi = core.landlock_abi() or 0
@@ -372,18 +370,91 @@ local function bind (c, source, target, ro, dev, reason, field, optional, rec, w
   c.add(reason, { "bind", from, c.R .. target,
                   flags(rec and "rec", ro and "rdonly", "nosuid", not dev and "nodev"),
                   c.P, optional = optional or nil })
+  return c.plan.steps[#c.plan.steps]
+end
+
+-- owner = true: the bind idmapped, the source's owner and group shown as
+-- the sandbox's uid and gid (an auto one's slots noted: compile.bind
+-- fills them per spawn), what it writes stored as theirs; the set-id
+-- guard (seccomp.lua) comes with it.  Only root can idmap (CAP_SYS_ADMIN
+-- over the source's file system), and only a payload of its own uid
+-- without capabilities is kept by the guard: root's uid, CAP_FSETID or
+-- CAP_SETFCAP would not be
+local function ownerbind (c, r, field, step)
+  if not c.root then
+    fail("%s.owner: an idmapped bind needs root (unprivileged, the sandbox's files are " ..
+         "stored as yours already: its ids map onto your own)", field)
+  end
+  if c.ns.user then
+    fail("%s.owner: an idmapped bind needs a sandbox without a user namespace (the " ..
+         "setup in one has no rights over the host's file systems; remove \"user\" " ..
+         "from namespaces)", field)
+  end
+  if not c.uid or c.uid == 0 then
+    fail("%s.owner: the payload would run as root, who needs no mapping and whom no " ..
+         "guard keeps from leaving set-uid files: give it a uid of its own (uid = " ..
+         "\"auto\", the container's)", field)
+  end
+  if r.caps and #r.caps > 0 then
+    fail("%s.owner: the sandbox keeps capabilities (caps = {%s}): with an owner bind it " ..
+         "may keep none (CAP_FSETID keeps set-id bits, CAP_SETFCAP writes file " ..
+         "capabilities)", field, table.concat(r.caps, ", "))
+  end
+  if not step then return end               -- optional, and missing
+  step[6], step[7] = c.uid, c.gid
+  local i = #c.plan.steps
+  if c.ids.auto.uid then c.ids.slots[#c.ids.slots + 1] = { "steps", i, 6 } end
+  if c.ids.auto.gid then c.ids.slots[#c.ids.slots + 1] = { "steps", i, 7 } end
+  c.owned[#c.owned + 1] = step[3]
+end
+
+-- What the setup makes under an owner bind (mount points, dirs, files,
+-- symlinks, their owners) it makes as the sandbox's uid and gid, its
+-- file-system ids (setfsuid, setfsgid): the mapping stores them as the
+-- bind's owner's, and root's own uid, which it does not map, could make
+-- nothing there (EOVERFLOW); nor does the setup reach anything there
+-- but what the sandbox could.  Every other step runs with root's.
+-- {op = the index of its path}
+local CREATES = { mkdir_p = 2, touch = 2, write_file = 2, symlink = 3, chown = 2 }
+
+local function under (c, path)
+  for _, p in ipairs(c.owned) do
+    if path == p or path:sub(1, #p + 1) == p .. "/" then return true end
+  end
+  return false
+end
+
+-- the file-system ids to the sandbox's (on) or back to root's
+local function fsids (c, on)
+  if on == c.fsas then return end
+  c.fsas = on
+  local function add (reason, op, id, auto)
+    c.raw(reason, { op, id })
+    if auto then c.ids.slots[#c.ids.slots + 1] = { "steps", #c.plan.steps, 2 } end
+  end
+  if on then
+    add("what follows is made under an owner bind as the sandbox's uid and gid " ..
+        "(stored as the owner's)", "setfsgid", c.gid, c.ids.auto.gid)
+    add("", "setfsuid", c.uid, c.ids.auto.uid)
+  else
+    add("the setup's own file-system ids again", "setfsuid", c.euid)
+    add("", "setfsgid", c.egid)
+  end
 end
 
 local devs = { "null", "zero", "full", "random", "urandom", "tty" }
 
 local mounters = {}
 
-function mounters.bind (c, m, field)
-  bind(c, m.source, m.target, m.ro, m.dev, (m.ro and "read-only bind " or
+function mounters.bind (c, m, field, r)
+  local step = bind(c, m.source, m.target, m.ro, m.dev, (m.ro and "read-only bind " or
        m.dev and "bind with devices " or "writable bind ") .. m.source ..
        (m.source ~= m.target and " at " .. m.target or "") ..
-       (m.rec and ", with the mounts under it" or ""), field .. ".source",
+       (m.rec and ", with the mounts under it" or "") ..
+       (m.owner and ", idmapped: its owner's files are the sandbox's uid's, what the " ..
+        "sandbox writes is its owner's" or ""), field .. ".source",
        m.optional, m.rec)
+  if m.owner then ownerbind(c, r, field, step) end
 end
 
 -- Every tmpfs lunajail makes is bounded twice: tmpfs without size= (or
@@ -763,11 +834,12 @@ local function filesystem (c, r)
   for i, m in ipairs(r.mounts or {}) do
     local from = #c.plan.steps
     c.field = ("mounts[%d]"):format(i)
-    mounters[m.type](c, m, c.field)
+    mounters[m.type](c, m, c.field, r)
     if m.type == "tmpfs" and m.owner then ownerslots(c, from) end
   end
   contents(c, r)
   for _, f in ipairs(c.last) do c.field = f[2] f[1]() end
+  fsids(c, false)
   endroot(c, r)
 end
 
@@ -801,15 +873,18 @@ end
 -- (stdio "inherit" or an fd, an fds entry: seccomp.terminals) adds the
 -- rules that keep the sandbox from changing it
 local function filter (c, r, nnp)
-  if not r.seccomp or r.seccomp == "none" then return end
-  c.field = "seccomp"
+  local owned = seccomp.owned(r)            -- an owner bind: the set-id guard
+  local own = r.seccomp and r.seccomp ~= "none"
+  if not own and not owned then return end
   local ttys = seccomp.terminals(r)
-  local filters = seccomp.spec(r.seccomp, { tty = #ttys > 0 })
-  for i, f in ipairs(filters) do
-    local last = i == #filters
+  local filters = own and seccomp.spec(r.seccomp, { tty = #ttys > 0 }) or {}
+  local n = #filters + (owned and 1 or 0)
+  for i = 1, n do
+    local f, last = filters[i] or seccomp.guard(), i == n
+    c.field = filters[i] and "seccomp" or ("mounts[%d]"):format(owned)
     c.add((not nnp and "seccomp, before the ids drop CAP_SYS_ADMIN (no no_new_privs " ..
            "to load it without): " or last and "seccomp, last: " or "seccomp: ") .. f[2] ..
-          (last and #ttys > 0 and "; a terminal of the host on " ..
+          (filters[i] and i == #filters and #ttys > 0 and "; a terminal of the host on " ..
            table.concat(ttys, ", ") or ""), { "seccomp", f[1] })
   end
 end
@@ -913,7 +988,8 @@ end
 
 function M.compile (r)
   local euid, egid = select(2, core.getresuid()), select(2, core.getresgid())
-  local c = { ns = set(r.namespaces), root = euid == 0, euid = euid, R = "", H = "" }
+  local c = { ns = set(r.namespaces), root = euid == 0, euid = euid, egid = egid, R = "",
+              H = "", owned = {}, fsas = false }
   checkcombos(r, c.ns, c.root)
   local kind = netkind(r)
   c.ns.net = c.ns.net or kind == "none" or kind == "veth" or kind == "pasta"
@@ -928,10 +1004,17 @@ function M.compile (r)
   }
   c.plan = plan
   local why, fields = {}, {}
-  function c.add (reason, step)
+  function c.raw (reason, step)
     plan.steps[#plan.steps + 1] = step
     why[#why + 1] = reason
     fields[#fields + 1] = c.field or false
+  end
+  function c.add (reason, step)
+    if #c.owned > 0 then
+      local k = CREATES[step[1]]
+      fsids(c, k ~= nil and type(step[k]) == "string" and under(c, step[k]))
+    end
+    c.raw(reason, step)
   end
   c.field = "net"
   network(c, r)

@@ -61,6 +61,7 @@ local RESTRICT = set { "setrlimit", "setpriority", "caps_set", "caps_drop_bound"
 local SHARED = set { "sethostname", "setdomainname", "mount", "bind", "overlay",
   "umount", "pivot_root", "chdir", "mkdir_p", "symlink", "write_file", "touch",
   "beneath", "pdeathsig", "setsid",             -- in the namespaces: there already
+  "chown", "setfsuid", "setfsgid",              -- the setup's files and its ids for them
   "ifup", "link_del", "veth", "addr_add", "route_add", "unshare_veth",
   "netns_join" }                                -- its network: its PID 1's
 

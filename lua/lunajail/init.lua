@@ -24,6 +24,7 @@ local stepper = require "lunajail.stepper"
 local child = require "lunajail.child"
 local enter = require "lunajail.enter"
 local call = require "lunajail.call"
+local pasta = require "lunajail.pasta"
 
 local M = { core = core, none = recipe.none, replace = recipe.replace,
             ids = idalloc, interact = require "lunajail.interact" }
@@ -190,9 +191,9 @@ function M.shell (t) return from(presets.container(), t, { presets.shell() }) en
 function M.untrusted (t) return from(presets.container(), t, { presets.untrusted() }) end
 
 -- build{work = "/host/dir", ...}: the work dir read-write at /work.  As
--- root the sandbox keeps its leased uid, which can write the dir only if
--- its modes let it: running as the dir's owner instead would let the
--- payload leave set-uid programs of that owner there (docs/security.md)
+-- root the sandbox keeps its leased uid; a dir it could not write is
+-- bound idmapped (owner = true: written as the dir's owner, set-id bits
+-- refused, docs/security.md)
 function M.build (t)
   t = t or {}
   local work = t.work
@@ -201,7 +202,7 @@ function M.build (t)
   end
   local rest = {}
   for k, v in pairs(t) do if k ~= "work" then rest[k] = v end end
-  return from(presets.container(), rest, { presets.build(work) })
+  return from(presets.container(), rest, { presets.build(work, rest) })
 end
 
 -- }======
@@ -218,12 +219,14 @@ end
 -- spawner's own (chdir for cwd, fds, exec), and step 0's ops
 local early = { clone = "namespaces", uid_map = "uidmap", gid_map = "gidmap",
                 setgroups = "groups", setsid = "new_session", idlease = "uid",
-                timens_offsets = "time", setresuid = "uidmap", setresgid = "gidmap" }
+                timens_offsets = "time", setresuid = "uidmap", setresgid = "gidmap",
+                pasta = "net.pasta" }
 
 local function fieldof (err, plan, ids)
   local n, steps = err.step, #plan.steps
   if n == 0 then return early[err.op] end
   if n <= steps then return ids.fields and ids.fields[n] or nil end
+  if err.op == "gate" then return "net.pasta" end       -- pasta's gate (withpasta)
   if err.op == "chdir" then return "cwd" end
   if err.op == "fds" then return plan.fds and "fds" or "stdio" end
   if err.op == "exec" then return plan.path and "path" or "argv" end
@@ -295,6 +298,19 @@ local function hintof (err, plan)
            "sandbox's own uid and gid do (owner = true), unless a uidmap or gidmap of " ..
            "subordinate ids maps more"
   end
+  if err.op == "bind" and tostring(err.call):find("idmap", 1, true)
+     and (err.errname == "EINVAL" or err.errname == "ENOSYS") then
+    return "an owner bind is an idmapped mount: it needs Linux 5.12 and a file system " ..
+           "that allows one (ext4, xfs, btrfs, tmpfs from 6.3, ...; not NFS, 9p or " ..
+           "ramfs): this one does not -- give a work dir any uid may write (0777), or " ..
+           "uid = and gid = of the owner's knowing the risk (docs/security.md)"
+  end
+  if err.op == "bind" and tostring(err.call):find("idmap", 1, true)
+     and err.errname == "EPERM" then
+    return "an owner bind refuses a directory that holds a set-uid or set-gid file of " ..
+           "its owner's or group's (the payload could rewrite it through a shared " ..
+           "mapping, which keeps the bit): find the directory -perm /6000 and clear them"
+  end
   if err.op == "setpriority" and (err.errname == "EACCES" or err.errname == "EPERM") then
     return "a nice value below the caller's raises the priority, which needs " ..
            "CAP_SYS_NICE in the host's user namespace (root) or an RLIMIT_NICE that " ..
@@ -320,18 +336,124 @@ end
 
 -- }======
 
--- spawn_plan(plan [, ids [, limits]]) -> child | nil, err: the per-spawn
--- part of spawn, for a plan compiled once (plan, _, ids = r:steps()): as
--- root, a fresh leased id in the plan's auto slots (compile.bind),
--- released when the child is gone; unprivileged, the plan as it is; with
--- limits, a cgroup of its own, made before it (plan.cgroup, on a copy:
--- the compiled plan is never changed).  A step error names the recipe
--- field of its step (err.field).  The child remembers the plan it was
--- started from: child:enter reproduces its restrictions, and joins its
--- cgroup (lunajail.enter)
-function M.spawn_plan (plan, ids, limits)
+-- A sandbox with net = {pasta = cfg}: its setup waits at a gate step,
+-- the last before the spawner's own (chdir, fds, exec), while pasta is
+-- started for its namespaces (lunajail.pasta.start: ready once it has
+-- configured the namespace and bound the forwards); then the gate
+-- opens.  The payload never runs on a half-made network, and pasta's
+-- failure is the spawn's error.  -> child, pasta's companion | nil, nil,
+-- err.  An asynchronous plan returns while the rest of the setup runs.
+local function withpasta (plan, cfg)
+  local rfd, wfd = core.socketpair()
+  if not rfd then return nil, nil, wfd end
+  local p = {}
+  for k, v in pairs(plan) do p[k] = v end
+  p.steps = table.move(plan.steps, 1, #plan.steps, 1, {})
+  p.steps[#p.steps + 1] = { "gate", rfd }
+  p.async = true
+  local c, err = core.spawn(p)
+  core.close(rfd)
+  if not c then
+    core.close(wfd)
+    return nil, nil, err
+  end
+  local userns = false
+  for _, n in ipairs(plan.namespaces or {}) do userns = userns or n == "user" end
+  -- the gate's byte: the sandbox's namespaces are made (its first step
+  -- makes some), every step before the gate done; or its setup failed
+  local timeout, pst = plan.setup_timeout or 5, nil
+  local t0 = core.monotonic()
+  local items = { { fd = wfd, events = "r" }, { fd = c:pollfd(), events = "r" } }
+  repeat
+    core.poll(items, math.max(0, timeout - (core.monotonic() - t0)))
+    c:step()
+    local there = (items[1].revents or ""):find("r", 1, true)
+  until there or c:started() ~= false or core.monotonic() - t0 >= timeout
+  if c:started() == false and (items[1].revents or ""):find("r", 1, true) then
+    pst, err = pasta.start(c, cfg, timeout, userns)
+  else
+    err = pasta.failure("the sandbox's setup did not come to its gate in time", "")
+  end
+  if not pst then                       -- the setup never goes past the gate
+    core.close(wfd)
+    c:step()
+    local started, serr = c:started()
+    if started == nil then err = serr end   -- it failed first: that is the error
+    c:kill("KILL")
+    c:wait(5)
+    c:close()
+    return nil, nil, err
+  end
+  core.close(wfd)
+  local companion = pasta.companion(pst)
+  if not plan.async then                -- a blocking spawn: to the payload's start
+    repeat
+      c:step()
+      local started = c:started()
+      if started == false then core.poll({ { fd = c:pollfd(), events = "r" } }, 1) end
+    until started ~= false
+    local ok, serr = c:started()
+    if not ok then
+      companion:close()
+      c:wait(5)
+      c:close()
+      return nil, nil, serr
+    end
+  end
+  return c, companion
+end
+
+-- a failed setup's error in the recipe's terms: its field (annotate) and,
+-- for a sandbox with limits (sb) the OOM killer ended, that
+local function failed (err, plan, ids, sb)
+  if sb and type(err) == "table" then
+    local f = sb.figs or (not sb.closed and sb:figures()) or {}
+    if (f.oom_kills or 0) > 0 and not err.oom_killed then
+      err.oom_killed = true
+      err.message = err.message .. " (the OOM killer: limits.memory)"
+    end
+  end
+  return ids and annotate(err, plan, ids) or err
+end
+
+-- spawn_plan's opts, checked -> async, net
+local function spawnopts (plan, opts)
+  if opts == nil then return plan.async, nil end
+  if type(opts) ~= "table" then
+    error(("lunajail: spawn_plan: opts: table expected, got %s"):format(type(opts)), 0)
+  end
+  for k in pairs(opts) do
+    if k ~= "async" and k ~= "net" then
+      error(("lunajail: spawn: unknown option '%s' (valid: async, net)"):format(tostring(k)), 0)
+    end
+  end
+  if opts.async ~= nil and type(opts.async) ~= "boolean" then
+    error(("lunajail: spawn: async: true or false expected, got %s"):format(
+          type(opts.async)), 0)
+  end
+  local async = plan.async
+  if opts.async ~= nil then async = opts.async end
+  return async, type(opts.net) == "table" and opts.net or nil
+end
+
+-- spawn_plan(plan [, ids [, limits [, opts]]]) -> child | nil, err: the
+-- per-spawn part of spawn, for a plan compiled once (plan, _, ids =
+-- r:steps()): as root, a fresh leased id in the plan's auto slots
+-- (compile.bind), released when the child is gone; unprivileged, the
+-- plan as it is; with limits, a cgroup of its own, made before it
+-- (plan.cgroup, on a copy: the compiled plan is never changed).  A step
+-- error names the recipe field of its step (err.field).  The child
+-- remembers the plan it was started from: child:enter reproduces its
+-- restrictions, and joins its cgroup (lunajail.enter).
+-- opts.async = true (or plan.async): the child at once, in setup; its
+-- step error comes later, from child:started(), step() (setup_error) or
+-- status(), in the same recipe terms (child.onsetup).  opts.net: the
+-- recipe's net, whose pasta (net = {pasta = cfg}) is started beside it
+-- (withpasta)
+function M.spawn_plan (plan, ids, limits, opts)
   local lease, sb, err
   local compiled = plan
+  local async, net = spawnopts(plan, opts)
   if ids and ids.lease then
     lease, err = idalloc.lease()
     if not lease then return nil, err end
@@ -343,26 +465,32 @@ function M.spawn_plan (plan, ids, limits)
       if lease then lease:close() end
       return nil, err
     end
-    local p = {}
-    for k, v in pairs(plan) do p[k] = v end
-    p.cgroup = sb.plan
+  end
+  if sb or (async and not plan.async) or (plan.async and not async) then
+    local p = plan == compiled and {} or plan     -- bind's copy is ours
+    if p ~= plan then for k, v in pairs(plan) do p[k] = v end end
+    if sb then p.cgroup = sb.plan end
+    p.async = async or nil
     plan = p
   end
-  local c
-  c, err = core.spawn(plan)
+  local c, companion
+  if net and net.pasta then
+    c, companion, err = withpasta(plan, net.pasta)
+  else
+    c, err = core.spawn(plan)
+  end
   if not c then
     if lease then lease:close() end     -- else the child holds it
-    if sb then                          -- a setup the OOM killer ended says so
-      local f = sb:figures()
-      sb:close()
-      if type(err) == "table" and (f.oom_kills or 0) > 0 then
-        err.oom_killed = true
-        err.message = err.message .. " (the OOM killer: limits.memory)"
-      end
-    end
-    return nil, ids and annotate(err, compiled, ids) or err
+    if sb then sb:figures() end
+    err = failed(err, compiled, ids, sb)
+    if sb then sb:close() end
+    return nil, err
   end
   if sb then child.attach(c, sb) end
+  if companion then child.attach(c, companion) end
+  if async then
+    child.onsetup(c, function (e) failed(e, compiled, ids, sb) end)
+  end
   return enter.remember(c, plan)
 end
 
@@ -400,13 +528,25 @@ local function planof (r)
   return plan, ids
 end
 
--- spawn(recipe [, overrides]) -> child | nil, err (the step error)
+-- spawn(recipe [, overrides]) -> child | nil, err (the step error).
+-- overrides: recipe fields (r:with), and async = true: the child at once,
+-- in setup (spawn_plan), for an event loop: nothing waits on its setup
 function M.spawn (r, t)
   r = M.recipe(r)
+  local opts
+  if type(t) == "table" and t.async ~= nil then
+    local rest = {}
+    for k, v in pairs(t) do if k ~= "async" then rest[k] = v end end
+    opts, t = { async = t.async }, next(rest) ~= nil and rest or nil
+  end
   if t then r = r:with(t) end
   if not r.argv then error("lunajail: spawn: the recipe has no argv", 0) end
   local plan, ids = planof(r)
-  return M.spawn_plan(plan, ids, r.limits)
+  if type(r.net) == "table" and r.net.pasta then
+    opts = opts or {}
+    opts.net = r.net
+  end
+  return M.spawn_plan(plan, ids, r.limits, opts)
 end
 Recipe.spawn = M.spawn
 

@@ -162,7 +162,7 @@ end
 -- its stdout once the namespace is configured and the forwards bound.
 -- pasta is fork+exec'd by core.spawn with nothing of a sandbox (it must
 -- reach the host's network), dies with us, and is its own session.
-local function failure (what, text)
+function M.failure (what, text)
   return setmetatable({ op = "pasta", field = "net.pasta", step = 0,
                         message = "step 0 pasta: " .. what ..
                                   (text ~= "" and (": " .. text) or "") },
@@ -173,13 +173,13 @@ end
 function M.start (sandbox, cfg, timeout, userns)
   local pidfd = sandbox:pidfd()
   local netfd, err = core.nsfd(pidfd, "net")
-  if not netfd then return nil, failure("the sandbox's network namespace", err) end
+  if not netfd then return nil, M.failure("the sandbox's network namespace", err) end
   local userfd
   if userns then
     userfd, err = core.nsfd(pidfd, "user")
     if not userfd then
       core.close(netfd)
-      return nil, failure("the sandbox's user namespace", err)
+      return nil, M.failure("the sandbox's user namespace", err)
     end
   end
   local root = select(2, core.getresuid()) == 0
@@ -187,7 +187,7 @@ function M.start (sandbox, cfg, timeout, userns)
   if not ok then
     core.close(netfd)
     if userfd then core.close(userfd) end
-    return nil, failure("not found", path)
+    return nil, M.failure("not found", path)
   end
   local argv = M.argv(cfg, { path = path, netns = "/proc/self/fd/3",
                              userns = userfd and "/proc/self/fd/4" or nil,
@@ -198,20 +198,47 @@ function M.start (sandbox, cfg, timeout, userns)
                        new_session = true, die_with_parent = true }
   core.close(netfd)
   if userfd then core.close(userfd) end
-  if not p then return nil, failure("cannot start " .. path, tostring(err)) end
+  if not p then return nil, M.failure("cannot start " .. path, tostring(err)) end
   local line = p:read_line("stdout", timeout)
   if not line or not line:match("^%d+$") then
     p:kill("KILL")
     local st = p:wait(5)
     local text = (p:read_all("stderr", 1) or ""):gsub("%s+$", ""):gsub("\n", "; ")
     p:close()
-    return nil, failure(line == nil and st and not st.running
+    return nil, M.failure(line == nil and st and not st.running
                         and ("exited (%s)"):format(st.signaled and st.signame or
                                                    "code " .. tostring(st.code))
                         or "not ready in time", text)
   end
   return p
 end
+
+-- {====== Beside the sandbox ======}
+-- pasta's child object as the sandbox's companion (lunajail.child): it
+-- is stopped (SIGKILL, waited for: its ports are free again) once the
+-- sandbox has ended or its object is closed; with the sandbox's
+-- setkill(false) it runs on with it, until this process exits
+-- (die_with_parent): pasta holds the namespace by an fd, not a pid.
+local Companion = { kind = "pasta" }
+Companion.__index = Companion
+
+function M.companion (p) return setmetatable({ p = p, keep = false }, Companion) end
+function Companion:finish () self:close() end
+function Companion.kill () end           -- the sandbox's end stops it
+function Companion:setkill (on) self.keep = not on end
+function Companion:close ()
+  local p = self.p
+  if not p then return end
+  self.p = nil
+  if self.keep then p:setkill(false)
+  else                                  -- gone, its ports free for the next
+    p:kill("KILL")
+    p:wait(2)
+  end
+  p:close()
+end
+
+-- }======
 
 -- the pasta binary on PATH (default: the usual system directories)
 function M.find (path)

@@ -4,6 +4,7 @@
 -- empty       nothing at all: build isolation up one field at a time
 -- shell       an interactive shell in a container, on a pty
 -- build       a container with a writable work directory bound at /work
+--             (as root: an owner bind when the leased uid could not write it)
 -- untrusted   a container for code you do not trust: strict seccomp,
 --             tight limits (a cgroup's for the tree where there can be
 --             one), a 1 MiB /dev/shm
@@ -76,12 +77,25 @@ function M.shell ()
   }
 end
 
--- build{work = "/host/dir"}: the directory read-write at /work
-function M.build (work)
+-- the leased uid of a sandbox of root's may write dir: its modes let
+-- any uid in (o+wx: 0777, 1777), or it is not there to say (the
+-- compiler names a missing source)
+local function anyone (dir)
+  local st = core.stat(dir)
+  return not st or st.type ~= "dir" or tonumber(st.mode, 8) & 3 == 3
+end
+
+-- build{work = "/host/dir"}: the directory read-write at /work.  As root,
+-- with the leased uid (t.uid nil or "auto"), a work dir that uid could
+-- not write is an owner bind: idmapped, written as the directory's
+-- owner, with the set-id guard (compile.lua, seccomp.lua)
+function M.build (work, t)
   if type(work) ~= "string" then error("lunajail: build: work = \"/host/dir\" expected", 0) end
+  local uid = t and t.uid
+  local owned = root() and (uid == nil or uid == "auto") and not anyone(work) or nil
   return {
     mounts = {
-      { "bind", work, "/work" },
+      { "bind", work, "/work", owner = owned },
       -- compilers write here: the container's /tmp replaced, not covered
       { "tmpfs", "/tmp", size = "256m", mode = "1777", replace = true },
     },

@@ -591,7 +591,7 @@ end
 
 local mountkeys = {
   bind = { source = C.abspath, target = C.abspath, ro = C.boolean, dev = C.boolean,
-           rec = C.boolean, optional = C.boolean },
+           rec = C.boolean, optional = C.boolean, owner = C.boolean },
   tmpfs = { target = C.abspath, size = C.size, mode = C.mode, owner = C.boolean,
             uid = C.id, gid = C.id, noexec = C.boolean, nr_inodes = C.inodes,
             optional = C.boolean },

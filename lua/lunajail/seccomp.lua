@@ -42,6 +42,12 @@
 -- When a recipe hands the sandbox a terminal of the host (compile.lua:
 -- M.terminals), the ioctls that change a terminal (M.TTY) are refused as
 -- well; a sandbox on a pty of its own (stdio = "pty") keeps them.
+--
+-- A recipe with an owner bind ({"bind", src, dst, owner = true}: an
+-- idmapped bind whose files are stored as the directory's owner's) gets
+-- the set-id guard (M.SETID) as a filter of its own, stacked last,
+-- whatever its seccomp field says ("none" too): no call that sets a
+-- set-uid or set-gid bit, nor one whose mode seccomp cannot read.
 
 local core = require "lunajail.core"
 
@@ -313,6 +319,71 @@ end
 -- }======
 
 
+-- {====== The set-id guard ======}
+-- What a sandbox writes through an owner bind is the directory owner's
+-- on disk (root's, for a root-owned work dir), and nosuid on the bind
+-- guards only the sandbox's own exec: a set-uid file left there would
+-- run as its owner for every host user who starts it.  The kernel does
+-- not refuse it: the mapped uid is the file's owner in the mount's view,
+-- so chmod u+s is the owner's right; it clears the bits only on write(2),
+-- truncate and chown by a process without CAP_FSETID, and a set-gid bit
+-- on chmod by a non-member of the file's group (the sandbox is a member
+-- of its mapped group).  So every call that sets a mode: the mode's
+-- S_ISUID (04000) or S_ISGID (02000) bit refused, one rule per bit
+-- (seccomp compares a masked value with one datum); open with O_CREAT or
+-- O_TMPFILE only (without them its mode is unused).  openat2's mode is in
+-- a struct seccomp cannot read: ENOSYS, and libc and tools fall back to
+-- openat.  io_uring's openat carries a mode seccomp never sees: refused
+-- here even where the recipe's seccomp allows io_uring.  File
+-- capabilities (the security.capability xattr) need CAP_SETFCAP, which
+-- an owner bind's sandbox never holds (compile.lua refuses kept
+-- capabilities with one), so setxattr stays.  {name, action, reason,
+-- comparisons..., nr =}
+local S_ISUID, S_ISGID = 0x800, 0x400
+
+local function setidrules ()
+  local out = {}
+  local O = core.OFLAGS
+  local function bits (name, arg, what, extra, nr)
+    for _, b in ipairs { { S_ISUID, "set-uid" }, { S_ISGID, "set-gid" } } do
+      local r = { name, EPERM, ("%s: a %s bit (an owner bind's files are its owner's)")
+                  :format(what, b[2]), nr = nr }
+      if extra then r[#r + 1] = extra end
+      r[#r + 1] = { arg, "&=", b[1], b[1] }
+      out[#out + 1] = r
+    end
+  end
+  bits("chmod", "a1", "chmod")
+  bits("fchmod", "a1", "chmod")
+  bits("fchmodat", "a2", "chmod")
+  bits("fchmodat2", "a2", "chmod", nil, 452)
+  bits("creat", "a1", "creat")
+  bits("open", "a2", "open with O_CREAT", { "a1", "&=", O.creat, O.creat })
+  bits("open", "a2", "open with O_TMPFILE", { "a1", "&=", O.tmpfile, O.tmpfile })
+  bits("openat", "a3", "openat with O_CREAT", { "a2", "&=", O.creat, O.creat })
+  bits("openat", "a3", "openat with O_TMPFILE", { "a2", "&=", O.tmpfile, O.tmpfile })
+  bits("mknod", "a1", "mknod")
+  bits("mknodat", "a2", "mknod")
+  out[#out + 1] = { "openat2", ENOSYS, "its mode is in a struct seccomp cannot read: " ..
+                    "libc and tools fall back to openat (an owner bind)", nr = 437 }
+  for _, n in ipairs { "io_uring_setup", "io_uring_enter", "io_uring_register" } do
+    out[#out + 1] = { n, EPERM, "io_uring's openat carries a mode seccomp never " ..
+                      "sees (an owner bind)" }
+  end
+  return out
+end
+M.SETID = setidrules()
+
+-- the index of the recipe's first owner bind, or nil
+function M.owned (r)
+  for i, m in ipairs(type(r) == "table" and r.mounts or {}) do
+    if type(m) == "table" and m.type == "bind" and m.owner then return i end
+  end
+end
+
+-- }======
+
+
 -- {====== The allow-list ======}
 
 -- Docker's default profile (moby profiles/seccomp/default.json), less
@@ -425,6 +496,19 @@ local function killaction ()
               and "kill_process" or "kill"
   end
   return badarch
+end
+
+local guard
+
+-- the guard's filter, and its line for explain(), built once
+function M.guard ()
+  if not guard then
+    local spec = { default = "allow", badarch = killaction(),
+                   rules = rules(M.SETID, "set-id guard") }
+    guard = { core.seccomp_filter(spec), ("the set-id guard of an owner bind, %d rules: " ..
+              "no set-uid or set-gid bit on any file"):format(#spec.rules) }
+  end
+  return guard
 end
 
 M.PRESETS = { default = true, strict = true, allowlist = true }
@@ -608,12 +692,16 @@ end
 
 -- the rules of a recipe's seccomp field, for explain and the docs:
 -- {{name, action, reason}, ...}, sorted by call, one per call and
--- reason.  r: the recipe, for the terminals it hands in
+-- reason.  r: the recipe, for the terminals it hands in and its owner
+-- binds (the set-id guard); v nil with r: the recipe loads no filter
+-- of its own
 function M.list (v, r)
   local name, deny, allow, notify = parts(v)
   local tty = r and #M.terminals(r) > 0
   local list
-  if name == nil then
+  if v == "none" or (v == nil and r) then    -- a recipe's: no filter of its own
+    list = {}
+  elseif name == nil then
     list = {}
     if type(v) == "userdata" or v.bpf then
       list[1] = { type(v) == "userdata" and "(a filter object)" or "(raw BPF)", "?",
@@ -628,6 +716,9 @@ function M.list (v, r)
     for _, n in ipairs(notify or {}) do
       list[#list + 1] = { n, "notify", "the child's on_notify handler decides" }
     end
+  end
+  if M.owned(r) then
+    for _, x in ipairs(M.SETID) do list[#list + 1] = x end
   end
   local out, seen = {}, {}
   for i, x in ipairs(list) do

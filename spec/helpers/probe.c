@@ -13,7 +13,9 @@
 ** Most attempts pass a bad fd or pointer, so that an unfiltered call fails
 ** harmlessly with the kernel's own error (EBADF, EFAULT, EINVAL) while a
 ** filtered one gets the filter's errno.  Nothing here writes to a host
-** file, and the few calls that change something change only this process.
+** file, and the few calls that change something change only this process,
+** but the set-id attempts (spec/owner_spec.lua): they make and chmod the
+** files they are given, in a directory the spec made.
 */
 
 #define _GNU_SOURCE
@@ -22,6 +24,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/netlink.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
@@ -32,6 +35,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/shm.h>
@@ -42,6 +46,7 @@
 #include <termios.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -733,6 +738,113 @@ static int try_kill (int argc, char **argv)
 /* }====== */
 
 
+/* {====== Set-id bits (spec/owner_spec.lua) ======} */
+
+/* create <path> <octal mode> <how>: a file made with that mode by one
+   call -- open, openat, creat, openat2, mknod, or tmpfile (an O_TMPFILE
+   in path's directory, linked at path) */
+static int try_create (int argc, char **argv)
+{
+  mode_t m;
+  long r;
+  if (argc < 5) return usage(argv[1], "<path> <octal mode> <how>");
+  m = (mode_t)strtoul(argv[3], NULL, 8);
+  umask(0);
+  if (strcmp(argv[4], "open") == 0)
+    r = syscall(SYS_open, argv[2], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, m);
+  else if (strcmp(argv[4], "openat") == 0)
+    r = syscall(SYS_openat, AT_FDCWD, argv[2], O_WRONLY | O_CREAT | O_EXCL
+                | O_CLOEXEC, m);
+  else if (strcmp(argv[4], "creat") == 0) r = syscall(SYS_creat, argv[2], m);
+  else if (strcmp(argv[4], "openat2") == 0) {
+    struct open_how h;
+    memset(&h, 0, sizeof h);
+    h.flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+    h.mode = m;
+    r = syscall(SYS_openat2, AT_FDCWD, argv[2], &h, sizeof h);
+  }
+  else if (strcmp(argv[4], "mknod") == 0) r = mknod(argv[2], S_IFREG | m, 0);
+  else if (strcmp(argv[4], "tmpfile") == 0) {
+    char dir[4096], fdpath[64], *slash;
+    snprintf(dir, sizeof dir, "%s", argv[2]);
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir) return usage(argv[1], "/dir/name ...");
+    *slash = '\0';
+    r = syscall(SYS_open, dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, m);
+    if (r >= 0) {
+      snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%ld", r);
+      if (linkat(AT_FDCWD, fdpath, AT_FDCWD, argv[2], AT_SYMLINK_FOLLOW) != 0)
+        r = -1;
+    }
+  }
+  else return usage(argv[1], "<path> <mode> open|openat|creat|openat2|mknod|tmpfile");
+  if (r > 0 && strcmp(argv[4], "mknod") != 0) close((int)r);
+  return report(r < 0 ? -1 : 0);
+}
+
+/* chmod <path> <octal mode> <how>: chmod, fchmod, fchmodat, fchmodat2 */
+static int try_chmod (int argc, char **argv)
+{
+  mode_t m;
+  long r;
+  int fd;
+  if (argc < 5) return usage(argv[1], "<path> <octal mode> <how>");
+  m = (mode_t)strtoul(argv[3], NULL, 8);
+  if (strcmp(argv[4], "chmod") == 0) r = syscall(SYS_chmod, argv[2], m);
+  else if (strcmp(argv[4], "fchmodat") == 0)
+    r = syscall(SYS_fchmodat, AT_FDCWD, argv[2], m);
+  else if (strcmp(argv[4], "fchmodat2") == 0)
+    r = syscall(452, AT_FDCWD, argv[2], m, 0);          /* Linux 6.6 */
+  else if (strcmp(argv[4], "fchmod") == 0) {
+    if ((fd = open(argv[2], O_RDONLY | O_CLOEXEC)) < 0) return report(-1);
+    r = syscall(SYS_fchmod, fd, m);
+    close(fd);
+  }
+  else return usage(argv[1], "<path> <mode> chmod|fchmod|fchmodat|fchmodat2");
+  return report(r);
+}
+
+/* setcap <path>: a file capability (cap_setuid+ep, v2) on path */
+static int try_setcap (int argc, char **argv)
+{
+  uint32_t v[5] = { 0x02000001, 1u << 7, 1u << 7, 0, 0 };   /* effective */
+  if (argc < 3) return usage(argv[1], "<path>");
+  return report(setxattr(argv[2], "security.capability", v, sizeof v, 0));
+}
+
+/* rewrite <path> <how>: its first byte written again, by write(2) or
+   through a shared mapping (mmap) */
+static int try_rewrite (int argc, char **argv)
+{
+  char c;
+  long r = -1;
+  int fd;
+  if (argc < 4) return usage(argv[1], "<path> write|mmap");
+  if ((fd = open(argv[2], O_RDWR | O_CLOEXEC)) < 0) return report(-1);
+  if (pread(fd, &c, 1, 0) != 1) c = 0;
+  if (strcmp(argv[3], "write") == 0) r = pwrite(fd, &c, 1, 0);
+  else {
+    char *p = mmap(NULL, 1, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p != MAP_FAILED) {
+      p[0] = c;
+      r = msync(p, 1, MS_SYNC);
+      munmap(p, 1);
+    }
+  }
+  close(fd);
+  return report(r);
+}
+
+/* link <from> <to>: a hard link */
+static int try_link (int argc, char **argv)
+{
+  if (argc < 4) return usage(argv[1], "<from> <to>");
+  return report(link(argv[2], argv[3]));
+}
+
+/* }====== */
+
+
 #define CMD(name, fn) { name, try_##fn }
 
 static const struct { const char *name; int (*fn) (int, char **); } cmds[] = {
@@ -764,7 +876,9 @@ static const struct { const char *name; int (*fn) (int, char **); } cmds[] = {
   CMD("listmount", listmount), CMD("listns", listns), CMD("raw", raw),
   CMD("shmget", shmget), CMD("shmcreate", shmcreate), CMD("open", open),
   CMD("read", read), CMD("mknod", mknod), CMD("fds", fds), CMD("cwd", cwd),
-  CMD("setgroups", setgroups), CMD("kill", kill),
+  CMD("setgroups", setgroups), CMD("kill", kill), CMD("create", create),
+  CMD("chmod", chmod), CMD("setcap", setcap), CMD("link", link),
+  CMD("rewrite", rewrite),
 };
 
 int main (int argc, char **argv)
