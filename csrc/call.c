@@ -215,6 +215,11 @@ static void decodesteps (lua_State *L, ljArena *a, Call *C, int session) {
     lj_decodestep(L, a, -1, "call: plan.steps[%d] %s", k,
                   &C->steps[C->nsteps++]);
     lua_pop(L, 1);
+    if (C->steps[C->nsteps - 1].op == lj_findop("seccomp")
+        && C->steps[C->nsteps - 1].i[1])
+      luaL_error(L, "call: plan.steps[%d] seccomp: a filter with notify "
+                 "rules needs a child object to answer its calls (spawn "
+                 "the sandbox, or leave notify out of lj.call)", k);
   }
   lua_pop(L, 1);
   A = field(L, &f, a, "cwd");

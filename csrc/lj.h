@@ -279,13 +279,16 @@ void lj_open_rlimit (lua_State *L);
 void lj_open_prctl (lua_State *L);
 void lj_open_caps (lua_State *L);
 void lj_open_seccomp (lua_State *L);
+const char *lj_seccomp_archname (uint32_t token);   /* "x86_64", NULL */
+void lj_seccomp_pushname (lua_State *L, uint32_t arch, int nr);  /* or nil */
 void lj_open_landlock (lua_State *L);
 void lj_open_proc (lua_State *L);
 void lj_open_spawn (lua_State *L);
 void lj_open_idalloc (lua_State *L);
 void lj_open_cgroup (lua_State *L);
 void lj_open_tty (lua_State *L);
-int lj_recvpty (int sock);            /* tty.c: the pty step's master */
+int lj_sendfd (int sock, int fd);     /* tty.c: an fd by SCM_RIGHTS */
+int lj_recvfd (int sock);            /* ... received, or -1 */
 void lj_open_call (lua_State *L);
 void lj_open_sched (lua_State *L);
 void lj_open_gate (lua_State *L);

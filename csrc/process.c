@@ -17,10 +17,12 @@
 **   child:pending()             -> bytes queued for stdin
 **   child:close_stdin()         -> EOF once the queue is written
 **   child:step()                -> {stdout=, stderr=, stdin=, exit=,
-**                                   timeout=}: one pass that drains the
-**                                  pipes into the buffers, flushes stdin,
-**                                  enforces killafter and reaps; safe to
-**                                  call at any time, for any reason
+**                                   timeout=, notify=}: one pass that
+**                                  answers the seccomp calls waiting
+**                                  (notify.c), drains the pipes into the
+**                                  buffers, flushes stdin, enforces
+**                                  killafter and reaps; safe to call at
+**                                  any time, for any reason
 **   child:pollfd(), child:events(), child:timeout()
 **                               -> one epoll fd that is readable whenever
 **                                  step() has something to do, "r", and
@@ -28,6 +30,9 @@
 **                                  (the cqueues protocol)
 **   child:kill([sig]), child:killafter(seconds [, sig])
 **   child:status(), child:reports(), child:resize(rows, cols) (a pty)
+**   child:on_notify(fn), child:notify([fn]), child:notify_fd(),
+**   child:notify_string(n, arg [, max]), child:notify_valid(n): a seccomp
+**     listener's (csrc/notify.c)
 **   child:setbuffer(bytes), child:setkill(sig | false)
 **   child:close() == __close == __gc: close every fd, send the kill signal
 **     (SIGKILL unless setkill said otherwise) if it still runs, reap if it
@@ -82,8 +87,10 @@
 #define REAPER   "lunajail.reaper"
 #define DEFLIMIT (1 << 20)
 
-enum { IN, OUT, ERR, PID, REP };   /* streams, the pidfd, the runner's
-                                      reports (setup) in masks */
+enum { IN, OUT, ERR, PID, REP, NOTE };   /* streams, the pidfd, the
+                                      runner's reports (setup), the seccomp
+                                      listener (notify.c) in masks */
+#define NSLOTS 6
 
 static const char *const streams[] = { "stdin", "stdout", "stderr", "pid",
                                        NULL };
@@ -514,6 +521,20 @@ static void rewatch (ljChild *c) {
   watch(c, ERR, c->fd[ERR], c->buf[ERR].len < c->limit ? EPOLLIN : 0);
   watch(c, IN, c->fd[IN], c->buf[IN].len > 0 ? EPOLLOUT : 0);
   watch(c, REP, c->setup == 1 ? c->reportfd : -1, EPOLLIN);
+  watch(c, NOTE, lj_notify_fd(c), EPOLLIN);
+}
+
+/* fd is about to be closed: out of the set (closing it would take it
+** out too, but a new fd of the same number would then seem watched) */
+void lj_unwatch (ljChild *c, int fd) {
+  int k;
+  for (k = 0; k < NSLOTS; k++)
+    if (c->epfds[k] == fd) {
+      if (c->epmask[k] && c->epfd >= 0)
+        epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+      c->epmask[k] = 0;
+      c->epfds[k] = -1;
+    }
 }
 
 /* }====== */
@@ -522,13 +543,13 @@ static void rewatch (ljChild *c) {
 /* {====== The object ======} */
 
 ljChild *lj_newchild (lua_State *L) {
-  ljChild *c = (ljChild *)lua_newuserdatauv(L, sizeof *c, 2);
+  ljChild *c = (ljChild *)lua_newuserdatauv(L, sizeof *c, 3);
   int k;
   memset(c, 0, sizeof *c);
   c->pidfd = c->epfd = c->statusfd = c->ptyfd = c->reportfd = -1;
   c->leasefd = -1;
   for (k = 0; k < 3; k++) c->fd[k] = -1;
-  for (k = 0; k < 5; k++) c->epfds[k] = -1;
+  for (k = 0; k < NSLOTS; k++) c->epfds[k] = -1;
   c->limit = DEFLIMIT;
   c->killsig = SIGKILL;
   c->alloc = lua_getallocf(L, &c->ud);
@@ -753,12 +774,12 @@ static int child_resize (lua_State *L) {
 /* which of in, out, err, pid are ready, from the aggregate fd if there
 ** is one (one system call instead of one per stream); all if not */
 static unsigned ready (ljChild *c) {
-  struct epoll_event ev[5];
+  struct epoll_event ev[NSLOTS];
   unsigned set = 0;
   int n, i;
-  if (c->epfd < 0) return 0x1f;
-  n = epoll_wait(c->epfd, ev, 5, 0);
-  if (n < 0) return 0x1f;
+  if (c->epfd < 0) return (1u << NSLOTS) - 1;
+  n = epoll_wait(c->epfd, ev, NSLOTS, 0);
+  if (n < 0) return (1u << NSLOTS) - 1;
   for (i = 0; i < n; i++) set |= 1u << ev[i].data.u32;
   return set;
 }
@@ -766,8 +787,17 @@ static unsigned ready (ljChild *c) {
 static int child_step (lua_State *L) {
   ljChild *c = tochild(L);
   unsigned set = ready(c);
+  int setup = c->setup == 1, n;
   lua_createtable(L, 0, 4);
-  if (c->setup == 1 && lj_setup_step(L, 1, c)) {
+  if (setup) lj_setup_step(L, 1, c);
+  /* the calls a seccomp listener holds first: a handler that raises
+  ** leaves the rest of the pass to the next step() */
+  if (c->notify && ((set & (1u << NOTE)) || lj_notify_held(c))
+      && (n = lj_notify_serve(L, 1, c, 1, 0)) > 0) {
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "notify");
+  }
+  if (setup && c->setup != 1) {
     if (c->setup == 0) lua_pushboolean(L, 1);
     else lua_getiuservalue(L, 1, 2);
     lua_setfield(L, -2, c->setup == 0 ? "started" : "setup_error");
@@ -804,7 +834,7 @@ static int child_pollfd (lua_State *L) {
     int k;
     if ((c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
       return lj_pushfail(L, "epoll_create1", errno);
-    for (k = 0; k < 5; k++) { c->epmask[k] = 0; c->epfds[k] = -1; }
+    for (k = 0; k < NSLOTS; k++) { c->epmask[k] = 0; c->epfds[k] = -1; }
     rewatch(c);
   }
   lua_pushinteger(L, c->epfd);
@@ -820,6 +850,10 @@ static int child_events (lua_State *L) {
 static int child_timeout (lua_State *L) {
   ljChild *c = tochild(L);
   double dl = c->reaped ? 0 : c->deadline;
+  if (lj_notify_held(c)) {         /* a call waits for step() */
+    lua_pushnumber(L, 0);
+    return 1;
+  }
   if (c->setup == 1 && (dl <= 0 || c->setupdl < dl)) dl = c->setupdl;
   if (dl <= 0) lua_pushnil(L);
   else {
@@ -834,6 +868,7 @@ static int child_timeout (lua_State *L) {
 ** error) */
 static int child_started (lua_State *L) {
   ljChild *c = tochild(L);
+  if (c->setup == 1) lj_notify_serve(L, 1, c, 0, 0);   /* the runner's */
   if (c->setup == 1 && !lj_setup_step(L, 1, c)) {
     lua_pushboolean(L, 0);
     return 1;
@@ -900,6 +935,7 @@ static void pushstatus (lua_State *L, ljChild *c) {
 
 static int child_status (lua_State *L) {
   ljChild *c = tochild(L);
+  if (c->setup == 1) lj_notify_serve(L, 1, c, 0, 0);   /* the runner's */
   if (c->setup == 1) lj_setup_step(L, 1, c);
   tryreap(c);
   rewatch(c);
@@ -937,6 +973,7 @@ void lj_child_close (lua_State *L, ljChild *c, int wait) {
     buffree(c, &c->buf[k]);
   }
   closefd(&c->ptyfd);
+  lj_notify_close(c);              /* a call waiting gets ENOSYS */
   closefd(&c->epfd);
   if (c->pidfd >= 0) {
     if (!c->reaped && c->killsig) sendsig(c, c->killsig);
@@ -1096,6 +1133,7 @@ void lj_open_process (lua_State *L) {
     lua_setfield(L, -2, "__tostring");
   }
   lua_pop(L, 1);
+  lj_notify_methods(L);
   lua_setfield(L, -2, "Child");
   luaL_setfuncs(L, fns, 0);
 }

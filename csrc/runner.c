@@ -347,9 +347,42 @@ static int decode (int status) {
   return 128 + WTERMSIG(status);
 }
 
+/* {====== The exec gate ======}
+** With a seccomp listener (LJ_PROG_NOTIFY) the parent allows the calls
+** it is notified of until the report pipe's EOF without asking its
+** handler: until then they are ours (notify.c).  A payload we fork
+** would otherwise run while we still hold the pipe, and its first calls
+** would pass as ours; so it waits at a gate until we have closed our
+** report fd.
+*/
+
+static void gateopen (Run *R, int index, int gate[2]) {
+  gate[0] = gate[1] = -1;
+  if ((R->g->flags & LJ_PROG_NOTIFY) && pipe2(gate, O_CLOEXEC) != 0)
+    fail(R, index, errno);
+}
+
+static void gatewait (int gate[2]) {      /* the payload, before exec */
+  char c;
+  if (gate[0] < 0) return;
+  close(gate[1]);
+  while (read(gate[0], &c, 1) < 0 && errno == EINTR) {}
+  close(gate[0]);
+}
+
+static void gatepass (Run *R, int gate[2]) {   /* we, once it is forked */
+  if (gate[0] < 0) return;
+  close(R->reportfd);              /* nothing to report after the fork */
+  close(gate[0]);
+  close(gate[1]);                  /* EOF: it may exec */
+}
+
+/* }====== */
+
+
 /* PID 1: the payload as pid 2, then reap and forward until it ends */
 static void init (Run *R, const char *path) {
-  int index = R->g->execindex, status, sig;
+  int index = R->g->execindex, status, sig, gate[2];
   sigset_t all;
   long pid, me;
   sigfillset(&all);
@@ -364,15 +397,18 @@ static void init (Run *R, const char *path) {
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     me = getpid();
   }
+  gateopen(R, index, gate);
   pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);   /* fork, no atfork */
   if (pid == 0) {
     if ((R->g->flags & LJ_PROG_SUBREAPER)        /* ... and dies with us */
         && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0
             || getppid() != me))
       _exit(127);
+    gatewait(gate);
     fail(R, index, execpayload(R, path, 1));
   }
   if (pid < 0) fail(R, index, errno);
+  gatepass(R, gate);
   R->g->pid1 = (int32_t)pid;
   munmap(R->g, R->g->size);
   {                                /* all but the status fd and the id
@@ -416,12 +452,13 @@ static void init (Run *R, const char *path) {
 */
 
 static void forkpayload (Run *R, const char *path) {
-  int index = R->g->execindex, alive[2];
+  int index = R->g->execindex, alive[2], gate[2];
   long pid;
   struct pollfd p;
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   prctl(PR_SET_NAME, "lunajail-relay", 0, 0, 0);
   if (pipe2(alive, O_CLOEXEC) != 0) fail(R, index, errno);
+  gateopen(R, index, gate);
   pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);   /* fork, no atfork */
   if (pid == 0) {
     close(alive[1]);
@@ -430,9 +467,11 @@ static void forkpayload (Run *R, const char *path) {
     p.fd = alive[0];
     p.events = POLLIN;
     if (poll(&p, 1, 0) != 0) _exit(127);      /* the runner is gone */
+    gatewait(gate);
     fail(R, index, execpayload(R, path, 1));
   }
   if (pid < 0) fail(R, index, errno);
+  gatepass(R, gate);
   munmap(R->g, R->g->size);
   {                                /* all but the status fd and our end
                                       of the pipe */

@@ -21,7 +21,8 @@
 **                           bit}: this architecture's open(2) flags, for
 **                           rules on them (the set-id guard)
 **
-** Actions: allow, kill (the thread), kill_process, trap, log,
+** Actions: allow, kill (the thread), kill_process, trap, log, notify
+** (SECCOMP_RET_USER_NOTIF: the supervisor decides, csrc/notify.c),
 ** "errno:NAME" or "errno:N" (1..4094), "trace:N".  A comparison is
 ** {"a0".."a5", op, value} with op ==, !=, <, <=, >, >=, or
 ** {"aN", "&=", mask, value}.  A syscall is a name, or a number of the
@@ -31,12 +32,24 @@
 ** itself.  Rules whose action is the default action are redundant and
 ** skipped.  The parent exports BPF; the child loads those bytes with a
 ** raw seccomp(2), so nothing of libseccomp runs between clone and exec.
+**
+** A filter whose BPF can return SECCOMP_RET_USER_NOTIF (a notify rule,
+** or raw BPF with such a return) is loaded with
+** SECCOMP_FILTER_FLAG_NEW_LISTENER, in a spawn only: the spawner hands
+** the step one end of a socketpair (i[2]), the step sends the listener
+** over it (SCM_RIGHTS) and closes its own copy, so the payload never
+** holds it; the child object answers the calls (csrc/notify.c).  A
+** direct call, or filter:load(), refuses such a filter: nothing would
+** answer the calling process.  One per sandbox: the kernel allows one
+** listener in a process's filter stack (EBUSY).  No TSYNC, which the
+** kernel refuses beside NEW_LISTENER: the runner has one thread.
 */
 
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -86,6 +99,7 @@ static uint32_t argaction (ljArgs *A, int n, int idx) {
   if (strcmp(s, "kill_process") == 0) return SCMP_ACT_KILL_PROCESS;
   if (strcmp(s, "trap") == 0) return SCMP_ACT_TRAP;
   if (strcmp(s, "log") == 0) return SCMP_ACT_LOG;
+  if (strcmp(s, "notify") == 0) return SCMP_ACT_NOTIFY;
   if (strncmp(s, "errno:", 6) == 0) {
     const char *arg = s + 6;
     char *end = NULL;
@@ -106,7 +120,7 @@ static uint32_t argaction (ljArgs *A, int n, int idx) {
     return SCMP_ACT_TRACE((uint32_t)v);
   }
   return (uint32_t)lj_argerror(A, n, "unknown seccomp action \"%s\" (valid: "
-    "allow, kill, kill_process, trap, log, errno:NAME, trace:N)", s);
+    "allow, kill, kill_process, trap, log, notify, errno:NAME, trace:N)", s);
 }
 
 static const struct { const char *name; enum scmp_compare op; } cmpops[] = {
@@ -272,7 +286,10 @@ static void addrules (ljArgs *A, int n, Filter *f, int idx, uint32_t def) {
     if (action != def) {
       err = seccomp_rule_add_array(f->ctx, action, nr, (unsigned)ncmp, cmp);
       if (err != 0)
-        lj_argerror(A, n, "rules[%I] (%s): %s", i, name, strerror(-err));
+        lj_argerror(A, n, "rules[%I] (%s): %s%s", i, name, strerror(-err),
+                    action == SCMP_ACT_NOTIFY ? " (the notify action needs "
+                    "seccomp user notification: Linux 5.0 and libseccomp 2.5 "
+                    "or later)" : "");
     }
     lua_pop(L, 3);
   }
@@ -375,6 +392,18 @@ static int filter_pfc (lua_State *L) {
 
 /* {====== The step: seccomp(filter or spec) ======} */
 
+/* can the program return SECCOMP_RET_USER_NOTIF?  Every return of a
+** constant is looked at (libseccomp's programs return constants only;
+** a raw program that computes its return value is not seen) */
+static int hasnotify (const struct sock_filter *f, size_t n) {
+  size_t k;
+  for (k = 0; k < n; k++)
+    if (f[k].code == (BPF_RET | BPF_K)
+        && (f[k].k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
+      return 1;
+  return 0;
+}
+
 static void seccomp_decode (ljArgs *A, ljStep *s) {
   lua_State *L = A->L;
   int idx = lj_argidx(A, 1), err;
@@ -409,7 +438,26 @@ static void seccomp_decode (ljArgs *A, ljStep *s) {
   s->p = lj_strdup(L, A->arena, bpf, len);
   s->plen = len;
   s->i[0] = (int64_t)(len / sizeof(struct sock_filter));
+  s->i[1] = hasnotify((const struct sock_filter *)s->p, (size_t)s->i[0]);
+  s->i[2] = -1;                    /* the spawner's socket (spawn.c) */
+  if (s->i[1] && !A->copy)
+    lj_argerror(A, 1, "a filter with notify rules loads only in a spawned "
+                "sandbox (a plan's step): its listener goes to the child "
+                "object, and nothing would answer this process's calls");
   lua_pop(L, 1);
+}
+
+/* the filter with a listener, which goes to the spawner over sock */
+static int loadlistener (struct sock_fprog *prog, int sock) {
+  int fd, err;
+  if (sock < 0) return EBADF;      /* not in a spawn: no one to answer */
+  fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                    SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
+  if (fd < 0) return errno;
+  err = lj_sendfd(sock, fd);
+  close(fd);
+  close(sock);
+  return err;
 }
 
 static int seccomp_apply (const ljStep *s, ljCtx *c) {
@@ -418,6 +466,7 @@ static int seccomp_apply (const ljStep *s, ljCtx *c) {
   prog.len = (unsigned short)s->i[0];
   prog.filter = (struct sock_filter *)s->p;
   if (s->i[0] > 4096) return E2BIG;      /* BPF_MAXINSNS */
+  if (s->i[1]) return loadlistener(&prog, (int)s->i[2]);
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0) return 0;
   if (errno != ENOSYS) return errno;
   return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0
@@ -427,6 +476,7 @@ static int seccomp_apply (const ljStep *s, ljCtx *c) {
 static void seccomp_describe (const ljStep *s, ljBuf *b) {
   lj_bufaddint(b, s->i[0]);
   lj_bufadd(b, " BPF instructions");
+  if (s->i[1]) lj_bufadd(b, ", notify listener");
 }
 
 static const ljOp op_seccomp = {
@@ -462,18 +512,33 @@ static int seccomp_resolve (lua_State *L) {
   return 2;
 }
 
-/* seccomp_arch() -> the native architecture's libseccomp name */
-static int seccomp_arch (lua_State *L) {
+/* libseccomp's name of an architecture's token (an AUDIT_ARCH_*
+** value, as seccomp_data.arch has it), or NULL */
+const char *lj_seccomp_archname (uint32_t token) {
   static const char *const names[] = {
     "x86_64", "x86", "x32", "aarch64", "arm", "riscv64", "s390x", "s390",
     "ppc64le", "ppc64", "ppc", "mips", "mipsel", "mips64", "mipsel64",
     "mips64n32", "mipsel64n32", "parisc", "parisc64", "loongarch64", NULL
   };
-  uint32_t native = seccomp_arch_native();
   int i;
   for (i = 0; names[i]; i++)
-    if (seccomp_arch_resolve_name(names[i]) == native) break;
-  lua_pushstring(L, names[i] ? names[i] : "unknown");
+    if (seccomp_arch_resolve_name(names[i]) == token) return names[i];
+  return NULL;
+}
+
+/* pushes the name of syscall nr of arch (a token), or nil */
+void lj_seccomp_pushname (lua_State *L, uint32_t arch, int nr) {
+  char *name = seccomp_syscall_resolve_num_arch(arch, nr), buf[64];
+  if (name) snprintf(buf, sizeof buf, "%s", name);
+  free(name);                      /* before anything may raise */
+  if (name) lua_pushstring(L, buf);
+  else lua_pushnil(L);
+}
+
+/* seccomp_arch() -> the native architecture's libseccomp name */
+static int seccomp_arch (lua_State *L) {
+  const char *name = lj_seccomp_archname(seccomp_arch_native());
+  lua_pushstring(L, name ? name : "unknown");
   return 1;
 }
 

@@ -620,7 +620,7 @@ static const char *decodetime (lua_State *L, ljArena *a, int cloneflags) {
 static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   Field f;
   ljArgs *A;
-  int nsteps = 0, k, extra, pid1;
+  int nsteps = 0, k, extra, pid1, listener = 0;
   checkfields(L);
   A = field(L, &f, a, "argv");
   P->argv = lj_argargv(A, 1);
@@ -692,10 +692,15 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   becomezero(P, M);
   if (extra) P->steps[P->nsteps++].op = lj_findop("setsid");
   for (k = 1; k <= nsteps; k++) {
+    const ljStep *s = &P->steps[P->nsteps];
     lua_rawgeti(L, A->base, k);
     lj_decodestep(L, a, -1, "spawn: plan.steps[%d] %s", k,
                   &P->steps[P->nsteps++]);
     lua_pop(L, 1);
+    if (s->op == lj_findop("seccomp") && s->i[1] && listener++)
+      luaL_error(L, "spawn: plan.steps[%d] seccomp: a second filter with "
+                 "notify rules (a sandbox has one listener: the kernel "
+                 "refuses another, EBUSY)", k);
   }
   lua_pop(L, 1);
   A = field(L, &f, a, "cwd");
@@ -750,6 +755,9 @@ typedef struct Run {
                                       step, our end of its socket */
   int ptystep;                     /* that step's position, 1-based, or 0 */
   int ptyout;                      /* stdin (1), stdout (2): the master */
+  int nsock[2];                    /* a seccomp listener's socket: ours,
+                                      the step's (until the clone) */
+  int notifystep;                  /* that step's position, or 0 */
   int pidfd, pid;
   int progfd;                      /* the program's memfd */
   int ctlfd;                       /* a stepper's control socket (the
@@ -801,6 +809,23 @@ static int ptysocket (ljPlan *P, Run *R, int *slave) {
   P->steps[k].i[0] = sv[1];
   P->steps[k].usefd = sv[1];
   R->ptystep = k + 1;
+  return 0;
+}
+
+/* the plan's seccomp step with notify rules (seccomp.c), if any: one
+** end of a socketpair, over which its listener comes back */
+static int notifysocket (ljPlan *P, Run *R) {
+  const ljOp *op = lj_findop("seccomp");
+  int k;
+  for (k = 0; k < P->nsteps - 2; k++)
+    if (P->steps[k].op == op && P->steps[k].i[1]) break;
+  if (k >= P->nsteps - 2) return 0;
+  R->what = "socketpair";
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, R->nsock) != 0)
+    return errno;
+  P->steps[k].i[2] = R->nsock[1];
+  P->steps[k].usefd = R->nsock[1];
+  R->notifystep = k + 1;
   return 0;
 }
 
@@ -879,7 +904,7 @@ static int prepare (ljPlan *P, const Side *M, Run *R) {
     R->what = "pipe2";
     if (pipe2(R->status, O_CLOEXEC | O_NONBLOCK) != 0) return errno;
   }
-  return 0;
+  return notifysocket(P, R);
 }
 
 
@@ -993,7 +1018,8 @@ static int pack (ljPlan *P, Run *R) {
             | ((P->cloneflags & CLONE_NEWUSER) ? LJ_PROG_AMBIENT : 0)
             | (P->search ? LJ_PROG_SEARCH : 0) | (P->trace ? LJ_PROG_TRACE : 0)
             | (R->ctlfd >= 0 ? LJ_PROG_PAUSED : 0)
-            | (P->fork ? LJ_PROG_FORK : 0);
+            | (P->fork ? LJ_PROG_FORK : 0)
+            | (R->notifystep ? LJ_PROG_NOTIFY : 0);
   h.pdeathsig = P->pdeathsig;
   h.reportfd = R->rep[1];
   h.statusfd = R->status[1];
@@ -1217,6 +1243,7 @@ static int run (ljPlan *P, const Side *M, Run *R, int runnerfd) {
   closefd(&R->xp[1]);
   closefd(&R->status[1]);
   closefd(&R->progfd);
+  closefd(&R->nsock[1]);
   for (k = 0; k < 3; k++) closefd(&R->opened[k]);
   if (R->pid < 0) {
     R->pid = 0;
@@ -1247,6 +1274,7 @@ static void cleanup (Run *R) {
   closefd(&R->syn[1]);
   closefd(&R->status[1]);
   closefd(&R->progfd);
+  closefd(&R->nsock[1]);
   for (k = 0; k < 3; k++) closefd(&R->opened[k]);
   if (R->stack) munmap(R->stack, STACKSIZE);
   R->stack = NULL;
@@ -1497,7 +1525,7 @@ static void pushreports (lua_State *L, Run *R) {
 /* the pty step's master, from our end of its socket: the child's pty
 ** and its stdin and stdout; 0 or an errno */
 static int takepty (ljChild *c, Run *R) {
-  int m = lj_recvpty(c->ptyfd), k;
+  int m = lj_recvfd(c->ptyfd), k;
   if (m < 0) return errno;
   close(c->ptyfd);
   c->ptyfd = m;
@@ -1518,6 +1546,15 @@ static void finish (lua_State *L, int idx, ljChild *c, Run *R) {
     syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
     R->recs[R->nrecs][0] = LJ_REP_FATAL;
     R->recs[R->nrecs][1] = R->ptystep;
+    R->recs[R->nrecs][2] = err;
+    R->fatal = R->nrecs++;
+  }
+  /* the seccomp step sent its listener before the exec, or failed */
+  if (R->fatal < 0 && R->notifystep && (err = lj_notify_take(c)) != 0
+      && R->nrecs < R->maxrecs) {
+    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+    R->recs[R->nrecs][0] = LJ_REP_FATAL;
+    R->recs[R->nrecs][1] = R->notifystep;
     R->recs[R->nrecs][2] = err;
     R->fatal = R->nrecs++;
   }
@@ -1559,9 +1596,12 @@ int lj_setup_step (lua_State *L, int idx, ljChild *c) {
 /* the blocking spawn: waits on the report pipe until setup is over */
 static void waitsetup (lua_State *L, int idx, ljChild *c) {
   while (!lj_setup_step(L, idx, c)) {
-    struct pollfd p = { c->reportfd, POLLIN, 0 };
+    struct pollfd p[2] = { { c->reportfd, POLLIN, 0 },
+                           { lj_notify_fd(c), POLLIN, 0 } };
     double left = c->setupdl - lj_monotonic();
-    poll(&p, 1, left > 0 ? (int)(left * 1000) + 1 : 0);
+    poll(p, p[1].fd >= 0 ? 2 : 1, left > 0 ? (int)(left * 1000) + 1 : 0);
+    /* the runner's own calls a notify filter holds (its exec) */
+    if (p[1].revents) lj_notify_serve(L, idx, c, 0, 0);
   }
 }
 
@@ -1595,6 +1635,11 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
   a = lj_newarena_kept(L);                             /* 2 */
   P = (ljPlan *)lj_alloc(L, a, sizeof *P);
   decodeplan(L, a, P, &M);
+  for (k = 0; ctlfd >= 0 && k < P->nsteps; k++)
+    if (P->steps[k].op == lj_findop("seccomp") && P->steps[k].i[1])
+      luaL_error(L, "stepper: plan.steps[%d] seccomp: a filter with notify "
+                 "rules needs core.spawn's child object to answer its "
+                 "calls (not in a stepper)", P->steps[k].index);
   runnerfd = getrunnerfd(L);
   R = (Run *)lj_alloc(L, a, sizeof *R);
   R->P = P;
@@ -1602,7 +1647,7 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
   R->recs = (int (*)[3])lj_alloc(L, a, sizeof(int[3]) * (size_t)R->maxrecs);
   R->rep[0] = R->rep[1] = R->syn[0] = R->syn[1] = R->pidfd = -1;
   R->status[0] = R->status[1] = R->pty = R->progfd = -1;
-  R->xp[0] = R->xp[1] = -1;
+  R->xp[0] = R->xp[1] = R->nsock[0] = R->nsock[1] = -1;
   R->ctlfd = ctlfd;
   if (timeout) *timeout = P->setup_timeout;
   for (k = 0; k < 3; k++) R->ours[k] = R->opened[k] = -1;
@@ -1621,6 +1666,12 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
   ch->prog = R->g;
   ch->run = R;
   ch->setup = 1;
+  if (R->nsock[0] >= 0
+      && lj_notify_new(ch, R->nsock[0], P->pid1 || P->fork) != 0 && !err) {
+    err = ENOMEM;
+    R->what = "the seccomp listener's state";
+  }
+  R->nsock[0] = -1;                /* the child's (or closed) */
   ch->setupdl = lj_monotonic() + P->setup_timeout;
   if (M.lease) {                   /* the child holds it now */
     ch->leasefd = M.lease->fd;

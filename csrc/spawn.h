@@ -43,8 +43,11 @@ enum {                             /* ljProg.flags */
                                       step, take requests on ctlfd */
   LJ_PROG_SUBREAPER = 64,          /* init without a pid namespace (a
                                       forked stepper's exec) */
-  LJ_PROG_FORK = 128               /* the runner forks the payload and
+  LJ_PROG_FORK = 128,              /* the runner forks the payload and
                                       relays its status (plan.fork) */
+  LJ_PROG_NOTIFY = 256             /* a seccomp listener: a forked payload
+                                      execs once the runner has closed
+                                      its report fd (notify.c) */
 };
 
 typedef struct ljProgStep {
@@ -173,6 +176,8 @@ typedef struct ljBuf2 {           /* bytes at p[off .. off+len) */
   size_t off, len, cap;
 } ljBuf2;
 
+typedef struct ljNotify ljNotify;   /* notify.c */
+
 typedef struct ljChild {
   int pid;                         /* 0 before spawn */
   int pidfd;                       /* -1 once closed */
@@ -187,9 +192,10 @@ typedef struct ljChild {
   int setup;                       /* 1 in setup, 0 started, -1 failed */
   int leasefd;                     /* its id lease: closed once reaped */
   int epfd;                        /* the aggregate fd, made on demand */
-  unsigned epmask[5];              /* what epfd watches: in, out, err,
-                                      pid, report */
-  int epfds[5];
+  unsigned epmask[6];              /* what epfd watches: in, out, err,
+                                      pid, report, notify */
+  int epfds[6];
+  ljNotify *notify;                /* a seccomp listener's, or NULL */
   ljBuf2 buf[3];                   /* stdin's queue, stdout's and stderr's */
   size_t limit;                    /* per buffer: back-pressure */
   int closein;                     /* close stdin once the queue is out */
@@ -212,10 +218,25 @@ typedef struct ljChild {
 
 ljChild *lj_newchild (lua_State *L);
 void lj_child_close (lua_State *L, ljChild *c, int wait);
+void lj_unwatch (ljChild *c, int fd);   /* out of the aggregate fd */
 double lj_monotonic (void);        /* CLOCK_MONOTONIC, seconds */
 int lj_reaper_sweep (lua_State *L);
 void lj_reaper_forget (lua_State *L);   /* a fork's copy: drop, close nothing */
 void lj_open_process (lua_State *L);
+
+/* notify.c: a seccomp listener's supervisor.  lj_notify_new takes sock
+** (our end of the seccomp step's socket; ENOMEM closes it; runnerstays:
+** the runner is init or the relay, c->pid, whose calls are ours); _fd is what
+** to watch (that socket, then the listener; -1); _take receives the
+** listener (0, or an errno: EAGAIN not yet); _serve answers what waits
+** (see notify.c); _held: a call waits for the handler in the object */
+int lj_notify_new (ljChild *c, int sock, int runnerstays);
+void lj_notify_close (ljChild *c);
+int lj_notify_fd (ljChild *c);
+int lj_notify_take (ljChild *c);
+int lj_notify_held (ljChild *c);
+int lj_notify_serve (lua_State *L, int idx, ljChild *c, int handle, int fn);
+void lj_notify_methods (lua_State *L);
 
 /* spawn.c, for the child object of an asynchronous spawn: reads what the
 ** runner reported; 1 when setup is over (then c->setup says how, and a

@@ -122,7 +122,8 @@ static int describe (lua_State *L) {
   A.where = lua_tostring(L, A.base - 1);
   A.names = op->args;
   A.arena = lj_newarena(L);
-  A.copy = 0;
+  A.copy = 1;                            /* a plan's step: what only a
+                                            plan may have is described */
   op->decode(&A, &s);
   lj_describe(&s, &b);
   lua_pushstring(L, buf);

@@ -358,6 +358,15 @@ static int applysteps (lua_State *L, Stepper *S, ljArena *a, ljStep *steps,
                                             reports */
 }
 
+/* a seccomp filter with notify rules (seccomp.c) needs a listener the
+** spawner hands out, and a child object to answer: raises */
+static void nonotify (lua_State *L, const ljStep *s, int n) {
+  if (s->op == lj_findop("seccomp") && s->i[1])
+    luaL_error(L, "stepper: step %d seccomp: a filter with notify rules "
+               "needs core.spawn's child object to answer its calls (not "
+               "in a stepper)", n);
+}
+
 static int stepper_step (lua_State *L) {
   Stepper *S = checkpaused(L, "step");
   ljArena *a;
@@ -366,6 +375,7 @@ static int stepper_step (lua_State *L) {
   a = lj_newarena(L);                                  /* 3 */
   s = (ljStep *)lj_alloc(L, a, sizeof *s);
   lj_decodestep(L, a, 2, "stepper: step %d %s", S->count + 1, s);
+  nonotify(L, s, S->count + 1);
   return applysteps(L, S, a, s, 1, 1);
 }
 
@@ -386,6 +396,7 @@ static int stepper_steps (lua_State *L) {
     lua_rawgeti(L, 2, k + 1);
     lj_decodestep(L, a, -1, "stepper: step %d %s", S->count + k + 1,
                   &steps[k]);
+    nonotify(L, &steps[k], S->count + k + 1);
     lua_pop(L, 1);
   }
   return applysteps(L, S, a, steps, n, 0);

@@ -42,8 +42,9 @@ static void pty_decode (ljArgs *A, ljStep *s) {
   s->i[0] = -1;                    /* the spawner's socket, in prepare() */
 }
 
-/* the master over sock; 0 or an errno */
-static int sendfd (int sock, int fd) {
+/* fd over sock (SCM_RIGHTS): the pty step's master, the seccomp step's
+** listener; 0 or an errno */
+int lj_sendfd (int sock, int fd) {
   char byte = 'p';
   struct iovec io = { &byte, 1 };
   union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
@@ -76,7 +77,7 @@ static int pty_apply (const ljStep *s, ljCtx *c) {
     close(m);
     return err;
   }
-  if ((err = sendfd(sock, m)) == 0 && dup3(sl, sock, O_CLOEXEC) < 0)
+  if ((err = lj_sendfd(sock, m)) == 0 && dup3(sl, sock, O_CLOEXEC) < 0)
     err = errno;                   /* the slave where stdio takes it */
   close(sl);
   close(m);
@@ -89,8 +90,10 @@ static const ljOp op_pty = {
 
 const ljOp *const lj_ops_tty[] = { &op_pty, NULL };
 
-/* the master the pty step sent: an fd, or -1 (errno set) */
-int lj_recvpty (int sock) {
+/* the fd lj_sendfd sent (the pty step's master, the seccomp step's
+** listener), close-on-exec: an fd, or -1 (errno set: EAGAIN while none
+** has come) */
+int lj_recvfd (int sock) {
   char byte;
   struct iovec io = { &byte, 1 };
   union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;

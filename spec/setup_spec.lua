@@ -395,7 +395,7 @@ describe("setup", function()
         return out
       ]])
       assert.equal("lunajail: run: unknown option 'timout' (did you mean 'timeout'?) " ..
-                   "(valid: grace, max_output, stdin, timeout)", r[1])
+                   "(valid: grace, max_output, notify, stdin, timeout)", r[1])
       assert.equal("lunajail: run: opts.timeout: number expected, got string", r[2])
       assert.equal("lunajail: run: opts.stdin: string expected, got number", r[3])
       assert.equal("lunajail: run: options table expected, got number", r[4])

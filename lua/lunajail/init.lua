@@ -550,12 +550,14 @@ function M.spawn (r, t)
 end
 Recipe.spawn = M.spawn
 
--- run(recipe, {stdin =, timeout =, grace =, max_output =}) -> {exited=,
--- code=, signaled=, signal=, signame=, stdout=, stderr=, timeout=,
--- output_limit=, rusage=, status=} | nil, err
+-- run(recipe, {stdin =, timeout =, grace =, max_output =, notify =}) ->
+-- {exited=, code=, signaled=, signal=, signame=, stdout=, stderr=,
+-- timeout=, output_limit=, rusage=, status=} | nil, err
 -- max_output (default 64 MiB) bounds what is kept of each stream: a
 -- sandbox that prints more is killed (output_limit = true), and the host
--- never holds more than that.  Options are checked like recipe fields.
+-- never holds more than that.  notify: the handler of the calls the
+-- recipe's seccomp.notify names (child:on_notify), served while run
+-- waits.  Options are checked like recipe fields.
 local T, B = recipe.MAXTIME, recipe.MAXBYTES
 local runopts = {            -- name -> check, and the default
   stdin = { function (v) return v end },
@@ -563,6 +565,12 @@ local runopts = {            -- name -> check, and the default
   grace = { function (v, w) return recipe.number(v, w, 0, T) end, 1 },
   max_output = { function (v, w) return recipe.number(v, w, 0, B, true) end,
                  64 * 1024 * 1024 },
+  notify = { function (v, w)
+    if type(v) ~= "function" then
+      error(("lunajail: %s: a function expected, got %s"):format(w, type(v)), 0)
+    end
+    return v
+  end },
 }
 
 local function checkopts (opts)
@@ -573,7 +581,7 @@ local function checkopts (opts)
   for k in pairs(opts) do
     if not runopts[k] then
       error(("lunajail: run: unknown option '%s'%s (valid: grace, max_output, " ..
-             "stdin, timeout)"):format(tostring(k), recipe.suggest(k, runopts)), 0)
+             "notify, stdin, timeout)"):format(tostring(k), recipe.suggest(k, runopts)), 0)
     end
   end
   if opts.stdin ~= nil and type(opts.stdin) ~= "string" then
@@ -590,6 +598,7 @@ function M.run (r, opts)
   opts = checkopts(opts)
   local c, err = M.spawn(r)
   if not c then return nil, err end
+  if opts.notify then c:on_notify(opts.notify) end
   local out, e, st = c:communicate(opts.stdin, opts.timeout, opts.max_output)
   local res = { timeout = false, output_limit = false }
   if not out then                       -- the timeout: stop it, keep what came

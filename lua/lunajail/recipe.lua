@@ -405,6 +405,25 @@ local function isfilter (v)
 end
 M.isfilter = isfilter
 
+-- the keys of a seccomp table: a preset's (preset, allow, deny, notify)
+-- or a filter spec's
+local SECCOMPKEYS = { preset = 1, allow = 1, deny = 1, notify = 1, bpf = 1, default = 1,
+                      rules = 1, arch = 1, badarch = 1 }
+
+local function checkseccompkeys (v, p)
+  for k in pairs(v) do
+    if not SECCOMPKEYS[k] then
+      fail(p, "unknown key %s%s (valid: preset, allow, deny, notify, bpf, or a filter " ..
+           "spec: default, rules, arch, badarch)", tostring(k), M.suggest(k, SECCOMPKEYS))
+    end
+  end
+  if v.notify ~= nil and (v.default ~= nil or v.rules ~= nil or v.arch ~= nil
+                          or v.badarch ~= nil) then
+    fail(p .. ".notify", "goes with a preset (preset, allow, deny); a filter spec of " ..
+         "the recipe's own gives notify rules itself: {\"notify\", \"openat\"}")
+  end
+end
+
 function C.seccomp (v, p)
   if v == "none" or seccomp.PRESETS[v] then return v end
   if isfilter(v) then
@@ -429,15 +448,7 @@ function C.seccomp (v, p)
       end
       return { bpf = b }
     end
-    for k in pairs(v) do
-      if k ~= "preset" and k ~= "allow" and k ~= "deny" and k ~= "default"
-         and k ~= "rules" and k ~= "arch" and k ~= "badarch" then
-        fail(p, "unknown key %s%s (valid: preset, allow, deny, bpf, or a filter spec: " ..
-             "default, rules, arch, badarch)", tostring(k),
-             M.suggest(k, { preset = 1, allow = 1, deny = 1, bpf = 1, default = 1, rules = 1,
-                            arch = 1, badarch = 1 }))
-      end
-    end
+    checkseccompkeys(v, p)
     if v.preset ~= nil and not seccomp.PRESETS[v.preset] then
       fail(p .. ".preset", "\"default\", \"strict\" or \"allowlist\" expected, got %s%s",
            type(v.preset) == "string" and ("%q"):format(v.preset) or typename(v.preset),

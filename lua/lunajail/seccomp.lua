@@ -13,8 +13,16 @@
 --                refusals keep their own errno
 --   "none"       no filter
 --   a table      {preset = "default", deny = {"socket", ...},
---                 allow = {"ptrace", ...}} extends or relaxes a preset;
---                any other table is a filter spec for core.seccomp_filter
+--                 allow = {"ptrace", ...}, notify = {"openat", ...}}
+--                extends or relaxes a preset; any other table is a filter
+--                spec for core.seccomp_filter
+--
+-- notify: each call named goes to the child object's handler
+-- (child:on_notify, lj.run's notify option), which allows it, denies it
+-- with an errno or returns a value for it (csrc/notify.c).  A filter of
+-- its own, loaded last with a listener; a call the preset refuses is
+-- refused before the handler sees it (the kernel's precedence: an errno
+-- wins over notify), so name it in allow as well to decide on it.
 --
 -- Calls of other architectures (x32, and i386 through int 0x80 on
 -- x86_64) kill the process: libseccomp checks the architecture first.
@@ -609,8 +617,22 @@ end
 local function parts (v)
   if type(v) == "userdata" or (type(v) == "table" and v.bpf) then return nil end
   if type(v) ~= "table" then return v or "default" end
-  if v.preset or v.allow or v.deny then return presetof(v), v.deny, v.allow end
+  if v.preset or v.allow or v.deny or v.notify then
+    local p = presetof(v)
+    checknames(v, "notify")
+    return p, v.deny, v.allow, v.notify
+  end
   return nil
+end
+
+-- the filter of a notify list: its calls notified, the rest allowed
+local function notifyspec (list)
+  local out = {}
+  for _, name in ipairs(list) do
+    local sc = syscall(name, nil, "notify")
+    if sc then out[#out + 1] = { "notify", sc } end
+  end
+  return { default = "allow", badarch = killaction(), rules = out }
 end
 
 local cache = {}
@@ -621,7 +643,7 @@ local cache = {}
 -- a terminal of the host is handed in (M.terminals), its ioctls refused
 function M.spec (v, opts)
   local tty = opts and opts.tty or false
-  local name, deny, allow = parts(v)
+  local name, deny, allow, notify = parts(v)
   local key = type(v) == "string" and v .. (tty and "+tty" or "")
   if key and cache[key] then return cache[key] end
   local out = {}
@@ -658,6 +680,11 @@ function M.spec (v, opts)
                            :format(#(deny or {}), #(allow or {}))
     end
     out[#out + 1] = { core.seccomp_filter(spec), summary }
+    if notify and #notify > 0 then
+      out[#out + 1] = { core.seccomp_filter(notifyspec(notify)), ("notify: %d calls " ..
+                        "(%s) wait for the child's on_notify handler; its listener goes " ..
+                        "to the child object"):format(#notify, table.concat(notify, ", ")) }
+    end
   end
   if key then cache[key] = out end
   return out
@@ -669,7 +696,7 @@ end
 -- binds (the set-id guard); v nil with r: the recipe loads no filter
 -- of its own
 function M.list (v, r)
-  local name, deny, allow = parts(v)
+  local name, deny, allow, notify = parts(v)
   local tty = r and #M.terminals(r) > 0
   local list
   if v == "none" or (v == nil and r) then    -- a recipe's: no filter of its own
@@ -686,6 +713,9 @@ function M.list (v, r)
     if tty then for _, x in ipairs(ttyrules()) do list[#list + 1] = x end end
   else
     list = denylist(name, deny, allow, tty)
+    for _, n in ipairs(notify or {}) do
+      list[#list + 1] = { n, "notify", "the child's on_notify handler decides" }
+    end
   end
   if M.owned(r) then
     for _, x in ipairs(M.SETID) do list[#list + 1] = x end
