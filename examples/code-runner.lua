@@ -183,10 +183,11 @@ function sandbox.bwrap (snippet, h)
       h.exit(status)
     end
   end
-  local proc, pid = uv.spawn("bwrap", { args = bwrap_argv, stdio = { sin, p.write, p.write, fd } },
+  local proc, pid
+  proc, pid = uv.spawn("bwrap", { args = bwrap_argv, stdio = { sin, p.write, p.write, fd } },
     function (code, sig)
       status = sig ~= 0 and ("signal SIG" .. (SIGNAME[sig] or tostring(sig))) or ("exit " .. code)
-      finish()
+      if done then proc:close() else finish() end
     end)
   uv.fs_close(fd)
   uv.fs_close(p.write)
@@ -218,11 +219,11 @@ function sandbox.bwrap (snippet, h)
     out:read_start(onread)
   end
   function run.kill () if status == nil then proc:kill("sigkill") end end
-  function run.close ()
-    if done then return end
+  function run.close ()                -- the process handle goes once reaped (libuv
+    if done then return end            -- reaps only the processes it still has)
     done = true
     if status == nil then proc:kill("sigkill") end
-    for _, hd in ipairs { out, sin, proc } do
+    for _, hd in ipairs { out, sin, status and proc or nil } do
       if not hd:is_closing() then hd:close() end
     end
   end
