@@ -515,6 +515,12 @@ print(("code-runner: listening on http://%s:%d/ (pid %d, %s)"):format(addr.ip, a
       uv.os_getpid(), opt.bwrap and "bwrap" or "lunajail"))
 io.stdout:flush()
 
+-- SIGPIPE (a write to a client that hung up) must not end the server:
+-- the write fails with EPIPE instead, and the connection closes
+local sigpipe = uv.new_signal()
+sigpipe:start("sigpipe", function () end)
+sigpipe:unref()
+
 -- SIGTERM, SIGINT: stop listening, kill every sandbox, let the loop end
 local function shutdown ()
   if server:is_closing() then return end
