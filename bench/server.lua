@@ -255,7 +255,7 @@ for _, c in ipairs(CS) do
   local row = { ("requests/s, c = %d"):format(c) }
   for _, h in ipairs(halves) do
     local a, b = h[("lj_rps_%d"):format(c)], h[("bw_rps_%d"):format(c)]
-    row[#row + 1], row[#row + 1], row[#row + 1] = f1(a), f1(b), B.ratio(a, b)
+    table.move({ f1(a), f1(b), B.ratio(a, b) }, 1, 3, #row + 1, row)
   end
   rows[#rows + 1] = row
 end
@@ -269,7 +269,8 @@ for _, k in ipairs { { "ping_p50", "/ping p50 during the burst, ms" },
                      { "rss_per", ("VmRSS per live sandbox (%d alive), KB"):format(HOLD) } } do
   local row = { k[2] }
   for _, h in ipairs(halves) do
-    row[#row + 1], row[#row + 1], row[#row + 1] = f1(h["lj_" .. k[1]]), f1(h["bw_" .. k[1]]), ""
+    local a, b = h["lj_" .. k[1]], h["bw_" .. k[1]]
+    table.move({ f1(a), f1(b), k[1]:match("^rss") and B.ratio(a, b) or "" }, 1, 3, #row + 1, row)
   end
   rows[#rows + 1] = row
 end
