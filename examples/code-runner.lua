@@ -26,7 +26,9 @@
 -- the other connections are served between spawns.  While a client's
 -- socket has more than HIGH bytes queued, its sandbox's output is paused
 -- (the sandbox blocks in write), and resumed when the queue drains below
--- LOW: a slow reader costs the server no more than that.
+-- LOW: a slow reader costs the server no more than that.  lj.spawn
+-- itself still waits for the sandbox's setup (a few ms; docs/child.md,
+-- "Embedding in a server", has the figures): the one call that blocks.
 
 local uv = require "luv"
 local lj = require "lunajail"
