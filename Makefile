@@ -11,8 +11,9 @@
 #   make lint       luacheck and cppcheck
 #   make bench      bench/: spawn, stdio and scale, as root and uid 65534,
 #                   against bwrap and raw C (a few minutes); make bench-quick
-#                   (or BENCH_N=, BENCH_MB=, BENCH_COLLECT=, BENCH_SCALE=)
-#                   for a short run; also the network modes' start-up
+#                   (or BENCH_N=, BENCH_MB=, BENCH_COLLECT=, BENCH_SCALE=,
+#                   BENCH_SERVER=) for a short run; also the network modes'
+#                   start-up, and the code-runner server under wrk
 #   make fuzz       bounded libFuzzer and Lua fuzz runs
 #   make api        docs/api.md from the code's comments (spec/api_spec.lua
 #                   fails when it is stale)
@@ -171,6 +172,8 @@ BENCH_MB      ?= 1024
 BENCH_COLLECT ?= 300
 BENCH_SCALE   ?= 1000
 BENCH_FEAT    ?= 100
+# bench/server.lua: seconds per wrk row, requests in the burst, sandboxes held
+BENCH_SERVER  ?= 10 1000 200
 
 bench: all $(B)/raw_spawn $(B)/raw_pipe
 	$(LUA) bench/spawn.lua $(BENCH_N)
@@ -180,9 +183,11 @@ bench: all $(B)/raw_spawn $(B)/raw_pipe
 	$(LUA) bench/async.lua $(BENCH_N)
 	$(LUA) bench/net.lua
 	$(LUA) bench/features.lua $(BENCH_FEAT)
+	$(LUA) bench/server.lua $(BENCH_SERVER)
 
 bench-quick:
-	$(MAKE) bench BENCH_N=40 BENCH_MB=128 BENCH_COLLECT=64 BENCH_SCALE=100 BENCH_FEAT=10
+	$(MAKE) bench BENCH_N=40 BENCH_MB=128 BENCH_COLLECT=64 BENCH_SCALE=100 \
+	  BENCH_FEAT=10 BENCH_SERVER="3 200 50"
 
 $(B)/raw_spawn $(B)/raw_pipe: $(B)/%: bench/%.c | $(B)/obj
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
