@@ -26,9 +26,12 @@
 -- the other connections are served between spawns.  While a client's
 -- socket has more than HIGH bytes queued, its sandbox's output is paused
 -- (the sandbox blocks in write), and resumed when the queue drains below
--- LOW: a slow reader costs the server no more than that.  lj.spawn
--- itself still waits for the sandbox's setup (a few ms; docs/child.md,
--- "Embedding in a server", has the figures): the one call that blocks.
+-- LOW: a slow reader costs the server no more than that.  The spawn is
+-- asynchronous (lj.spawn(recipe, {async = true})): it returns before the
+-- sandbox's setup, whose end (or step error) arrives on the child's
+-- pollfd like its output; what the call still holds the loop for (the
+-- clone, the id lease, untrusted's cgroups) is measured in docs/child.md,
+-- "Embedding in a server".
 
 local uv = require "luv"
 local lj = require "lunajail"
@@ -84,7 +87,9 @@ local function howof (st)
 end
 
 function sandbox.lunajail (snippet, h)
-  local child, err = lj.spawn(recipe)
+  -- async: the child at once, its setup going on; the pump below sees it
+  -- start (or its step error) on the child's pollfd, like its output
+  local child, err = lj.spawn(recipe, { async = true })
   if not child then return nil, tostring(err) end
   child:write(snippet)                -- fits the pipe: at most 64 KiB
   child:close_stdin()
@@ -94,6 +99,12 @@ function sandbox.lunajail (snippet, h)
   local function pump ()
     if done then return end
     child:step()
+    local started, serr = child:started()
+    if started == false then return end  -- in setup
+    if started == nil then               -- setup failed: the step error
+      run.close()
+      return h.exit("setup_error " .. tostring(serr):gsub("[\r\n]", " "))
+    end
     if not paused then
       while true do
         local s, e = child:read("stdout")
