@@ -94,24 +94,13 @@ static void procfile (Txt *t, const char *proc, int pid, const char *file) {
 
 /* the pid of pidfd in proc's pid namespace, or 0 */
 static int procpid (const char *proc, int pidfd) {
-  char buf[1024], *p;
   Txt t = { "", 0 };
-  ssize_t n;
-  int fd, pid = 0;
+  int pid;
   add(&t, proc);
   add(&t, "/self/fdinfo/");
   addnum(&t, (unsigned long)pidfd);
-  if ((fd = open(t.b, O_RDONLY | O_CLOEXEC)) < 0) return 0;
-  n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  for (p = buf; (p = strstr(p, "Pid:")) != NULL; p++)
-    if (p == buf || p[-1] == '\n') break;
-  if (p == NULL) return 0;
-  for (p += 4; *p == ' ' || *p == '\t'; p++) {}
-  while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
-  return pid;                      /* "-1" (gone) reads as 0 */
+  pid = lj_fdinfopid(t.b);
+  return pid > 0 ? pid : 0;        /* gone reads as 0 */
 }
 
 /* "inside outside 1\n" into proc/pid/file */

@@ -219,6 +219,10 @@ int lj_idmapns (const char *proc, unsigned uid, unsigned touid,
 int lj_nosetid (int tree, unsigned uid, unsigned gid);
 void lj_argidmap (ljArgs *A, int n, luaL_Buffer *b);
 
+/* the pid a pidfd's fdinfo file (path) names: 0 if unreadable or no
+** pidfd's, -1 if its process is gone (ns.c; async-signal-safe) */
+int lj_fdinfopid (const char *path);
+
 /* paths (path.c), async-signal-safe; O_PATH fds, close-on-exec */
 const char *lj_inroot (ljCtx *c, const char *path);  /* "/x" below the
                                      beneath root ("/" for it), or NULL */

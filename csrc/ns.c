@@ -105,11 +105,10 @@ static void procpath (char *buf, const char *pre, int n, const char *post) {
 
 /* the pid of a pidfd (its fdinfo's "Pid:" line), 0 if fd is no pidfd
 ** (or /proc is not there to tell), -1 if its process is gone */
-static int pidfdpid (int fd) {
-  char path[48], buf[1024], *p;
+int lj_fdinfopid (const char *path) {
+  char buf[1024], *p;
   ssize_t n;
   int f, pid = 0, neg = 0;
-  procpath(path, "/proc/self/fdinfo/", fd, "");
   if ((f = open(path, O_RDONLY | O_CLOEXEC)) < 0) return 0;
   n = read(f, buf, sizeof buf - 1);
   close(f);
@@ -122,6 +121,12 @@ static int pidfdpid (int fd) {
   if (*p == '-') { neg = 1; p++; }
   while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
   return neg || pid == 0 ? -1 : pid;
+}
+
+static int pidfdpid (int fd) {
+  char path[48];
+  procpath(path, "/proc/self/fdinfo/", fd, "");
+  return lj_fdinfopid(path);
 }
 
 /* the pidfd's process still runs: a pidfd polls readable once it has
