@@ -50,7 +50,7 @@ end
 local known = setmetatable({}, { __mode = "k" })
 
 function M.remember (child, plan, sandbox)
-  if child then known[child] = { plan = plan, sandbox = sandbox or child } end
+  if child then known[child] = { plan = M.view(plan), sandbox = sandbox or child } end
   return child
 end
 
@@ -64,6 +64,28 @@ local SHARED = set { "sethostname", "setdomainname", "mount", "bind", "overlay",
   "chown", "setfsuid", "setfsgid",              -- the setup's files and its ids for them
   "ifup", "link_del", "veth", "addr_add", "route_add", "unshare_veth",
   "netns_join" }                                -- its network: its PID 1's
+
+-- what enter needs of a plan, kept beside each child instead of the
+-- plan (a recipe built per request would keep a whole plan per live
+-- sandbox): its steps but those enter leaves to the sandbox (SHARED),
+-- each with its index in the plan, and the plan's env, cwd and cgroup
+local viewof = setmetatable({}, { __mode = "k" })   -- plan -> its view
+
+function M.view (plan)
+  if plan.view then return plan end
+  local v = viewof[plan]
+  if v then return v end
+  v = { view = true, steps = {}, at = {}, env = plan.env, cwd = plan.cwd,
+        cgroup = plan.cgroup }
+  for i, st in ipairs(plan.steps or {}) do
+    if not SHARED[st[1]] then
+      v.steps[#v.steps + 1] = st
+      v.at[#v.steps] = i
+    end
+  end
+  viewof[plan] = v
+  return v
+end
 
 -- the fields a process of its own may have; the rest is the sandbox's
 local FIELDS = { "argv", "path", "env", "cwd", "stdio", "fds", "die_with_parent",
@@ -93,7 +115,8 @@ end
 -- filters they load
 local function restrictions (plan, joined)
   local out, filters = {}, 0
-  for i, st in ipairs(plan.steps or {}) do
+  for k, st in ipairs(plan.steps or {}) do
+    local i = plan.at and plan.at[k] or k       -- its index in the plan
     local op = st[1]
     if RESTRICT[op] then
       out[#out + 1] = st
