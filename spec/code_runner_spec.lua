@@ -58,6 +58,11 @@ local function eventually (seconds, cond)
 end
 
 -- the server as mode, with extra arguments: {pid =, port =, h =}
+-- the servers started and not yet stopped: held here (a popen handle
+-- collected while its server runs would wait for it in pclose, for ever)
+-- and killed by the teardown when a failed spec left one
+local live = {}
+
 local function start (mode, extra)
   local env = ("LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' ")
               :format(H.top, H.top, H.build)
@@ -73,11 +78,14 @@ local function start (mode, extra)
   local line = h:read("l") or ""
   local port, pid = line:match(":(%d+)/ %(pid (%d+)")
   if not port then error("the server did not start: " .. line .. (h:read("a") or "")) end
-  return { h = h, port = tonumber(port), pid = tonumber(pid) }
+  local s = { h = h, port = tonumber(port), pid = tonumber(pid) }
+  live[s] = true
+  return s
 end
 
 -- SIGTERM; its output after the first line, and whether it exited 0
 local function stop (s)
+  live[s] = nil
   os.execute("kill -TERM " .. s.pid)
   local rest = s.h:read("a")
   local ok = s.h:close()
@@ -137,6 +145,13 @@ describe("examples/code-runner.lua", function ()
     it("needs LuaSocket", function () H.skip("no LuaSocket (Debian: lua-socket)") end)
     return
   end
+  teardown(function ()                   -- what a failed spec left running
+    for left in pairs(live) do
+      os.execute("kill -KILL " .. left.pid)
+      left.h:close()
+      live[left] = nil
+    end
+  end)
   for _, mode in ipairs(H.modes) do
     describe("as " .. mode, function ()
       local s, fds0
