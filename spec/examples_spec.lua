@@ -133,6 +133,11 @@ end)
 -- host.  LJ_DOCS=docs/guide.md runs one file's blocks.
 
 local SAFETY = [[
+-- the modules first: the tmpfs below would hide a checkout under /tmp
+for _, m in ipairs { "lunajail", "lunajail.loop.poll", "lunajail.loop.luv",
+                     "lunajail.loop.cqueues", "lunajail.pasta", "lunajail.interact" } do
+  pcall(require, m)
+end
 assert(core.unshare{"mount", "uts", "ipc", "net"})
 assert(core.mount(nil, "/", nil, {"rec", "private"}))
 assert(core.mount("tmpfs", "/tmp", "tmpfs", nil, "size=64m"))

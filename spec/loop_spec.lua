@@ -7,7 +7,7 @@
 local H = require "helper"
 
 local function lua (mode, code)
-  return H.lua(mode, 'local lj = require "lunajail"\n' .. code)
+  return H.lua(mode, 'local lj = require "lunajail"\n' .. code, H.RSSENV)
 end
 
 -- the fields of a step error that must be the same, sync or async
