@@ -207,7 +207,7 @@ static int flush (ljChild *c) {
 /* through the pidfd: a recycled pid is never hit.  Without
 ** pidfd_send_signal (before Linux 5.1; valgrind), kill(2) does as well
 ** while the child is unreaped: its pid cannot be reused before that */
-static int sendsig1 (ljChild *c, int sig) {
+int lj_child_signal (ljChild *c, int sig) {
   if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) == 0) return 0;
   if (errno != ENOSYS || c->reaped) return -1;
   return kill(c->pid, sig);
@@ -224,7 +224,7 @@ static int exited (int pidfd) {
 static int sendsig (ljChild *c, int sig) {
   int running = sig == SIGKILL && !c->reaped && !exited(c->pidfd);
   if (sig) c->lastsig = sig;
-  if (sendsig1(c, sig) != 0) return -1;
+  if (lj_child_signal(c, sig) != 0) return -1;
   if (running) c->killed = 1;
   return 0;
 }

@@ -1543,7 +1543,7 @@ static void finish (lua_State *L, int idx, ljChild *c, Run *R) {
   if (R->fatal < 0 && R->eof && R->g->progress < R->g->execindex) died(c, R);
   if (R->fatal < 0 && R->ptystep && (err = takepty(c, R)) != 0
       && R->nrecs < R->maxrecs) {        /* the step's, and it is over */
-    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+    lj_child_signal(c, SIGKILL);
     R->recs[R->nrecs][0] = LJ_REP_FATAL;
     R->recs[R->nrecs][1] = R->ptystep;
     R->recs[R->nrecs][2] = err;
@@ -1552,7 +1552,7 @@ static void finish (lua_State *L, int idx, ljChild *c, Run *R) {
   /* the seccomp step sent its listener before the exec, or failed */
   if (R->fatal < 0 && R->notifystep && (err = lj_notify_take(c)) != 0
       && R->nrecs < R->maxrecs) {
-    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+    lj_child_signal(c, SIGKILL);
     R->recs[R->nrecs][0] = LJ_REP_FATAL;
     R->recs[R->nrecs][1] = R->notifystep;
     R->recs[R->nrecs][2] = err;
@@ -1585,7 +1585,7 @@ int lj_setup_step (lua_State *L, int idx, ljChild *c) {
   if (c->setup != 1 || R == NULL) return 1;
   if (!readreports(c, R)) {
     if (lj_monotonic() < c->setupdl) return 0;
-    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+    lj_child_signal(c, SIGKILL);
     R->timedout = 1;               /* the step it is at is the error */
     R->eof = 1;
   }

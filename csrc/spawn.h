@@ -218,6 +218,8 @@ typedef struct ljChild {
 
 ljChild *lj_newchild (lua_State *L);
 void lj_child_close (lua_State *L, ljChild *c, int wait);
+int lj_child_signal (ljChild *c, int sig);  /* by its pidfd, else kill(2)
+                                          while unreaped (ENOSYS: valgrind) */
 void lj_unwatch (ljChild *c, int fd);   /* out of the aggregate fd */
 double lj_monotonic (void);        /* CLOCK_MONOTONIC, seconds */
 int lj_reaper_sweep (lua_State *L);
