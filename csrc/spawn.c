@@ -620,7 +620,8 @@ static const char *decodetime (lua_State *L, ljArena *a, int cloneflags) {
 static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
   Field f;
   ljArgs *A;
-  int nsteps = 0, k, extra, pid1, listener = 0;
+  int nsteps = 0, k, extra, pid1;
+  const ljOp *seccomp = lj_findop("seccomp");
   checkfields(L);
   A = field(L, &f, a, "argv");
   P->argv = lj_argargv(A, 1);
@@ -697,10 +698,13 @@ static void decodeplan (lua_State *L, ljArena *a, ljPlan *P, Side *M) {
     lj_decodestep(L, a, -1, "spawn: plan.steps[%d] %s", k,
                   &P->steps[P->nsteps++]);
     lua_pop(L, 1);
-    if (s->op == lj_findop("seccomp") && s->i[1] && listener++)
-      luaL_error(L, "spawn: plan.steps[%d] seccomp: a second filter with "
-                 "notify rules (a sandbox has one listener: the kernel "
-                 "refuses another, EBUSY)", k);
+    if (s->op == seccomp && s->i[1]) {   /* a filter with notify rules */
+      if (P->notify)
+        luaL_error(L, "spawn: plan.steps[%d] seccomp: a second filter with "
+                   "notify rules (a sandbox has one listener: the kernel "
+                   "refuses another, EBUSY)", k);
+      P->notify = P->nsteps;
+    }
   }
   lua_pop(L, 1);
   A = field(L, &f, a, "cwd");
@@ -815,17 +819,13 @@ static int ptysocket (ljPlan *P, Run *R, int *slave) {
 /* the plan's seccomp step with notify rules (seccomp.c), if any: one
 ** end of a socketpair, over which its listener comes back */
 static int notifysocket (ljPlan *P, Run *R) {
-  const ljOp *op = lj_findop("seccomp");
-  int k;
-  for (k = 0; k < P->nsteps - 2; k++)
-    if (P->steps[k].op == op && P->steps[k].i[1]) break;
-  if (k >= P->nsteps - 2) return 0;
+  ljStep *s = P->notify ? &P->steps[P->notify - 1] : NULL;
+  if (s == NULL) return 0;
   R->what = "socketpair";
   if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, R->nsock) != 0)
     return errno;
-  P->steps[k].i[2] = R->nsock[1];
-  P->steps[k].usefd = R->nsock[1];
-  R->notifystep = k + 1;
+  s->i[2] = s->usefd = R->nsock[1];
+  R->notifystep = P->notify;
   return 0;
 }
 
@@ -1537,27 +1537,26 @@ static int takepty (ljChild *c, Run *R) {
   return 0;
 }
 
+/* step (1-based) failed with err after all, as the parent found once
+** its setup was over: the child is killed, the step's record is fatal */
+static void stepfailed (ljChild *c, Run *R, int step, int err) {
+  if (R->nrecs >= R->maxrecs) return;
+  lj_child_signal(c, SIGKILL);
+  R->recs[R->nrecs][0] = LJ_REP_FATAL;
+  R->recs[R->nrecs][1] = step;
+  R->recs[R->nrecs][2] = err;
+  R->fatal = R->nrecs++;
+}
+
 static void finish (lua_State *L, int idx, ljChild *c, Run *R) {
   int err;
   idx = lua_absindex(L, idx);
   if (R->fatal < 0 && R->eof && R->g->progress < R->g->execindex) died(c, R);
-  if (R->fatal < 0 && R->ptystep && (err = takepty(c, R)) != 0
-      && R->nrecs < R->maxrecs) {        /* the step's, and it is over */
-    lj_child_signal(c, SIGKILL);
-    R->recs[R->nrecs][0] = LJ_REP_FATAL;
-    R->recs[R->nrecs][1] = R->ptystep;
-    R->recs[R->nrecs][2] = err;
-    R->fatal = R->nrecs++;
-  }
+  if (R->fatal < 0 && R->ptystep && (err = takepty(c, R)) != 0)
+    stepfailed(c, R, R->ptystep, err);   /* the step's, and it is over */
   /* the seccomp step sent its listener before the exec, or failed */
-  if (R->fatal < 0 && R->notifystep && (err = lj_notify_take(c)) != 0
-      && R->nrecs < R->maxrecs) {
-    lj_child_signal(c, SIGKILL);
-    R->recs[R->nrecs][0] = LJ_REP_FATAL;
-    R->recs[R->nrecs][1] = R->notifystep;
-    R->recs[R->nrecs][2] = err;
-    R->fatal = R->nrecs++;
-  }
+  if (R->fatal < 0 && R->notifystep && (err = lj_notify_take(c)) != 0)
+    stepfailed(c, R, R->notifystep, err);
   if (R->fatal >= 0) {
     int pos = R->recs[R->fatal][1];
     if (pos < 1) pushearly(L, R->P, NULL, "exec lunajail-runner", R->recs[R->fatal][2]);
@@ -1635,11 +1634,10 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
   a = lj_newarena_kept(L);                             /* 2 */
   P = (ljPlan *)lj_alloc(L, a, sizeof *P);
   decodeplan(L, a, P, &M);
-  for (k = 0; ctlfd >= 0 && k < P->nsteps; k++)
-    if (P->steps[k].op == lj_findop("seccomp") && P->steps[k].i[1])
-      luaL_error(L, "stepper: plan.steps[%d] seccomp: a filter with notify "
-                 "rules needs core.spawn's child object to answer its "
-                 "calls (not in a stepper)", P->steps[k].index);
+  if (ctlfd >= 0 && P->notify)
+    luaL_error(L, "stepper: plan.steps[%d] seccomp: a filter with notify "
+               "rules needs core.spawn's child object to answer its "
+               "calls (not in a stepper)", P->steps[P->notify - 1].index);
   runnerfd = getrunnerfd(L);
   R = (Run *)lj_alloc(L, a, sizeof *R);
   R->P = P;

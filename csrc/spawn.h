@@ -136,6 +136,8 @@ typedef struct ljPlan {
   int nfds;
   int pid1;                        /* the runner stays as PID 1 */
   int fork;                        /* ... or forks the payload, relays */
+  int notify;                      /* the seccomp step with notify rules:
+                                      its position in steps, 1-based, or 0 */
   int ctty;                        /* fd 0 is a pty: make it the payload's
                                       controlling terminal */
   double setup_timeout;            /* seconds from clone to exec */
