@@ -387,12 +387,7 @@ local function withpasta (plan, cfg)
   core.close(wfd)
   local companion = pasta.companion(pst)
   if not plan.async then                -- a blocking spawn: to the payload's start
-    repeat
-      c:step()
-      local started = c:started()
-      if started == false then core.poll({ { fd = c:pollfd(), events = "r" } }, 1) end
-    until started ~= false
-    local ok, serr = c:started()
+    local ok, serr = c:wait_started()      -- the setup deadline bounds it
     if not ok then
       companion:close()
       c:wait(5)
