@@ -71,9 +71,15 @@ local function runner (mode)
     local r = H.run("root", PRE .. DELEGATE .. "return D, (function () " .. code ..
                     " end)()")
     local d = r[1]
-    -- the snippet is gone: its cgroup, the caller's leaf, the sub-tree
-    H.sh("rmdir " .. d .. "/lunajail-caller " .. d .. "/lunajail " .. d .. " 2>/dev/null")
-    assert(not H.sh("test -d " .. d .. " && echo left"):find("left"), d .. " left behind")
+    -- the snippet is gone: its cgroup, the caller's leaf, the sub-tree; a
+    -- process it killed on its way out may still be exiting (SIGKILL is
+    -- delivered, not awaited), so give the kernel up to 5 s to empty them
+    H.sh("for i in $(seq 50); do rmdir " .. d .. "/lunajail-caller " .. d .. "/lunajail " ..
+         d .. " 2>/dev/null; test -d " .. d .. " || break; sleep 0.1; done")
+    local left = H.sh("test -d " .. d .. " && for p in $(cat $(find " .. d ..
+                      " -name cgroup.procs)); do echo $p $(tr '\\0' ' ' </proc/$p/cmdline)" ..
+                      " $(grep -E 'State|PPid|NSpid' /proc/$p/status) $(cat /proc/$p/cgroup); done; test -d " .. d .. " && echo left")
+    assert(not left:find("left"), d .. " left behind, holding: " .. left)
     return table.unpack(r, 2, r.n)
   end
 end
@@ -238,15 +244,18 @@ describe("limits", function()
 
       spec("kills a double-forked, setsid daemon without a pid namespace", function(r)
         local got = r([[
+          -- the payload execs its last sleep, so the daemon is the only
+          -- process a kill of the payload alone (no cgroup) can leave behind
           local function daemon (limits, stop)
             local c = assert(lj.spawn(lj.empty{ limits = limits, argv = {"sh", "-c",
-              "setsid sh -c 'sleep 600 & echo $!'; sleep 600"}, env = { PATH = "/usr/bin:/bin" } }))
+              "setsid sh -c 'sleep 600 & echo $!'; exec sleep 600"}, env = { PATH = "/usr/bin:/bin" } }))
             local pid = tonumber(c:read_line("stdout", 30))
             local alive = not gone(pid)
             stop(c)
             local after = gone(pid)
             c:close()
             core.kill(pid, "KILL")        -- whatever gone() said: none may outlive the spec
+            S.waitfor(function () return gone(pid) end, "the killed daemon to exit")
             return { alive = alive, gone = after }
           end
           local term = function (c) c:terminate(0.5) end
