@@ -78,7 +78,8 @@ local function runner (mode)
          d .. " 2>/dev/null; test -d " .. d .. " || break; sleep 0.1; done")
     local left = H.sh("test -d " .. d .. " && for p in $(cat $(find " .. d ..
                       " -name cgroup.procs)); do echo $p $(tr '\\0' ' ' </proc/$p/cmdline)" ..
-                      " $(grep -E 'State|PPid|NSpid' /proc/$p/status) $(cat /proc/$p/cgroup); done; test -d " .. d .. " && echo left")
+                      " $(grep -E 'State|PPid|NSpid' /proc/$p/status) $(cat /proc/$p/cgroup);" ..
+                      " done; test -d " .. d .. " && echo left")
     assert(not left:find("left"), d .. " left behind, holding: " .. left)
     return table.unpack(r, 2, r.n)
   end
@@ -248,7 +249,8 @@ describe("limits", function()
           -- process a kill of the payload alone (no cgroup) can leave behind
           local function daemon (limits, stop)
             local c = assert(lj.spawn(lj.empty{ limits = limits, argv = {"sh", "-c",
-              "setsid sh -c 'sleep 600 & echo $!'; exec sleep 600"}, env = { PATH = "/usr/bin:/bin" } }))
+              "setsid sh -c 'sleep 600 & echo $!'; exec sleep 600"},
+              env = { PATH = "/usr/bin:/bin" } }))
             local pid = tonumber(c:read_line("stdout", 30))
             local alive = not gone(pid)
             stop(c)

@@ -34,6 +34,62 @@ describe("speed", function()
         end
       end)
 
+      it("compiles a recipe built again the same way once; a table changed in place is seen",
+         function()
+        local r = H.lua(mode, [[
+          local compile = require "lunajail.compile"
+          local n, real = 0, compile.compile
+          compile.compile = function (...) n = n + 1 return real(...) end
+          local out = {}
+          for i = 1, 3 do                 -- as users write it: a new recipe each time
+            out[i] = lj.run(lj.container{ argv = {"echo", "a"} }, { timeout = 30 }).stdout
+          end
+          local once = n
+          local r = lj.container{ argv = {"echo", "a"} }
+          lj.run(r, { timeout = 30 })
+          r.argv[2] = "b"                 -- in place, inside a field's table
+          out[4] = lj.run(r, { timeout = 30 }).stdout
+          out[5] = lj.run(lj.container{ argv = {"echo", "a"} }, { timeout = 30 }).stdout
+          return { once = once, after = n, out = out }
+        ]])
+        assert.equal(1, r.once)
+        assert.equal(2, r.after)         -- only the changed value compiled again
+        assert.same({ "a\n", "a\n", "a\n", "b\n", "a\n" }, r.out)
+      end)
+
+      it("compiles a kept plan again when the host answers differently", function()
+        local r = H.lua(mode, [[
+          local compile = require "lunajail.compile"
+          local n, real = 0, compile.compile
+          compile.compile = function (...) n = n + 1 return real(...) end
+          local S = require "snip"
+          local d = S.sh("mktemp -d"):gsub("%s+$", "")
+          local function recipe ()
+            return lj.container{ argv = {"sh", "-c", "cat /srv/f 2>&1 || true"},
+              mounts = { { type = "bind", source = d .. "/src", target = "/srv",
+                           optional = true } } }
+          end
+          local out = {}
+          out[1] = lj.run(recipe(), { timeout = 30 }).stdout    -- no source: no bind
+          assert(os.execute("mkdir " .. d .. "/src && echo here > " .. d .. "/src/f"))
+          out[2] = lj.run(recipe(), { timeout = 30 }).stdout    -- it appeared
+          out[3] = lj.run(recipe(), { timeout = 30 }).stdout    -- the same: kept
+          local compiles = n
+          -- a payload's trick: the source becomes a symlink to elsewhere
+          assert(os.execute("mkdir " .. d .. "/other && echo secret > " .. d .. "/other/f" ..
+                            " && rm -r " .. d .. "/src && ln -s other " .. d .. "/src"))
+          local ok, err = pcall(lj.run, recipe(), { timeout = 30 })
+          S.sh("rm -rf " .. d)
+          return { out = out, compiles = compiles, ok = ok, err = tostring(err) }
+        ]])
+        assert.matches("No such file", r.out[1])
+        assert.equal("here\n", r.out[2])
+        assert.equal("here\n", r.out[3])
+        assert.equal(2, r.compiles)
+        assert.is_false(r.ok)
+        assert.matches("passes through the symlink", r.err)
+      end)
+
       it("times every step of a traced spawn, in the runner", function()
         local r = H.lua(mode, [[
           local plan = lj.container{ argv = {"/bin/true"}, trace = true }:steps()

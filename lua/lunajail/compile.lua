@@ -51,6 +51,130 @@ local function flags (...)
 end
 
 
+-- {====== What compile reads of the host ======}
+
+-- A plan depends on the recipe, the caller's effective ids, the host
+-- terminals it hands over, and a few answers of the host's file system:
+-- which paths exist, which are symlinks and where they lead.  compile
+-- asks those only through stat, firstlink and readlink below, which note
+-- each answer (M.compile's fourth value); M.key names the rest.  So a
+-- cache of plans (lunajail.spawn) reuses one while the key is the same and
+-- M.current says the host still answers the same: a stat or two per
+-- path, in C, no compile.
+local heard                    -- the compile under way's answers, or nil
+
+local function note (q, p, flag, ...)
+  local k = q .. (flag and "!" or ":") .. p
+  if heard and not heard[k] then
+    heard[k] = true
+    heard[#heard + 1] = { q, p, flag, ... }
+  end
+  return ...
+end
+
+local function stattype (p, follow)
+  local st = core.stat(p, follow)
+  return st and st.type or false
+end
+
+local function stat (p, follow)
+  local st = core.stat(p, follow)
+  if heard then note("stat", p, follow or false, st and st.type or false) end
+  return st
+end
+
+local function firstlink (p)
+  local link, to, errno = core.firstlink(p)
+  if heard then note("firstlink", p, false, link, to or false, errno or false) end
+  return link, to, errno
+end
+
+local function readlink (p)
+  local to, err, errno = core.readlink(p)
+  if heard then note("readlink", p, false, to or false) end
+  return to, err, errno
+end
+
+-- current(answers) -> true while the host gives each answer compile had
+function M.current (answers)
+  for _, a in ipairs(answers) do
+    local q, p = a[1], a[2]
+    if q == "stat" then
+      if stattype(p, a[3]) ~= a[4] then return false end
+    elseif q == "firstlink" then
+      local link, to, errno = core.firstlink(p)
+      if link ~= a[4] or (to or false) ~= a[5] or (errno or false) ~= a[6] then
+        return false
+      end
+    elseif (core.readlink(p) or false) ~= a[4] then
+      return false
+    end
+  end
+  return true
+end
+
+-- key(r) -> a string naming r's value and what compile reads besides the
+-- file system, and the values it names by identity (functions, userdata:
+-- a seccomp filter), which whoever keeps the key must hold; nil for a
+-- recipe with a cycle.  Two recipes with the same key, built apart, make
+-- the same plan on the same host.
+local function put (out, refs, v, seen)
+  local t = type(v)
+  if t == "string" then
+    out[#out + 1] = "s" .. #v .. ":"
+    out[#out + 1] = v
+  elseif t == "number" then
+    out[#out + 1] = math.type(v) == "integer" and "i" .. v .. ";" or ("f%.17g;"):format(v)
+  elseif t == "boolean" then
+    out[#out + 1] = v and "T" or "F"
+  elseif t == "table" then
+    if seen[v] then return false end
+    seen[v] = true
+    out[#out + 1] = "{"
+    local n = #v
+    for i = 1, n do
+      if put(out, refs, v[i], seen) == false then return false end
+    end
+    local rest = {}
+    for k in next, v do
+      if math.type(k) ~= "integer" or k < 1 or k > n then rest[#rest + 1] = k end
+    end
+    if #rest > 0 then
+      local names = {}
+      for i, k in ipairs(rest) do
+        local name
+        if type(k) == "string" then name = "s" .. #k .. ":" .. k
+        else
+          local o = {}
+          put(o, refs, k, seen)
+          name = table.concat(o)
+        end
+        names[i], rest[name] = name, k
+      end
+      table.sort(names)
+      out[#out + 1] = "|"
+      for _, name in ipairs(names) do
+        out[#out + 1] = name
+        if put(out, refs, v[rest[name]], seen) == false then return false end
+      end
+    end
+    out[#out + 1] = "}"
+    seen[v] = nil
+  else                                  -- by identity: held by the key's owner
+    refs[#refs + 1] = v
+    out[#out + 1] = ("%s%p;"):format(t:sub(1, 1), v)
+  end
+end
+
+function M.key (r)
+  local out, refs = { select(2, core.getresuid()), ",", select(2, core.getresgid()), ";",
+                      table.concat(seccomp.terminals(r), ","), ";" }, {}
+  if put(out, refs, r, {}) == false then return nil end
+  return table.concat(out), refs
+end
+
+-- }======
+
 -- {====== Checks and identity ======}
 
 -- {field present?, the namespace it needs, what, what to remove}
@@ -336,7 +460,7 @@ end
 -- path; one removed after this check fails its step (err.field names
 -- the field then)
 local function host (c, p, field, what)
-  local link, to, errno = core.firstlink(p)
+  local link, to, errno = firstlink(p)
   if link then
     error(("lunajail: recipe.%s: %q passes through the symlink %q -> %q: bind " ..
            "what it leads to by its own path"):format(field, p, link, to), 0)
@@ -351,7 +475,7 @@ end
 
 -- a mount point for source at target: a file for a file, else a dir
 local function mountpoint (c, target, source)
-  local st = source and core.stat(source, true)
+  local st = source and stat(source, true)
   if st and st.type ~= "dir" then
     local parent = (c.R .. target):match("^(.*)/[^/]*$")
     if parent ~= "" then c.add("the mount point's directory", { "mkdir_p", parent }) end
@@ -364,7 +488,7 @@ end
 -- not recursive unless asked: the mounts under source stay out (fail
 -- closed), and a read-only or nosuid tree needs mount_setattr (5.12)
 local function bind (c, source, target, ro, dev, reason, field, optional, rec, what)
-  if optional and not core.stat(source, true) then return end
+  if optional and not stat(source, true) then return end
   local from = host(c, source, field, what or "bind source")
   mountpoint(c, target, source)
   c.add(reason, { "bind", from, c.R .. target,
@@ -568,7 +692,7 @@ end
 local function mask (c, dir, hostdir, list)
   for _, e in ipairs(list) do
     local n, why = e[1], e[2]
-    local st = core.stat(hostdir .. "/" .. n)
+    local st = stat(hostdir .. "/" .. n)
     local t = dir .. "/" .. n
     local kind = st and (st.type == "dir" and "empty" or "null")
     local src = kind and masksource(c, kind)
@@ -592,7 +716,7 @@ function mounters.proc (c, m)
         { "mount", "proc", t, "proc", "nosuid,nodev,noexec", optional = m.optional or nil })
   if m.mask == false then return end
   for _, n in ipairs(M.PROC_RO) do
-    if core.stat("/proc/" .. n) then
+    if stat("/proc/" .. n) then
       c.add("the kernel's knobs in /proc/" .. n .. " are read-only",
             { "mount", t .. "/" .. n, t .. "/" .. n, nil, "bind,rdonly,nosuid,nodev,noexec" })
     end
@@ -723,7 +847,7 @@ end
 -- path with every symlink on the way replaced by what it holds, or nil
 function M.unlink (path)
   for _ = 1, 16 do
-    local link, to = core.firstlink(path)
+    local link, to = firstlink(path)
     if link == false then return path end
     if not link then return nil end
     local rest = path:sub(#link + 1)
@@ -738,8 +862,8 @@ local function namefiles (c, r)
   c.field = "net"
   local first = true
   for _, f in ipairs(M.NAMEFILES) do
-    local src = core.stat(f) and M.unlink(f)
-    local st = src and core.stat(src)
+    local src = stat(f) and M.unlink(f)
+    local st = src and stat(src)
     if st and st.type == "file" then
       if first then c.add("where the name service files go", { "mkdir_p", c.R .. "/etc" }) end
       first = false
@@ -755,8 +879,8 @@ end
 local function system (c, r)
   for i, d in ipairs(r.system or {}) do
     c.field = ("system[%d]"):format(i)
-    local st = core.stat(d)
-    local link = st and st.type == "link" and core.readlink(d)
+    local st = stat(d)
+    local link = st and st.type == "link" and readlink(d)
     if link then
       c.add(d .. " is a symlink on the host: the same symlink",
             { "symlink", link, c.R .. d })
@@ -986,7 +1110,7 @@ end
 -- }======
 
 
-function M.compile (r)
+local function compile (r)
   local euid, egid = select(2, core.getresuid()), select(2, core.getresgid())
   local c = { ns = set(r.namespaces), root = euid == 0, euid = euid, egid = egid, R = "",
               H = "", owned = {}, fsas = false }
@@ -1028,13 +1152,24 @@ function M.compile (r)
   return plan, why, c.ids
 end
 
+-- compile(r) -> plan, why (each step's reason), ids (the auto id slots,
+-- each step's field), answers (what it read of the host: M.current)
+function M.compile (r)
+  local answers = {}
+  heard = answers
+  local ok, plan, why, ids = pcall(compile, r)
+  heard = nil
+  if not ok then error(plan, 0) end
+  return plan, why, ids, answers
+end
+
 -- Landlock rules from the recipe's own paths: what it binds read-only is
 -- read-only, what it mounts writable is writable, nothing else exists
 function M.ownpaths (r)
   local rules = {}
   local function rule (p, access) rules[#rules + 1] = { p, access } end
   for _, d in ipairs(r.system or {}) do
-    local st = core.stat(d)
+    local st = stat(d)
     if st and st.type ~= "link" then rule(d, "ro") end
   end
   for _, d in ipairs(r.fstab or {}) do rule(d, "ro") end

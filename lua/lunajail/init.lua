@@ -489,37 +489,49 @@ function M.spawn_plan (plan, ids, limits, opts)
   return enter.remember(c, plan)
 end
 
--- A recipe compiles once: spawn keeps its plan (weakly, beside it: the
--- recipe stays a plain table) and reuses it while the recipe's fields
--- are the same values and the host terminals it would hand over are the
--- same (a terminal adds seccomp rules); not one that joins a running
--- sandbox (net = {share = child}: its pidfd).  A recipe is a value: make
--- another with r:with(t); a table inside it changed in place after a
--- spawn is not seen.  Each spawn still gets its own auto id
--- (spawn_plan).
-local compiled = setmetatable({}, { __mode = "k" })
+-- A recipe compiles once: spawn keeps the plans of the last 64 recipes
+-- it compiled, by value -- every field, deeply, with the caller's ids and
+-- the terminals it hands over (compile.key) -- so a recipe built again
+-- the same way (lj.run(lj.container{...}) in a loop) is compiled once
+-- too.  A plan is reused while the host answers what its compile asked
+-- of it the same way (compile.current: a stat or a readlink per path),
+-- so a bind source that appeared or became a symlink is seen.  A value
+-- that is not data (a seccomp filter) counts by identity and is held
+-- while its plan is kept.  The kept plan is a copy: a recipe's table
+-- changed in place after a spawn changes neither it nor its key.  Not a
+-- recipe that joins a running sandbox (net = {share = child}: its
+-- pidfd).  Each spawn still gets its own auto id (spawn_plan).
+local MAXPLANS = 64
+local plans, order = {}, {}            -- key -> {plan, ids, answers, refs}; keys, oldest first
+
+local function copy (v, seen)
+  if type(v) ~= "table" then return v end
+  if seen[v] then return seen[v] end
+  local t = {}
+  seen[v] = t
+  for k, x in next, v do t[copy(k, seen)] = copy(x, seen) end
+  return setmetatable(t, getmetatable(v))
+end
 
 local function planof (r)
   if type(r.net) == "table" and r.net.share then   -- a live child's pidfd
     local plan, _, ids = r:steps()
     return plan, ids
   end
-  local c = compiled[r]
-  local terms = table.concat(seccomp.terminals(r), ",")
-  if c and c.terms == terms then
-    local same = true
-    for k, v in pairs(c.fields) do
-      if rawget(r, k) ~= v then same = false break end
+  local key, refs = compile.key(r)
+  local e = key and plans[key]
+  if e and compile.current(e.answers) then return e.plan, e.ids end
+  local plan, _, ids, answers = r:steps()
+  if key then
+    if not e then
+      order[#order + 1] = key
+      if #order > MAXPLANS then plans[table.remove(order, 1)] = nil end
     end
-    for k in pairs(r) do
-      if c.fields[k] == nil then same = false break end
-    end
-    if same then return c.plan, c.ids end
+    local seen = {}
+    plans[key] = { plan = copy(plan, seen), ids = copy(ids, seen), answers = answers,
+                   refs = refs }
+    return plans[key].plan, plans[key].ids
   end
-  local plan, _, ids = r:steps()
-  local fields = {}
-  for k, v in pairs(r) do fields[k] = v end
-  compiled[r] = { plan = plan, ids = ids, fields = fields, terms = terms }
   return plan, ids
 end
 
