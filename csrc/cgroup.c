@@ -81,8 +81,8 @@ typedef struct Cgroup {
   int version;                     /* 1 or 2 */
   int owned;                       /* locked: we remove it */
   int kill;                        /* ... and kill what is left first */
-  char name[NAME_MAX + 1];         /* in parent */
-  char path[PATH_MAX];             /* for messages */
+  const char *name;                /* in parent: path's last component */
+  char path[];                     /* for messages, as long as it is */
 } Cgroup;
 
 static void closefd (int *fd) {
@@ -94,17 +94,6 @@ static double now (void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* a/b into out, cut short to fit: for messages only */
-static void joinpath (char *out, size_t size, const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > size - 2) la = size - 2;
-  memcpy(out, a, la);
-  out[la] = '/';
-  if (lb > size - la - 2) lb = size - la - 2;
-  memcpy(out + la + 1, b, lb);
-  out[la + 1 + lb] = '\0';
 }
 
 static void pause1ms (void) {
@@ -290,10 +279,23 @@ static int removetree (int parent, const char *name, int depth) {
 
 /* {====== The object ======} */
 
-static Cgroup *newcgroup (lua_State *L) {
-  Cgroup *g = (Cgroup *)lua_newuserdatauv(L, sizeof *g, 0);
+/* a new object for the path dir[/name] (name NULL: dir alone), its
+** name the path's last component; a few bytes more than the path */
+static Cgroup *newcgroup (lua_State *L, const char *dir, const char *name) {
+  size_t ld = strlen(dir), ln = name ? strlen(name) : 0;
+  Cgroup *g = (Cgroup *)lua_newuserdatauv(L, sizeof *g + ld + ln + 2, 0);
   memset(g, 0, sizeof *g);
   g->fd = g->parent = g->procs = -1;     /* closed first */
+  memcpy(g->path, dir, ld);
+  if (name) {
+    g->path[ld] = '/';
+    memcpy(g->path + ld + 1, name, ln);
+    g->path[ld + 1 + ln] = '\0';
+    g->name = g->path + ld + 1;
+  } else {
+    g->path[ld] = '\0';
+    g->name = strrchr(g->path, '/') ? strrchr(g->path, '/') + 1 : g->path;
+  }
   luaL_setmetatable(L, LJ_CGROUP);
   return g;
 }
@@ -340,8 +342,7 @@ static int l_cgroup_open (lua_State *L) {
   lj_args(&A, L, "cgroup_open", "path");
   path = lj_argabs(&A, 1);
   if (strlen(path) >= PATH_MAX) lj_argerror(&A, 1, "path too long");
-  g = newcgroup(L);
-  snprintf(g->path, sizeof g->path, "%s", path);
+  g = newcgroup(L, path, NULL);
   if ((pfd = lj_opennolinks(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
     return failcg(L, "open", path, NULL, errno);
   g->fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -358,9 +359,7 @@ static int l_cgroup_open (lua_State *L) {
 /* the child name of g, opened, as a new object */
 static int opensub (lua_State *L, Cgroup *g, const char *name,
                     const char *verb) {
-  Cgroup *s = newcgroup(L);
-  joinpath(s->path, sizeof s->path, g->path, name);
-  snprintf(s->name, sizeof s->name, "%s", name);
+  Cgroup *s = newcgroup(L, g->path, name);
   s->version = g->version;
   if ((s->fd = openat(g->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
                       | O_CLOEXEC)) < 0

@@ -306,4 +306,30 @@ describe("embedding in a server", function()
     assert.equal(100, r.distinct)
     assert.same({ [0] = 100 }, r.codes)
   end)
+
+  -- issue 12's parent memory per live sandbox: a cgroup object was as big
+  -- as PATH_MAX (4.4 KB each, five of them per sandbox on cgroup v1:
+  -- 24.5 KB of Lua heap per live untrusted sandbox); now as long as its path
+  it("holds a live untrusted sandbox, cgroups and all, in a few KB of the Lua heap", function()
+    if not H.root then return H.skip("untrusted has its limits (cgroups) as root here") end
+    if H.novalgrind("refuses setrlimit(RLIMIT_NOFILE)") then return end
+    local r = lua("root", [[
+      local soft, hard = core.getrlimit("nofile")
+      core.setrlimit("nofile", hard, hard)
+      local rec = lj.untrusted{ argv = {"sh", "-c", "read x; exit 0"} }
+      local w = assert(lj.spawn(rec)) w:close_stdin() w:wait(60) w:close()   -- warm
+      collectgarbage() collectgarbage()
+      local before = collectgarbage("count")
+      local kids = {}
+      for i = 1, 100 do kids[i] = assert(lj.spawn(rec)) end
+      collectgarbage() collectgarbage()
+      local per = (collectgarbage("count") - before) / 100
+      local limited = kids[1]:cgroup() ~= nil
+      for _, c in ipairs(kids) do c:close_stdin() end
+      for _, c in ipairs(kids) do c:wait(60) c:close() end
+      return { per = per, limited = limited }
+    ]])
+    assert.is_true(r.limited, "the sandboxes have no cgroup")
+    assert.is_true(r.per < 8, ("%.1f KB of Lua heap per live sandbox"):format(r.per))
+  end)
 end)
