@@ -246,14 +246,12 @@ end
 
 local start = opt.bwrap and sandbox.bwrap or sandbox.lunajail
 
--- a closed child still running is reaped by a later spawn, close or
--- core.reap(): sweep until none is left waiting
-local reaper = uv.new_timer()
-local function sweep ()
-  if core.reap() == 0 then reaper:stop() end
-end
-local function reap_soon ()
-  if not opt.bwrap and not reaper:is_active() then reaper:start(20, 20, sweep) end
+-- a closed child still running is reaped once it exits: the Lua state's
+-- reaper fd is readable then, and core.reap() takes exactly those (no timer)
+if not opt.bwrap then
+  local reaper = uv.new_poll(assert(core.reaperfd()))
+  reaper:start("r", function () core.reap() end)
+  reaper:unref()                       -- it alone keeps no loop running
 end
 
 -- }======
@@ -279,7 +277,6 @@ local function ended (r)
   local sb = r.sb
   r.sb = nil
   sb.close()
-  reap_soon()
   kick()
 end
 
