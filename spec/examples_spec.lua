@@ -20,6 +20,33 @@ local function example (mode, name, input)
 end
 
 describe("examples", function()
+  -- network.lua in a network namespace of the spec's (its veth never
+  -- touches the host's), with a veth "external" interface and a default
+  -- route as pasta wants; as uid 65534 with a tun node of its own (the
+  -- host's is root's), in a private mount namespace
+  it("network.lua reaches a sandboxed service by veth, in its pod and through pasta", function()
+    if not H.root then return H.skip("veth and pods need root, and the spec's tun node") end
+    local env = ('LUA_PATH="%s/lua/?.lua;%s/lua/?/init.lua;;" LUA_CPATH="%s/?.so;;" ')
+                :format(H.top, H.top, H.build)
+    local net = "ip link set lo up && ip link add ext0 type veth peer name ext1 && " ..
+                "ip addr add 192.0.2.1/24 dev ext0 && ip link set ext0 up && " ..
+                "ip link set ext1 up && ip route add default via 192.0.2.254 && "
+    local root = H.sh("cd " .. H.top .. " && unshare -n sh -c '" .. net .. env ..
+                      "lua5.4 examples/network.lua' 2>&1; echo code $?")
+    assert.matches('the caller, at the veth address: service answers "hello"\n', root)
+    assert.matches('a sidecar in its pod, on 127.0.0.1: service answers "hello"\n', root)
+    assert.matches('a sandbox with net = "none": unreachable', root)
+    assert.matches("service: stopped\ncode 0\n$", root)
+    local nobody = H.sh("cd " .. H.top .. " && unshare -m -n sh -c '" .. net ..
+                        "mount -t tmpfs tmpfs /dev/net && mknod -m 0666 /dev/net/tun c 10 200 " ..
+                        "&& " .. env .. "setpriv --reuid 65534 --regid 65534 --clear-groups " ..
+                        "lua5.4 examples/network.lua' 2>&1; echo code $?")
+    assert.matches("veth, unprivileged: refused: .* needs root", nobody)
+    assert.matches('the caller, through pasta\'s forward of port %d+: service answers "hello"\n',
+                   nobody)
+    assert.matches("service: stopped\ncode 0\n$", nobody)
+  end)
+
   for _, mode in ipairs(H.modes) do
     describe("as " .. mode, function()
       it("demo.lua builds a sandbox step by step and shows both views", function()
