@@ -57,6 +57,24 @@ describe("speed", function()
         assert.same({ "a\n", "a\n", "a\n", "b\n", "a\n" }, r.out)
       end)
 
+      it("keeps no plan of a recipe holding a large payload (a file's content)", function()
+        local r = H.lua(mode, [[
+          local compile = require "lunajail.compile"
+          local n, real = 0, compile.compile
+          compile.compile = function (...) n = n + 1 return real(...) end
+          local big = ("x"):rep(100 * 1024)
+          local sizes = {}
+          for i = 1, 2 do
+            local res = lj.run(lj.container{ argv = {"wc", "-c", "/tmp/in"},
+                                             files = {{"/tmp/in", content = big}} }, { timeout = 30 })
+            sizes[i] = res.stdout
+          end
+          return { n = n, sizes = sizes }
+        ]])
+        assert.equal(2, r.n)
+        assert.same({ "102400 /tmp/in\n", "102400 /tmp/in\n" }, r.sizes)
+      end)
+
       it("compiles a kept plan again when the host answers differently", function()
         local r = H.lua(mode, [[
           local compile = require "lunajail.compile"

@@ -500,8 +500,12 @@ end
 -- while its plan is kept.  The kept plan is a copy: a recipe's table
 -- changed in place after a spawn changes neither it nor its key.  Not a
 -- recipe that joins a running sandbox (net = {share = child}: its
--- pidfd).  Each spawn still gets its own auto id (spawn_plan).
-local MAXPLANS = 64
+-- pidfd).  A recipe whose key is longer than 64 KiB (a large file's
+-- content in files, as a server may put a request's there) is compiled
+-- each time, never kept: the cache holds at most 64 small recipes, and
+-- no request's payload outlives its spawn in it.  Each spawn still gets
+-- its own auto id (spawn_plan).
+local MAXPLANS, MAXKEY = 64, 64 * 1024
 local plans, order = {}, {}            -- key -> {plan, ids, answers, refs}; keys, oldest first
 
 local function copy (v, seen)
@@ -519,6 +523,7 @@ local function planof (r)
     return plan, ids
   end
   local key, refs = compile.key(r)
+  if key and #key > MAXKEY then key = nil end
   local e = key and plans[key]
   if e and compile.current(e.answers) then return e.plan, e.ids end
   local plan, _, ids, answers = r:steps()
