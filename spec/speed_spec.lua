@@ -66,7 +66,8 @@ describe("speed", function()
           local sizes = {}
           for i = 1, 2 do
             local res = lj.run(lj.container{ argv = {"wc", "-c", "/tmp/in"},
-                                             files = {{"/tmp/in", content = big}} }, { timeout = 30 })
+                                             files = {{"/tmp/in", content = big}} },
+                               { timeout = 30 })
             sizes[i] = res.stdout
           end
           return { n = n, sizes = sizes }
