@@ -5,15 +5,19 @@
 -- microseconds it took in the runner.
 local H = require "helper"
 
+-- a snippet's start: n counts the recipe compiles from here on
+local COUNT = [[
+  local compile = require "lunajail.compile"
+  local n, real = 0, compile.compile
+  compile.compile = function (...) n = n + 1 return real(...) end
+]]
+
 describe("speed", function()
   for _, mode in ipairs(H.modes) do
     describe("as " .. mode, function()
 
       it("compiles a recipe once for many spawns, again when a field changes", function()
-        local r = H.lua(mode, [[
-          local compile = require "lunajail.compile"
-          local n, real = 0, compile.compile
-          compile.compile = function (...) n = n + 1 return real(...) end
+        local r = H.lua(mode, COUNT .. [[
           local r = lj.container{ argv = {"sh", "-c", "id -u"} }
           local ids = {}
           for i = 1, 3 do ids[i] = lj.run(r, { timeout = 30 }).stdout end
@@ -36,10 +40,7 @@ describe("speed", function()
 
       it("compiles a recipe built again the same way once; a table changed in place is seen",
          function()
-        local r = H.lua(mode, [[
-          local compile = require "lunajail.compile"
-          local n, real = 0, compile.compile
-          compile.compile = function (...) n = n + 1 return real(...) end
+        local r = H.lua(mode, COUNT .. [[
           local out = {}
           for i = 1, 3 do                 -- as users write it: a new recipe each time
             out[i] = lj.run(lj.container{ argv = {"echo", "a"} }, { timeout = 30 }).stdout
@@ -58,10 +59,7 @@ describe("speed", function()
       end)
 
       it("keeps no plan of a recipe holding a large payload (a file's content)", function()
-        local r = H.lua(mode, [[
-          local compile = require "lunajail.compile"
-          local n, real = 0, compile.compile
-          compile.compile = function (...) n = n + 1 return real(...) end
+        local r = H.lua(mode, COUNT .. [[
           local big = ("x"):rep(100 * 1024)
           local sizes = {}
           for i = 1, 2 do
@@ -77,10 +75,7 @@ describe("speed", function()
       end)
 
       it("compiles a kept plan again when the host answers differently", function()
-        local r = H.lua(mode, [[
-          local compile = require "lunajail.compile"
-          local n, real = 0, compile.compile
-          compile.compile = function (...) n = n + 1 return real(...) end
+        local r = H.lua(mode, COUNT .. [[
           local S = require "snip"
           local d = S.sh("mktemp -d"):gsub("%s+$", "")
           local function recipe ()
