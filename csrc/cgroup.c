@@ -293,8 +293,10 @@ static Cgroup *newcgroup (lua_State *L, const char *dir, const char *name) {
     g->path[ld + 1 + ln] = '\0';
     g->name = g->path + ld + 1;
   } else {
+    const char *slash;
     g->path[ld] = '\0';
-    g->name = strrchr(g->path, '/') ? strrchr(g->path, '/') + 1 : g->path;
+    slash = strrchr(g->path, '/');
+    g->name = slash ? slash + 1 : g->path;
   }
   luaL_setmetatable(L, LJ_CGROUP);
   return g;

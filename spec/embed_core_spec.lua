@@ -23,6 +23,12 @@ local function state (pid)
 end
 ]]
 
+-- a snippet's start: its fd limit raised to the hard one
+local NOFILE = [[
+local _, hard = core.getrlimit("nofile")
+core.setrlimit("nofile", hard, hard)
+]]
+
 describe("embedding in a server", function()
   local so = os.tmpname() .. ".so"         -- the waitpid(-1) host
   lazy_setup(function ()
@@ -44,9 +50,7 @@ describe("embedding in a server", function()
       -- untrusted's nofile = 64 applies before the fds step
       it("spawns lj.untrusted with 200 extra fds open in the host", function()
         if H.novalgrind("refuses setrlimit(RLIMIT_NOFILE)") then return end
-        local r = lua(mode, [[
-          local soft, hard = core.getrlimit("nofile")
-          core.setrlimit("nofile", hard, hard)
+        local r = lua(mode, NOFILE .. [[
           local keep = {}
           for i = 1, 200 do keep[i] = assert(io.open("/dev/null")) end
           local res = {}
@@ -124,9 +128,7 @@ describe("embedding in a server", function()
       -- closed child's lease fd beside its pidfd, though init holds a
       -- copy: as root held was 60, not 30
       it("costs a closed child its pidfd until it exits, nothing after", function()
-        local r = lua(mode, [[
-          local soft, hard = core.getrlimit("nofile")
-          core.setrlimit("nofile", hard, hard)
+        local r = lua(mode, NOFILE .. [[
           local fd = assert(core.reaperfd())
           local f0 = P.fdcount()
           local pids = {}
@@ -276,9 +278,7 @@ describe("embedding in a server", function()
   it("starts 100 concurrent lj.spawn of one untrusted recipe, all exit 0 (auto uids)", function()
     if not H.root then return H.skip("uid = \"auto\" leases host ids as root only") end
     if H.novalgrind("refuses setrlimit(RLIMIT_NOFILE)") then return end
-    local r = lua("root", [[
-      local soft, hard = core.getrlimit("nofile")
-      core.setrlimit("nofile", hard, hard)
+    local r = lua("root", NOFILE .. [[
       local rec = lj.untrusted{ argv = {"sh", "-c", "read x && exit 0"} }
       local kids, errs, uids = {}, {}, {}
       for i = 1, 100 do
@@ -313,9 +313,7 @@ describe("embedding in a server", function()
   it("holds a live untrusted sandbox, cgroups and all, in a few KB of the Lua heap", function()
     if not H.root then return H.skip("untrusted has its limits (cgroups) as root here") end
     if H.novalgrind("refuses setrlimit(RLIMIT_NOFILE)") then return end
-    local r = lua("root", [[
-      local soft, hard = core.getrlimit("nofile")
-      core.setrlimit("nofile", hard, hard)
+    local r = lua("root", NOFILE .. [[
       local rec = lj.untrusted{ argv = {"sh", "-c", "read x; exit 0"} }
       local w = assert(lj.spawn(rec)) w:close_stdin() w:wait(60) w:close()   -- warm
       collectgarbage() collectgarbage()

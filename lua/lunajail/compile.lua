@@ -64,12 +64,12 @@ end
 local heard                    -- the compile under way's answers, or nil
 
 local function note (q, p, flag, ...)
+  if not heard then return end
   local k = q .. (flag and "!" or ":") .. p
-  if heard and not heard[k] then
+  if not heard[k] then
     heard[k] = true
     heard[#heard + 1] = { q, p, flag, ... }
   end
-  return ...
 end
 
 local function stattype (p, follow)
@@ -79,19 +79,19 @@ end
 
 local function stat (p, follow)
   local st = core.stat(p, follow)
-  if heard then note("stat", p, follow or false, st and st.type or false) end
+  note("stat", p, follow or false, st and st.type or false)
   return st
 end
 
 local function firstlink (p)
   local link, to, errno = core.firstlink(p)
-  if heard then note("firstlink", p, false, link, to or false, errno or false) end
+  note("firstlink", p, false, link, to or false, errno or false)
   return link, to, errno
 end
 
 local function readlink (p)
   local to, err, errno = core.readlink(p)
-  if heard then note("readlink", p, false, to or false) end
+  note("readlink", p, false, to or false)
   return to, err, errno
 end
 
