@@ -5,7 +5,10 @@
 ** buffers them: each output stream has a read buffer, stdin a write
 ** queue, each at most `limit` bytes (1 MiB unless setbuffer() says
 ** otherwise).  A full buffer stops draining its pipe, so a child that
-** writes faster than we read blocks in its write: back-pressure.
+** writes faster than we read blocks in its write: back-pressure.  A
+** buffer is held only while it holds bytes (emptied, it is freed), and a
+** read takes what the pipe has (FIONREAD), so a live child that is not
+** writing costs no buffer at all (a server holds thousands).
 **
 **   child.pid, child:pidfd(), child:getfd(name)
 **   child:read(stream [, max])  -> data | nil, "again" | nil, "closed"
@@ -117,6 +120,11 @@ static void buffree (ljChild *c, ljBuf2 *b) {
   b->off = b->len = b->cap = 0;
 }
 
+/* an emptied buffer is given back */
+static void bufdone (ljChild *c, ljBuf2 *b) {
+  if (b->len == 0) buffree(c, b);
+}
+
 /* room for n more bytes at the end; 0 on allocation failure */
 static int bufroom (ljChild *c, ljBuf2 *b, size_t n) {
   size_t need = b->len + n, cap;
@@ -127,7 +135,7 @@ static int bufroom (ljChild *c, ljBuf2 *b, size_t n) {
     b->off = 0;
     return 1;
   }
-  cap = b->cap ? b->cap : 16384;
+  cap = b->cap ? b->cap : 1024;
   while (cap < need) cap *= 2;
   p = (char *)c->alloc(c->ud, NULL, 0, cap);
   if (p == NULL) return 0;
@@ -139,14 +147,20 @@ static int bufroom (ljChild *c, ljBuf2 *b, size_t n) {
   return 1;
 }
 
-/* drains fd s into its buffer, up to the limit; 1 if anything changed */
+/* drains fd s into its buffer, up to the limit; 1 if anything changed.
+** Each read asks for what the pipe holds (FIONREAD, at most a pipe's
+** worth); when it holds nothing, a small read tells EOF from "again" */
 static int drain (ljChild *c, int s) {
   ljBuf2 *b = &c->buf[s];
   int changed = 0;
   while (c->fd[s] >= 0 && b->len < c->limit) {
     size_t want = c->limit - b->len;
+    int avail;
     ssize_t n;
     if (want > 262144) want = 262144;    /* a pipe's worth */
+    if (ioctl(c->fd[s], FIONREAD, &avail) != 0) avail = (int)want;
+    else if (avail <= 0) avail = 512;
+    if ((size_t)avail < want) want = (size_t)avail;
     if (!bufroom(c, b, want)) break;
     do n = read(c->fd[s], b->p + b->off + b->len, want);
     while (n < 0 && errno == EINTR);
@@ -155,6 +169,7 @@ static int drain (ljChild *c, int s) {
     closefd(&c->fd[s]);            /* EOF, or EIO: a pty whose child left */
     changed = 1;
   }
+  bufdone(c, b);
   return changed;
 }
 
@@ -184,7 +199,7 @@ static ssize_t nbwrite (ljChild *c, const char *p, size_t len) {
 /* writes what stdin's queue holds; 1 if it emptied */
 static int flush (ljChild *c) {
   ljBuf2 *q = &c->buf[IN];
-  if (c->fd[IN] < 0) { q->off = q->len = 0; return 0; }
+  if (c->fd[IN] < 0) { q->len = 0; buffree(c, q); return 0; }
   while (q->len > 0) {
     ssize_t n = nbwrite(c, q->p + q->off, q->len);
     if (n <= 0) {
@@ -194,7 +209,7 @@ static int flush (ljChild *c) {
     q->off += (size_t)n;
     q->len -= (size_t)n;
   }
-  if (q->len == 0) q->off = 0;
+  bufdone(c, q);
   if (q->len == 0 && c->closein) closefd(&c->fd[IN]);
   return q->len == 0;
 }
@@ -597,7 +612,7 @@ static void take (lua_State *L, ljChild *c, int s, size_t max) {
   lua_pushlstring(L, b->p + b->off, n);
   b->off += n;
   b->len -= n;
-  if (b->len == 0) b->off = 0;
+  bufdone(c, b);
 }
 
 /* a whole line from s's buffer (after draining), without its "\n" */
@@ -611,7 +626,7 @@ static int readline (lua_State *L, ljChild *c, int s) {
     lua_pushlstring(L, b->p + b->off, n);
     b->off += n + 1;
     b->len -= n + 1;
-    if (b->len == 0) b->off = 0;
+    bufdone(c, b);
     rewatch(c);
     return 1;
   }

@@ -390,9 +390,10 @@ local function statstext ()
   for _ in pairs(conns) do n = n + 1 end
   return ("mode %s\nlive %d\nqueued %d\nconnections %d\nspawns %d\nfailed %d\n" ..
           "ended %d\nspawn_us_p50 %.0f\nspawn_us_p99 %.0f\nspawn_us_max %.0f\n" ..
-          "rss_kb %d\n"):format(opt.bwrap and "bwrap" or "lunajail", live, qlen(), n,
+          "rss_kb %d\nlua_kb %.0f\n"):format(opt.bwrap and "bwrap" or "lunajail", live, qlen(), n,
     stats.spawns, stats.failed, stats.ended, quantile(stats.times, 0.5),
-    quantile(stats.times, 0.99), quantile(stats.times, 1), rss_kb())
+    quantile(stats.times, 0.99), quantile(stats.times, 1), rss_kb(),
+    collectgarbage("count"))
 end
 
 local function connection (tcp)
