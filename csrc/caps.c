@@ -164,13 +164,22 @@ static int rawcapset (const Sets *s) {
 }
 
 /* drop every cap of m from the bounding set; EINVAL means "beyond the
-** kernel's last capability": nothing to drop */
+** kernel's last capability": nothing to drop.  One prctl per cap: a
+** refused drop (EPERM, no CAP_SETPCAP; the kernel checks that before the
+** cap's number) is an error only for a cap that is still there */
 static int dropbound (uint64_t m) {
   int c;
-  for (c = 0; c < 64; c++)
-    if ((m & ((uint64_t)1 << c)) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1
-        && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL)
-      return errno;
+  for (c = 0; c < 64; c++) {
+    if (!(m & ((uint64_t)1 << c)) || prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0)
+      continue;
+    if (errno == EINVAL) break;
+    if (errno != EPERM) return errno;
+    switch (prctl(PR_CAPBSET_READ, c, 0, 0, 0)) {   /* EPERM comes first */
+      case 0: continue;            /* not there: dropped already */
+      case 1: return EPERM;
+      default: if (errno == EINVAL) return 0; return errno;
+    }
+  }
   return 0;
 }
 

@@ -223,9 +223,32 @@ static int mountin (const ljStep *s, ljCtx *c, const char *rel) {
   return err;
 }
 
+/* beneath a root, onto a file that is no symlink (the /proc masks, the
+** /dev nodes): by name in its parent, found once; -1 for anything else,
+** which mountin judges */
+static int mountfile (const ljStep *s, ljCtx *c) {
+  struct stat st;
+  At a;
+  int cwd, err = -1;
+  if (at(c, s->s[1], &a) != 0) return -1;
+  if (fstatat(a.dirfd, a.name, &st, AT_SYMLINK_NOFOLLOW) == 0
+      && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+    if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) err = errno;
+    else {
+      err = fchdir(a.dirfd) != 0 ? errno : mountat(s, a.name);
+      if (fchdir(cwd) != 0 && err == 0) err = errno;
+      close(cwd);
+    }
+  }
+  closeat(&a);
+  return err;
+}
+
 static int mount_apply (const ljStep *s, ljCtx *c) {
   const char *rel = lj_inroot(c, s->s[1]);
-  return rel ? mountin(s, c, rel) : mountat(s, s->s[1]);
+  int err;
+  if (rel == NULL) return mountat(s, s->s[1]);
+  return (err = mountfile(s, c)) >= 0 ? err : mountin(s, c, rel);
 }
 
 static void mount_describe (const ljStep *s, ljBuf *b) {
@@ -627,13 +650,29 @@ static int isdir (ljCtx *c, const char *path) {
   return 1;
 }
 
+/* the last directory of path, in a parent that is there: 0, an errno,
+** or -1 when the parent is missing (the walk then makes it) */
+static int mkdirlast (ljCtx *c, const char *path, mode_t m) {
+  At a;
+  int err;
+  if (at(c, path, &a) != 0) return -1;
+  if (mkdirat(a.dirfd, a.name, 0700) == 0) err = setmode(&a, m);
+  else if (errno == ENOENT) err = -1;
+  else if (errno != EEXIST) err = errno;
+  else err = isdir(c, path) ? 0 : EEXIST;
+  closeat(&a);
+  return err;
+}
+
 static int mkdir_apply (const ljStep *s, ljCtx *c) {
   char p[4096];
   size_t len = strlen(s->s[0]), i;
+  int last;
   if (len >= sizeof p) return ENAMETOOLONG;
   memcpy(p, s->s[0], len + 1);
   while (len > 1 && p[len - 1] == '/') p[--len] = '\0';
-  for (i = 1; i <= len; i++) {
+  if ((last = mkdirlast(c, p, filemode(c, s->i[0]))) >= 0) return last;
+  for (i = 1; i <= len; i++) {       /* mkdir -p, one component at a time */
     mode_t m = i == len ? filemode(c, s->i[0]) : 0755;
     At a;
     int err;
