@@ -976,6 +976,8 @@ void lj_child_close (lua_State *L, ljChild *c, int wait) {
   if (c->prog) munmap(c->prog, c->prog->size);
   c->prog = NULL;
   c->run = NULL;
+  if (c->arena) lj_arenafree(c->arena);
+  c->arena = NULL;
   closefd(&c->reportfd);
   if (wait && c->pidfd >= 0 && !c->reaped) {
     siginfo_t si;

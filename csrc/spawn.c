@@ -1577,6 +1577,8 @@ static void finish (lua_State *L, int idx, ljChild *c, Run *R) {
   c->prog = NULL;
   c->run = NULL;
   closefd(&c->reportfd);
+  lj_arenafree(c->arena);                /* R is gone with it */
+  c->arena = NULL;
 }
 
 int lj_setup_step (lua_State *L, int idx, ljChild *c) {
@@ -1663,6 +1665,7 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
   ch->reportfd = R->rep[0];
   ch->prog = R->g;
   ch->run = R;
+  ch->arena = a;
   ch->setup = 1;
   if (R->nsock[0] >= 0
       && lj_notify_new(ch, R->nsock[0], P->pid1 || P->fork) != 0 && !err) {

@@ -190,6 +190,8 @@ typedef struct ljChild {
   ljProg *prog;                    /* the program, mapped, until exec */
   void *run;                       /* the spawn's state, until exec (in
                                       the arena, the uservalue 2) */
+  ljArena *arena;                  /* ... which is freed then, not left
+                                      to a GC that cannot see its size */
   double setupdl;                  /* when setup times out (monotonic) */
   int setup;                       /* 1 in setup, 0 started, -1 failed */
   int leasefd;                     /* its id lease: closed once reaped */
