@@ -149,21 +149,33 @@ static int bufroom (ljChild *c, ljBuf2 *b, size_t n) {
 
 /* drains fd s into its buffer, up to the limit; 1 if anything changed.
 ** Each read asks for what the pipe holds (FIONREAD, at most a pipe's
-** worth); when it holds nothing, a small read tells EOF from "again" */
+** worth), into a buffer of that size; when it holds nothing, a small
+** read on the stack tells EOF from "again" without growing the buffer
+** (bytes that came in between are kept; only an allocation failure for
+** them, at most 512 bytes, could lose them) */
 static int drain (ljChild *c, int s) {
   ljBuf2 *b = &c->buf[s];
   int changed = 0;
   while (c->fd[s] >= 0 && b->len < c->limit) {
     size_t want = c->limit - b->len;
+    char small[512];
+    char *into = small;
     int avail;
     ssize_t n;
     if (want > 262144) want = 262144;    /* a pipe's worth */
     if (ioctl(c->fd[s], FIONREAD, &avail) != 0) avail = (int)want;
-    else if (avail <= 0) avail = 512;
-    if ((size_t)avail < want) want = (size_t)avail;
-    if (!bufroom(c, b, want)) break;
-    do n = read(c->fd[s], b->p + b->off + b->len, want);
+    if (avail > 0) {
+      if ((size_t)avail < want) want = (size_t)avail;
+      if (!bufroom(c, b, want)) break;
+      into = b->p + b->off + b->len;
+    }
+    else if (want > sizeof small) want = sizeof small;
+    do n = read(c->fd[s], into, want);
     while (n < 0 && errno == EINTR);
+    if (n > 0 && into == small) {
+      if (!bufroom(c, b, (size_t)n)) break;
+      memcpy(b->p + b->off + b->len, small, (size_t)n);
+    }
     if (n > 0) { b->len += (size_t)n; changed = 1; continue; }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     closefd(&c->fd[s]);            /* EOF, or EIO: a pty whose child left */

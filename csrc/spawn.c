@@ -103,8 +103,8 @@ long lj_clone3 (void *args, size_t size, int (*fn) (void *), void *arg);
 #endif
 
 /* ASan: the trampoline's frames mark its stack's shadow (in our memory,
-** as it shares it) and it never unmarks them: before each clone the
-** stack is clean again */
+** as it shares it) and it never unmarks them: the stack is made clean
+** before each clone and again before it is unmapped */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
@@ -1259,6 +1259,9 @@ static int run (ljPlan *P, const Side *M, Run *R, int runnerfd) {
   if (err) closefd(&R->syn[1]);    /* the trampoline reads EOF, exits */
   else go(R);
   waitexec(R);
+  UNPOISON(R->stack, STACKSIZE);        /* its frames' marks must not
+                                           outlive it: the next mapping
+                                           there (a plan's memfd) is ours */
   munmap(R->stack, STACKSIZE);
   R->stack = NULL;
   fcntl(R->rep[0], F_SETFL, O_NONBLOCK);

@@ -363,7 +363,7 @@ describe("embedding in a server", function()
       for _, c in ipairs(kids) do c:close_stdin() end
       for _, c in ipairs(kids) do c:wait(60) c:close() end
       return { per = per }
-    ]])
+    ]], H.RSSENV)
     assert.is_true(r.per < 48, ("%.1f KB of heap per live sandbox"):format(r.per))
   end)
 

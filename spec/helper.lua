@@ -129,9 +129,12 @@ function H.run (mode, code, env)
 end
 
 -- for a snippet that measures its own RSS: under ASan, no quarantine
--- (freed memory would wait there, 256 MB of it, and count as held)
+-- (freed memory would wait there, 256 MB of it, and count as held), and
+-- freed pages given back at once (a buffer freed per read would else
+-- stay resident in each size class's region)
 H.RSSENV = os.getenv("ASAN_OPTIONS")
-  and ("ASAN_OPTIONS='%s:quarantine_size_mb=0' "):format(os.getenv("ASAN_OPTIONS")) or ""
+  and ("ASAN_OPTIONS='%s:quarantine_size_mb=0:allocator_release_to_os_interval_ms=0' ")
+      :format(os.getenv("ASAN_OPTIONS")) or ""
 
 -- the values, unpacked
 function H.lua (mode, code, env)
