@@ -13,8 +13,9 @@
 ** Each is openat2(2), or the same walk by hand where openat2 is missing
 ** (before Linux 5.6; valgrind).
 **
-** core.stat(path [, follow]), core.realpath(path), core.readlink(path)
-** and core.firstlink(path) are the parent's view of the host: the recipe
+** core.stat(path [, follow]), core.filetype(path [, follow]),
+** core.realpath(path), core.readlink(path) and core.firstlink(path) are
+** the parent's view of the host: the recipe
 ** compiler reads with them, and never through a process or a shell.
 */
 
@@ -208,24 +209,45 @@ static const ljOp op_beneath = {
 ** component missing, no directory, no search permission)
 */
 
-static int l_stat (lua_State *L) {
+/* lstat, or stat with follow: 0, or the failure pushed (2 values) */
+static int dostat (lua_State *L, const char *name, struct stat *st,
+                   const char **type) {
   ljArgs A;
-  struct stat st;
-  const char *path, *type;
-  char mode[8];
-  lj_args(&A, L, "stat", "path,follow");
+  const char *path;
+  lj_args(&A, L, name, "path,follow");
   path = lj_argpath(&A, 1);
-  if ((lj_optbool(&A, 2, 0) ? stat(path, &st) : lstat(path, &st)) != 0)
+  if ((lj_optbool(&A, 2, 0) ? stat(path, st) : lstat(path, st)) != 0)
     return lj_pushfail(L, lua_pushfstring(L, "stat(\"%s\")", path), errno);
-  switch (st.st_mode & S_IFMT) {
-    case S_IFREG: type = "file"; break;
-    case S_IFDIR: type = "dir"; break;
-    case S_IFLNK: type = "link"; break;
-    case S_IFCHR: type = "char"; break;
-    case S_IFBLK: type = "block"; break;
-    case S_IFIFO: type = "fifo"; break;
-    default: type = "socket"; break;
+  switch (st->st_mode & S_IFMT) {
+    case S_IFREG: *type = "file"; break;
+    case S_IFDIR: *type = "dir"; break;
+    case S_IFLNK: *type = "link"; break;
+    case S_IFCHR: *type = "char"; break;
+    case S_IFBLK: *type = "block"; break;
+    case S_IFIFO: *type = "fifo"; break;
+    default: *type = "socket"; break;
   }
+  return 0;
+}
+
+/* core.filetype(path [, follow]): stat's type alone, no table (the
+** recipe compiler asks it of every host path a kept plan depends on, at
+** each spawn) */
+static int l_filetype (lua_State *L) {
+  struct stat st;
+  const char *type;
+  int n = dostat(L, "filetype", &st, &type);
+  if (n) return n;
+  lua_pushstring(L, type);
+  return 1;
+}
+
+static int l_stat (lua_State *L) {
+  struct stat st;
+  const char *type;
+  char mode[8];
+  int n = dostat(L, "stat", &st, &type);
+  if (n) return n;
   mode[0] = '0';
   mode[1] = (char)('0' + ((st.st_mode >> 9) & 7));
   mode[2] = (char)('0' + ((st.st_mode >> 6) & 7));
@@ -309,6 +331,8 @@ const ljOp *const lj_ops_path[] = { &op_beneath, NULL };
 void lj_open_path (lua_State *L) {
   lua_pushcfunction(L, l_stat);
   lua_setfield(L, -2, "stat");
+  lua_pushcfunction(L, l_filetype);
+  lua_setfield(L, -2, "filetype");
   lua_pushcfunction(L, l_realpath);
   lua_setfield(L, -2, "realpath");
   lua_pushcfunction(L, l_readlink);

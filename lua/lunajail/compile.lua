@@ -73,8 +73,7 @@ local function note (q, p, flag, ...)
 end
 
 local function stattype (p, follow)
-  local st = core.stat(p, follow)
-  return st and st.type or false
+  return core.filetype(p, follow) or false
 end
 
 local function stat (p, follow)
