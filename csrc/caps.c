@@ -177,7 +177,7 @@ static int dropbound (uint64_t m) {
     switch (prctl(PR_CAPBSET_READ, c, 0, 0, 0)) {   /* EPERM comes first */
       case 0: continue;            /* not there: dropped already */
       case 1: return EPERM;
-      default: if (errno == EINVAL) return 0; return errno;
+      default: return errno == EINVAL ? 0 : errno;    /* beyond the last */
     }
   }
   return 0;

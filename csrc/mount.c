@@ -189,12 +189,11 @@ static int mountat (const ljStep *s, const char *target) {
 }
 
 /* beneath a root: a directory through its fd (mount "." from inside it;
-** the bind's flags from inside the new mount, "." again); a file by name
-** in its parent, never through a symlink */
+** the bind's flags from inside the new mount, "." again).  A file is
+** mountfile's (below): one reached here is behind a symlink, ELOOP */
 static int mountin (const ljStep *s, ljCtx *c, const char *rel) {
   unsigned long fl = (unsigned long)s->i[0];
   struct stat st;
-  At a;
   int cwd, fd, err = 0;
   if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) return errno;
   if ((fd = lj_openin(c, rel, O_PATH)) < 0 || fstat(fd, &st) != 0) err = errno;
@@ -210,13 +209,7 @@ static int mountin (const ljStep *s, ljCtx *c, const char *rel) {
         umount2(".", MNT_DETACH);
     }
   }
-  else if ((err = at(c, s->s[1], &a)) == 0) {
-    if (fchdir(a.dirfd) != 0 || fstatat(a.dirfd, a.name, &st,
-                                         AT_SYMLINK_NOFOLLOW) != 0)
-      err = errno;
-    else err = S_ISLNK(st.st_mode) ? ELOOP : mountat(s, a.name);
-    closeat(&a);
-  }
+  else err = ELOOP;
   if (fd >= 0) close(fd);
   if (fchdir(cwd) != 0 && err == 0) err = errno;
   close(cwd);
@@ -224,8 +217,8 @@ static int mountin (const ljStep *s, ljCtx *c, const char *rel) {
 }
 
 /* beneath a root, onto a file that is no symlink (the /proc masks, the
-** /dev nodes): by name in its parent, found once; -1 for anything else,
-** which mountin judges */
+** /dev nodes): by name in its parent, found once; -1 for anything else
+** (a directory, a symlink, nothing there), which mountin judges */
 static int mountfile (const ljStep *s, ljCtx *c) {
   struct stat st;
   At a;

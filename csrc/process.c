@@ -211,7 +211,7 @@ static ssize_t nbwrite (ljChild *c, const char *p, size_t len) {
 /* writes what stdin's queue holds; 1 if it emptied */
 static int flush (ljChild *c) {
   ljBuf2 *q = &c->buf[IN];
-  if (c->fd[IN] < 0) { q->len = 0; buffree(c, q); return 0; }
+  if (c->fd[IN] < 0) { buffree(c, q); return 0; }
   while (q->len > 0) {
     ssize_t n = nbwrite(c, q->p + q->off, q->len);
     if (n <= 0) {
@@ -981,16 +981,23 @@ static int child_reports (lua_State *L) {
   return 1;
 }
 
-/* the one close of close(), __close and __gc: never blocks (but with
-** wait, for a child known to be exiting: a failed setup) */
-void lj_child_close (lua_State *L, ljChild *c, int wait) {
-  int k;
+/* what only setup needs, let go at its end (or at a close during it):
+** the program's mapping, the report pipe, the spawn's state and its
+** arena (freed now: Lua's GC cannot see its size) */
+void lj_child_endsetup (ljChild *c) {
   if (c->prog) munmap(c->prog, c->prog->size);
   c->prog = NULL;
   c->run = NULL;
   if (c->arena) lj_arenafree(c->arena);
   c->arena = NULL;
   closefd(&c->reportfd);
+}
+
+/* the one close of close(), __close and __gc: never blocks (but with
+** wait, for a child known to be exiting: a failed setup) */
+void lj_child_close (lua_State *L, ljChild *c, int wait) {
+  int k;
+  lj_child_endsetup(c);
   if (wait && c->pidfd >= 0 && !c->reaped) {
     siginfo_t si;
     memset(&si, 0, sizeof si);

@@ -1574,14 +1574,9 @@ static void finish (lua_State *L, int idx, ljChild *c, Run *R) {
     lua_pushnil(L);
     c->setup = 0;
   }
-  lua_setiuservalue(L, idx, 2);          /* the error, or nothing: the
-                                            arena is garbage now */
-  munmap(R->g, R->g->size);
-  c->prog = NULL;
-  c->run = NULL;
-  closefd(&c->reportfd);
-  lj_arenafree(c->arena);                /* R is gone with it */
-  c->arena = NULL;
+  lua_setiuservalue(L, idx, 2);          /* the error, or nothing, in
+                                            the arena's place */
+  lj_child_endsetup(c);                  /* R is gone with its arena */
 }
 
 int lj_setup_step (lua_State *L, int idx, ljChild *c) {
@@ -1688,8 +1683,8 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
     luaL_pushfail(L);
     pushearly(L, P, &M, R->what ? R->what : "spawn", err);
     giveback(ch, &M);
-    lj_child_close(L, ch, 0);            /* SIGKILL to a runner */
-    lj_arenafree(a);
+    lj_child_close(L, ch, 0);            /* SIGKILL to a runner; the
+                                            arena freed */
     return 2;
   }
   if (P->async) return 1;

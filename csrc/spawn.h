@@ -222,6 +222,7 @@ typedef struct ljChild {
 
 ljChild *lj_newchild (lua_State *L);
 void lj_child_close (lua_State *L, ljChild *c, int wait);
+void lj_child_endsetup (ljChild *c);   /* program, reports, arena: gone */
 int lj_child_signal (ljChild *c, int sig);  /* by its pidfd, else kill(2)
                                           while unreaped (ENOSYS: valgrind) */
 void lj_unwatch (ljChild *c, int fd);   /* out of the aggregate fd */

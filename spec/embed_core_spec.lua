@@ -8,8 +8,8 @@
 -- opens and the "host" that steals its children are that process's.
 local H = require "helper"
 
-local function lua (mode, code)
-  return H.lua(mode, 'require "lunajail"\nlocal P = require "plans"\n' .. code)
+local function lua (mode, code, env)
+  return H.lua(mode, 'require "lunajail"\nlocal P = require "plans"\n' .. code, env)
 end
 
 -- the state (Z for a zombie) of pid, or nil once it is gone
@@ -27,6 +27,13 @@ end
 local NOFILE = [[
 local _, hard = core.getrlimit("nofile")
 core.setrlimit("nofile", hard, hard)
+]]
+
+-- a snippet's start: data(), this process's VmData in KB (its heap)
+local VMDATA = [[
+local function data ()
+  return tonumber(io.open("/proc/self/status"):read("a"):match("VmData:%s*(%d+)"))
+end
 ]]
 
 describe("embedding in a server", function()
@@ -336,11 +343,8 @@ describe("embedding in a server", function()
   -- child's life (534 KB of allocated heap per sandbox in the code-runner)
   it("gives back a child's read buffer once it is emptied", function()
     if H.novalgrind("replaces malloc: VmData does not follow the heap") then return end
-    local r = H.lua(H.modes[1], 'require "lunajail"\n' .. NOFILE .. [[
+    local r = lua(H.modes[1], NOFILE .. VMDATA .. [[
       local rec = lj.container{ argv = {"sh", "-c", "echo x; echo y >&2; read z"} }
-      local function data ()
-        return tonumber(io.open("/proc/self/status"):read("a"):match("VmData:%s*(%d+)"))
-      end
       local w = assert(lj.spawn(rec)) w:close_stdin() w:wait(60) w:close()   -- warm
       collectgarbage() collectgarbage()
       local before, kids = data(), {}
@@ -372,12 +376,7 @@ describe("embedding in a server", function()
   -- up between collections (a code-runner held 27 KB per live sandbox)
   it("frees a spawn's decoded plan when its setup ends, not at a later GC", function()
     if H.novalgrind("replaces malloc: VmData does not follow the heap") then return end
-    local r = H.lua(H.modes[1], [[
-      local core = require "lunajail.core"
-      require "lunajail"
-      local function data ()
-        return tonumber(io.open("/proc/self/status"):read("a"):match("VmData:%s*(%d+)"))
-      end
+    local r = lua(H.modes[1], VMDATA .. [[
       local env, big = {}, ("x"):rep(100000)
       for i = 1, 10 do env[i] = ("V%d=%s"):format(i, big) end   -- 1 MB decoded
       local plan = { argv = { "/bin/true" }, env = env }
