@@ -5,6 +5,11 @@
 ** what glibc's clone() does for clone(2), which glibc does not offer for
 ** clone3.  Returns the child's pid, or -errno.  Only the registers the
 ** kernel preserves across the system call carry fn and arg over.
+**
+** long lj_rawsys (long nr, long a, long b, long c, long d, long e, long f)
+** a system call that returns -errno and touches nothing else: a child
+** running in our memory beside us (netpool.c's maker) must not write the
+** errno it shares with us.
 */
 
 #if defined(__x86_64__)
@@ -29,6 +34,21 @@ lj_clone3:
         hlt
         .size lj_clone3, .-lj_clone3
 
+        .global lj_rawsys
+        .hidden lj_rawsys
+        .type lj_rawsys, @function
+lj_rawsys:
+        mov     %rdi, %rax
+        mov     %rsi, %rdi
+        mov     %rdx, %rsi
+        mov     %rcx, %rdx
+        mov     %r8, %r10
+        mov     %r9, %r8
+        mov     8(%rsp), %r9
+        syscall
+        ret
+        .size lj_rawsys, .-lj_rawsys
+
 #elif defined(__aarch64__)
 
         .text
@@ -50,6 +70,21 @@ lj_clone3:
         svc     #0
         brk     #0
         .size lj_clone3, .-lj_clone3
+
+        .global lj_rawsys
+        .hidden lj_rawsys
+        .type lj_rawsys, %function
+lj_rawsys:
+        mov     x8, x0
+        mov     x0, x1
+        mov     x1, x2
+        mov     x2, x3
+        mov     x3, x4
+        mov     x4, x5
+        mov     x5, x6
+        svc     #0
+        ret
+        .size lj_rawsys, .-lj_rawsys
 
 #endif
 

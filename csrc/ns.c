@@ -41,13 +41,26 @@ static void unshare_decode (ljArgs *A, ljStep *s) {
   if (s->i[0] == 0) lj_argerror(A, 1, "no namespace named");
 }
 
+/* i[1] > 0: a fresh network namespace made ahead of time (netpool.c;
+** spawn.c sets it, a plan cannot), joined in place of a new one; should
+** the join fail, the step makes its own */
 static int unshare_apply (const ljStep *s, ljCtx *c) {
+  int flags = (int)s->i[0];
   (void)c;
-  return unshare((int)s->i[0]) == 0 ? 0 : errno;
+  if (s->i[1] > 0) {
+    if ((flags & CLONE_NEWNET) && setns((int)s->i[1], CLONE_NEWNET) == 0)
+      flags &= ~CLONE_NEWNET;
+    close((int)s->i[1]);
+  }
+  return unshare(flags) == 0 ? 0 : errno;   /* unshare(0): nothing */
 }
 
 static void ns_describe (const ljStep *s, ljBuf *b) {
-  if (s->op->apply == unshare_apply) { lj_bufaddflags(b, &lj_nsflags, s->i[0]); return; }
+  if (s->op->apply == unshare_apply) {
+    lj_bufaddflags(b, &lj_nsflags, s->i[0]);
+    if (s->i[1] > 0) lj_bufadd(b, "; net made ahead");
+    return;
+  }
   if (s->s[0]) lj_bufaddq(b, s->s[0]);
   else { lj_bufadd(b, "fd "); lj_bufaddint(b, s->i[1]); }
   if (s->i[0]) { lj_bufadd(b, ", "); lj_bufaddflags(b, &lj_nsflags, s->i[0]); }

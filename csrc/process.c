@@ -331,7 +331,9 @@ static int reapone (int pidfd) {
   siginfo_t si;
   long r;
   memset(&si, 0, sizeof si);
-  do r = syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED | WNOHANG, NULL);
+  do r = syscall(SYS_waitid, P_PIDFD, pidfd, &si,
+                 WEXITED | WNOHANG | __WALL, NULL);  /* __WALL: a netpool
+                                      maker, which sends no SIGCHLD */
   while (r < 0 && errno == EINTR);
   if (r == 0) return si.si_pid != 0;
   if (errno == ECHILD) return exited(pidfd);   /* the host's, or not our
@@ -410,7 +412,7 @@ static int reaper_epoll (lua_State *L, Reaper *R) {
 }
 
 /* the reaper owns pidfd and leasefd from now on */
-static void reaper_add (lua_State *L, int pidfd, int leasefd) {
+void lj_reaper_add (lua_State *L, int pidfd, int leasefd) {
   Reaper *R = getreaper(L, 1);
   if (R->dead) {                           /* nothing will sweep it */
     close(pidfd);
@@ -497,7 +499,9 @@ void lj_reaper_forget (lua_State *L) {
 }
 
 static int l_reap (lua_State *L) {
-  lua_pushinteger(L, lj_reaper_sweep(L));
+  int left = lj_reaper_sweep(L);
+  lj_netpool_collect(L);           /* a maker it reaped: what it made */
+  lua_pushinteger(L, left);
   return 1;
 }
 
@@ -1015,7 +1019,7 @@ void lj_child_close (lua_State *L, ljChild *c, int wait) {
     if (!c->reaped && c->killsig) sendsig(c, c->killsig);
     if (c->initlease) closefd(&c->leasefd);   /* init keeps the id */
     if (!tryreap(c)) {
-      reaper_add(L, c->pidfd, c->leasefd);   /* it owns both now */
+      lj_reaper_add(L, c->pidfd, c->leasefd);   /* it owns both now */
       c->pidfd = c->leasefd = -1;
     }
     closefd(&c->pidfd);

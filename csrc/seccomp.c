@@ -311,6 +311,7 @@ static Filter *newfilter (ljArgs *A, int n) {
   if ((f->ctx = seccomp_init(def)) == NULL)
     luaL_error(L, "seccomp_init failed");
   seccomp_attr_set(f->ctx, SCMP_FLTATR_CTL_NNP, 0);
+  seccomp_attr_set(f->ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
   lua_getfield(L, idx, "badarch");
   if (!lua_isnil(L, -1)) {
     int err = seccomp_attr_set(f->ctx, SCMP_FLTATR_ACT_BADARCH,

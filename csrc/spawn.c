@@ -97,10 +97,6 @@
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
-#if defined(__x86_64__) || defined(__aarch64__)
-#define HAVE_CLONE3 1
-long lj_clone3 (void *args, size_t size, int (*fn) (void *), void *arg);
-#endif
 
 /* ASan: the trampoline's frames mark its stack's shadow (in our memory,
 ** as it shares it) and it never unmarks them: the stack is made clean
@@ -751,6 +747,7 @@ typedef struct Tramp {
 
 typedef struct Run {
   int rep[2], syn[2];              /* report and sync pipes */
+  int netfd;                       /* a pooled network namespace, or -1 */
   int xp[2];                       /* EOF: the trampoline exec'd */
   int ours[3];                     /* our ends of stdio pipes */
   int opened[3];                   /* fds we opened for the child */
@@ -1278,6 +1275,7 @@ static void cleanup (Run *R) {
   closefd(&R->status[1]);
   closefd(&R->progfd);
   closefd(&R->nsock[1]);
+  closefd(&R->netfd);              /* the runner's, if it has started */
   for (k = 0; k < 3; k++) closefd(&R->opened[k]);
   if (R->stack) munmap(R->stack, STACKSIZE);
   R->stack = NULL;
@@ -1609,6 +1607,31 @@ static void waitsetup (lua_State *L, int idx, ljChild *c) {
 
 /* {====== core.spawn ======} */
 
+/* the plan's first new network namespace from the pool (netpool.c),
+** where one may stand in for it: one an unshare step makes (the clone's
+** has no step to join another), with no user namespace made or joined
+** before it or with it.  The step gets the fd; we close ours once the
+** runner has its copy */
+static int netjoin (lua_State *L, ljPlan *P) {
+  static const ljOp *opunshare, *opsetns;
+  int k, fd;
+  if (P->cloneflags & (CLONE_NEWUSER | CLONE_NEWNET)) return -1;
+  if (!opunshare) {
+    opunshare = lj_findop("unshare");
+    opsetns = lj_findop("setns");
+  }
+  for (k = 0; k < P->nsteps - 2; k++) {
+    ljStep *s = &P->steps[k];
+    if (s->op == opsetns || (s->op == opunshare && (s->i[0] & CLONE_NEWUSER)))
+      return -1;
+    if (s->op == opunshare && (s->i[0] & CLONE_NEWNET)) {
+      if ((fd = lj_netpool_take(L)) >= 0) s->i[1] = s->usefd = fd;
+      return fd;
+    }
+  }
+  return -1;
+}
+
 /* a spawn that failed leaves its lease with the caller, unspent */
 static void giveback (ljChild *ch, Side *M) {
   if (M->lease && ch->leasefd >= 0) {
@@ -1646,6 +1669,7 @@ int lj_spawnplan (lua_State *L, int ctlfd, double *timeout) {
   R->rep[0] = R->rep[1] = R->syn[0] = R->syn[1] = R->pidfd = -1;
   R->status[0] = R->status[1] = R->pty = R->progfd = -1;
   R->xp[0] = R->xp[1] = R->nsock[0] = R->nsock[1] = -1;
+  R->netfd = netjoin(L, P);
   R->ctlfd = ctlfd;
   if (timeout) *timeout = P->setup_timeout;
   for (k = 0; k < 3; k++) R->ours[k] = R->opened[k] = -1;

@@ -114,6 +114,19 @@ enum { LJ_REP_DONE = 3, LJ_REP_FAILED = 4, LJ_REP_DATA = 5 };
 /* the pid of a pidfd in the pid namespace of our /proc, or 0 */
 int lj_pidfdpid (int pidfd);
 
+/* clone3.S: a child in our memory on its own stack (clone3(2) as glibc's
+** clone() does clone(2)), and a system call that leaves errno alone */
+#if defined(__x86_64__) || defined(__aarch64__)
+#define HAVE_CLONE3 1
+long lj_clone3 (void *args, size_t size, int (*fn) (void *), void *arg);
+long lj_rawsys (long nr, long a, long b, long c, long d, long e, long f);
+#endif
+
+/* netpool.c: a fresh network namespace made ahead of time, close-on-exec,
+** for a spawn whose first new one it may stand in for, or -1 */
+int lj_netpool_take (lua_State *L);
+void lj_netpool_collect (lua_State *L);   /* core.reap's: what a maker made */
+
 typedef struct ljCtlFork {
   int32_t kind;                    /* LJ_CTL_FORK */
   int32_t cloneflags;              /* its namespaces */
@@ -228,6 +241,7 @@ int lj_child_signal (ljChild *c, int sig);  /* by its pidfd, else kill(2)
 void lj_unwatch (ljChild *c, int fd);   /* out of the aggregate fd */
 double lj_monotonic (void);        /* CLOCK_MONOTONIC, seconds */
 int lj_reaper_sweep (lua_State *L);
+void lj_reaper_add (lua_State *L, int pidfd, int leasefd);  /* owns both */
 void lj_reaper_forget (lua_State *L);   /* a fork's copy: drop, close nothing */
 void lj_open_process (lua_State *L);
 

@@ -1,0 +1,151 @@
+-- the network namespaces a Lua state makes ahead of time (csrc/netpool.c):
+-- as root, a container joins a fresh one instead of making its own; each
+-- is used once, its loopback up, never seen by the payload's fds or a
+-- host that reaps with waitpid(-1); as uid 65534, whose sandboxes have a
+-- user namespace, nothing is pooled.
+local H = require "helper"
+
+-- a snippet's start: what the payload sees, and our fds that are netns
+local PRELUDE = [[
+  local SEE = { "sh", "-c", "readlink /proc/self/ns/net; ip -o link show lo;"
+                .. " ls -l /proc/self/fd/" }
+  local function netfds ()
+    local n = 0
+    for fd = 0, 1023 do
+      local l = core.readlink("/proc/self/fd/" .. fd)
+      if l and l:match("^net:") then n = n + 1 end
+    end
+    return n
+  end
+  local function settle ()            -- until the maker has given its all
+    for _ = 1, 2000 do
+      if not core.netpool().making then return end
+      core.poll({}, 1)
+    end
+  end
+]]
+
+describe("netpool", function()
+  if not H.root then
+    it("is root's alone", function()
+      H.skip("needs root (a network namespace of our user namespace)")
+    end)
+    return
+  end
+  if H.novalgrind("runs a child in our memory only as a thread: the pool is off") then return end
+  local noip = not os.execute("command -v ip >/dev/null 2>&1")
+
+  it("gives a root container a fresh namespace made ahead, with lo up, used once", function()
+    if noip then return H.skip("needs ip (iproute2) to read lo's flags in the sandbox") end
+    local r = H.lua("root", PRELUDE .. [[
+      local host = core.readlink("/proc/self/ns/net")
+      local r = lj.container{ argv = SEE }
+      local out, pools = {}, {}
+      for i = 1, 10 do
+        out[i] = assert(lj.run(r, { timeout = 30 })).stdout
+        pools[i] = core.netpool()
+        settle()
+      end
+      -- four at once (each lives 0.5 s, all started within it), each its own
+      local kids, live = {}, {}
+      for i = 1, 4 do
+        kids[i] = assert(lj.spawn(lj.container{ argv = { "sh", "-c",
+          "readlink /proc/self/ns/net; sleep 0.5" } }))
+      end
+      for i = 1, 4 do
+        live[i] = (assert(kids[i]:communicate(nil, 30)):gsub("\n$", ""))
+        kids[i]:close()
+      end
+      settle()
+      local before = core.netpool()
+      local held = netfds()
+      local traced = assert(core.spawn(lj.container{ argv = { "true" },
+                                         trace = true }:steps()))
+      traced:wait()
+      local call = traced:reports()[1].call
+      traced:close()
+      core.netpool(0)
+      return { host = host, out = out, pools = pools, live = live,
+               before = before, held = held, after = netfds(), call = call,
+               final = core.netpool() }
+    ]])
+    assert.is_nil(r.pools[10].off)
+    assert.equal(0, r.pools[1].used)     -- a state's first: its own
+    assert.is_true(r.pools[10].used >= 7, "pooled: " .. r.pools[10].used)
+    for i = 1, 10 do
+      local ns = r.out[i]:match("^(net:%[%d+%])\n")
+      assert.truthy(ns, r.out[i])
+      assert.are_not.equal(r.host, ns)
+      assert.matches("1: lo: <LOOPBACK,UP,LOWER_UP>", r.out[i], 1, true)
+      assert.is_nil(r.out[i]:match("net:%[%d+%]", #ns + 1),
+                    "a netns fd reached the payload:\n" .. r.out[i])
+    end
+    local seen = { [r.host] = true }
+    for i = 1, 4 do
+      assert.is_nil(seen[r.live[i]], "shared: " .. tostring(r.live[i]))
+      seen[r.live[i]] = true
+    end
+    assert.equal(r.before.ready, r.held)  -- the used ones are closed here
+    assert.matches("net made ahead", r.call, 1, true)
+    assert.equal(0, r.after)              -- size 0: the ready ones closed
+    assert.equal(0, r.final.ready)
+    assert.is_true(r.final.made >= r.final.used)
+  end)
+
+  it("makes them where a host's waitpid(-1) never sees the maker, which the reaper reaps",
+     function()
+    local r = H.lua("root", PRELUDE .. [[
+      core.netpool(8)                   -- makers of 4 at a time
+      local plan = lj.container{ argv = { "true" } }
+      local seen, ok, msg = 0
+      for _ = 1, 60 do                  -- until one is caught at work
+        assert(lj.run(plan, { timeout = 30 }))   -- reaped: no child of ours
+        if core.netpool().making then
+          seen = seen + 1
+          ok, msg = core.waitpid(-1, "nohang")   -- the host's reaping
+          if ok then break end
+        end
+      end
+      settle()
+      -- as an event loop does: the reaper fd fires, core.reap() reaps it
+      local items = { { fd = assert(core.reaperfd()) } }
+      local left
+      for _ = 1, 200 do
+        left = core.reap()
+        if left == 0 then break end
+        core.poll(items, 50)
+      end
+      local zombies = io.popen("ps -o stat= --ppid " .. core.getpid()):read("a")
+      return { seen = seen, ok = ok, msg = msg, pool = core.netpool(), left = left,
+               zombies = zombies }
+    ]])
+    assert.equal(0, r.left)
+    assert.is_nil(r.zombies:match("Z"), r.zombies)
+    assert.is_true(r.seen > 0, "no maker caught at work")
+    assert.is_nil(r.ok)
+    assert.matches("ECHILD", r.msg)
+    assert.is_true(r.pool.ready >= 4)   -- and they finished their work
+  end)
+
+  it("stays out of a plan with a user namespace, and of uid 65534's", function()
+    local r = H.lua("root", PRELUDE .. [[
+      local r = lj.container{ argv = { "true" }, namespaces = { "user" } }
+      for _ = 1, 4 do assert(lj.run(r, { timeout = 30 })) end
+      return core.netpool()
+    ]])
+    assert.equal(0, r.used)
+    assert.equal(0, r.made)
+    local n = H.lua("nobody", [[
+      for _ = 1, 4 do assert(lj.run(lj.container{ argv = { "true" } }, { timeout = 30 })) end
+      return core.netpool()
+    ]])
+    assert.equal(0, n.used)
+    assert.equal(0, n.made)
+    assert.is_false(n.making)
+  end)
+
+  it("takes a size from 0 to 8", function()
+    assert.matches("size: 0 to 8", H.raises("root", "core.netpool(9)"))
+    assert.matches("number expected", H.raises("root", "core.netpool('x')"))
+  end)
+end)
