@@ -26,6 +26,8 @@ int luaopen_lunajail_core (lua_State *L) {
   lj_open_call(L);
   lj_open_sched(L);
   lj_open_gate(L);
+  lj_open_netpool(L);
+  lj_open_values(L);
   lj_pushnames(L, &lj_signals);
   lua_setfield(L, -2, "signal");
   lj_pushnames(L, &lj_errnos);

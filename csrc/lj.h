@@ -296,6 +296,8 @@ int lj_recvfd (int sock);            /* ... received, or -1 */
 void lj_open_call (lua_State *L);
 void lj_open_sched (lua_State *L);
 void lj_open_gate (lua_State *L);
+void lj_open_netpool (lua_State *L);
+void lj_open_values (lua_State *L);
 
 /* }====== */
 

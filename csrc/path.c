@@ -209,6 +209,18 @@ static const ljOp op_beneath = {
 ** component missing, no directory, no search permission)
 */
 
+static const char *typename (mode_t m) {
+  switch (m & S_IFMT) {
+    case S_IFREG: return "file";
+    case S_IFDIR: return "dir";
+    case S_IFLNK: return "link";
+    case S_IFCHR: return "char";
+    case S_IFBLK: return "block";
+    case S_IFIFO: return "fifo";
+    default: return "socket";
+  }
+}
+
 /* lstat, or stat with follow: 0, or the failure pushed (2 values) */
 static int dostat (lua_State *L, const char *name, struct stat *st,
                    const char **type) {
@@ -218,15 +230,7 @@ static int dostat (lua_State *L, const char *name, struct stat *st,
   path = lj_argpath(&A, 1);
   if ((lj_optbool(&A, 2, 0) ? stat(path, st) : lstat(path, st)) != 0)
     return lj_pushfail(L, lua_pushfstring(L, "stat(\"%s\")", path), errno);
-  switch (st->st_mode & S_IFMT) {
-    case S_IFREG: *type = "file"; break;
-    case S_IFDIR: *type = "dir"; break;
-    case S_IFLNK: *type = "link"; break;
-    case S_IFCHR: *type = "char"; break;
-    case S_IFBLK: *type = "block"; break;
-    case S_IFIFO: *type = "fifo"; break;
-    default: *type = "socket"; break;
-  }
+  *type = typename(st->st_mode);
   return 0;
 }
 
@@ -323,6 +327,111 @@ static int l_firstlink (lua_State *L) {
   return n == 1 ? 2 : n;
 }
 
+/* core.samehost(answers) -> true while the host answers every query as
+** it did, false at the first that differs: the list compile.lua notes
+** while compiling (its fourth value), entries
+**   {"stat", path, follow, type | false}
+**   {"readlink", path, false, text | false}
+**   {"firstlink", path, false, link, to, errno}  (firstlink's values, a
+**                                                 nil or a message false)
+** A kept plan is re-checked with it at every spawn (compile.current): the
+** system calls alone, no Lua per path.  A failed firstlink counts by its
+** errno (its message is made of the path and the errno). */
+static int sametext (lua_State *L, int e, int k, const char *s, size_t n) {
+  size_t len;
+  const char *t;
+  int same;
+  if (lua_rawgeti(L, e, k) != LUA_TSTRING) {
+    same = s == NULL && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return same;
+  }
+  t = lua_tolstring(L, -1, &len);
+  same = s != NULL && len == n && memcmp(s, t, n) == 0;
+  lua_pop(L, 1);
+  return same;
+}
+
+/* readlink's whole text into buf (NUL-ended), its length; -1 on failure */
+static ssize_t linktext (const char *path, char *buf, size_t size) {
+  ssize_t n = readlink(path, buf, size);
+  if (n < 0 || (size_t)n == size) return -1;
+  buf[n] = '\0';
+  return n;
+}
+
+static int sameanswer (lua_State *L, int e) {
+  char buf[4096];
+  const char *q, *path;
+  struct stat st;
+  ssize_t n;
+  size_t stop = 0;
+  int fd, same = 0;
+  lua_rawgeti(L, e, 1);
+  lua_rawgeti(L, e, 2);
+  q = lua_tostring(L, -2);
+  path = lua_tostring(L, -1);
+  if (!q || !path) luaL_error(L, "samehost: an answer without its query");
+  if (strcmp(q, "stat") == 0) {
+    lua_rawgeti(L, e, 3);
+    fd = lua_toboolean(L, -1) ? stat(path, &st) : lstat(path, &st);
+    lua_pop(L, 1);
+    same = fd == 0 ? sametext(L, e, 4, typename(st.st_mode),
+                              strlen(typename(st.st_mode)))
+                   : sametext(L, e, 4, NULL, 0);
+  }
+  else if (strcmp(q, "readlink") == 0) {
+    n = linktext(path, buf, sizeof buf - 1);
+    same = sametext(L, e, 4, n < 0 ? NULL : buf, n < 0 ? 0 : (size_t)n);
+  }
+  else if (strcmp(q, "firstlink") == 0) {
+    if (path[0] == '/' && (fd = walkroot(path, O_PATH, &stop)) >= 0) {
+      close(fd);                   /* none: false, false, false */
+      same = sametext(L, e, 4, NULL, 0) && sametext(L, e, 5, NULL, 0)
+             && sametext(L, e, 6, NULL, 0);
+    }
+    else if (path[0] == '/' && errno == ELOOP && stop > 0
+             && stop < sizeof buf
+             && (memcpy(buf, path, stop), buf[stop] = '\0',
+                 (n = linktext(buf, buf + stop + 1, sizeof buf - stop - 2))
+                 >= 0)) {          /* the link and its text */
+      same = sametext(L, e, 4, buf, stop)
+             && sametext(L, e, 5, buf + stop + 1, (size_t)n)
+             && sametext(L, e, 6, NULL, 0);
+    }
+    else {                         /* a failure: nil, message, errno */
+      int err = path[0] != '/' ? EINVAL : errno;
+      same = lua_rawgeti(L, e, 4) == LUA_TNIL;
+      lua_pop(L, 1);
+      lua_rawgeti(L, e, 6);
+      same = same && lua_isinteger(L, -1) && lua_tointeger(L, -1) == err;
+      lua_pop(L, 1);
+    }
+  }
+  else luaL_error(L, "samehost: unknown query '%s'", q);
+  lua_pop(L, 2);
+  return same;
+}
+
+static int l_samehost (lua_State *L) {
+  lua_Integer k, n;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  n = (lua_Integer)lua_rawlen(L, 1);
+  for (k = 1; k <= n; k++) {
+    int same;
+    if (lua_rawgeti(L, 1, k) != LUA_TTABLE)
+      luaL_error(L, "samehost: answers[%d]: a table expected", (int)k);
+    same = sameanswer(L, lua_gettop(L));
+    lua_pop(L, 1);
+    if (!same) {
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* }====== */
 
 
@@ -337,6 +446,8 @@ void lj_open_path (lua_State *L) {
   lua_setfield(L, -2, "realpath");
   lua_pushcfunction(L, l_readlink);
   lua_setfield(L, -2, "readlink");
+  lua_pushcfunction(L, l_samehost);
+  lua_setfield(L, -2, "samehost");
   lua_pushcfunction(L, l_firstlink);
   lua_setfield(L, -2, "firstlink");
 }

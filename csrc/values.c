@@ -254,3 +254,221 @@ void lj_decvalue (ljDec *D) {
 }
 
 /* }====== */
+
+
+/* {====== Canonical keys: core.valuekey(v) ======}
+**
+**   core.valuekey(v) -> key, refs | nil (v holds a cycle)
+**
+** A string naming v's value: two values built apart with the same
+** contents get the same key, and different contents different keys.
+** What a recipe compiles from, for the plan cache (compile.key): every
+** spawn of lj.run(lj.container{...}) asks it, so it is made here in one
+** buffer rather than in Lua's pieces (a tenth of the time, no garbage
+** but the key).  Each value is self-delimiting:
+**   s<len>:<bytes>   i<integer>;   f<%.17g>;   T F
+**   {<array part 1..#t><|<name><value>... when t has other keys>}
+** where the other keys come sorted by their own encoding (their name),
+** so the order pairs() gives never shows.  Its three buffers are the
+** function's upvalues, kept from call to call: the key itself is the
+** only garbage left.  A function, userdata or
+** thread counts by identity, "<its type's initial><address>;", and is
+** appended to refs: whoever keeps the key must hold them, or an address
+** could name another value later.  Raises past LJ_VALDEPTH levels.
+*/
+
+typedef struct Key {
+  char *p;
+  size_t n, size;
+  int box;                         /* stack index of the userdata p is */
+} Key;
+
+/* the key's buffer, and two each table's other keys use in turn
+** (stack-like: a table's part is dropped when it is done) -- their
+** names, and their {offset, length, slot}s; the keys are in the anchor
+** table at their slots */
+typedef struct Keys {
+  Key out, names, ents;
+  int seen, refs;                  /* stack indices: tables on the path,
+                                      the values named by identity */
+  int anchor, nanchor;             /* the other keys themselves, stack-like */
+} Keys;
+
+/* the scratch buffer of upvalue up, on the stack, kept there for the next
+** call (when it grew) by keyput */
+static void keyinit (lua_State *L, Key *k, int up) {
+  lua_pushvalue(L, lua_upvalueindex(up));
+  k->p = (char *)lua_touserdata(L, -1);
+  k->size = lua_rawlen(L, -1);
+  k->n = 0;
+  k->box = lua_gettop(L);
+}
+
+static void keyput (lua_State *L, Key *k, int up) {
+  lua_pushvalue(L, k->box);
+  lua_replace(L, lua_upvalueindex(up));
+}
+
+static void keyadd (lua_State *L, Key *k, const void *s, size_t n) {
+  if (n > k->size - k->n) {
+    size_t size = k->size * 2;
+    char *p;
+    while (size - k->n < n) size *= 2;
+    p = (char *)lua_newuserdatauv(L, size, 0);
+    memcpy(p, k->p, k->n);
+    lua_replace(L, k->box);        /* the old one is garbage */
+    k->p = p;
+    k->size = size;
+  }
+  memcpy(k->p + k->n, s, n);
+  k->n += n;
+}
+
+typedef struct KeyName { size_t off, len; int slot; } KeyName;
+
+static int cmpname (const void *x, const void *y, void *base) {
+  const KeyName *a = (const KeyName *)x, *b = (const KeyName *)y;
+  const char *p = (const char *)base;
+  int c = memcmp(p + a->off, p + b->off, a->len < b->len ? a->len : b->len);
+  return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static int putkey (lua_State *L, Keys *K, Key *k, int v, int depth);
+
+static int inarray (lua_State *L, lua_Unsigned n) {
+  return lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1
+         && (lua_Unsigned)lua_tointeger(L, -1) <= n;
+}
+
+/* the table at t: its array part, then its other keys by name */
+static int puttable (lua_State *L, Keys *K, Key *k, int t, int depth) {
+  lua_Unsigned n = lua_rawlen(L, t), i;
+  size_t names0 = K->names.n, ents0 = K->ents.n;
+  int m = 0, j, a0 = K->nanchor;
+  if (depth > LJ_VALDEPTH)
+    luaL_error(L, "valuekey: tables nested deeper than %d", LJ_VALDEPTH);
+  luaL_checkstack(L, 8, "valuekey");
+  lua_pushvalue(L, t);
+  if (lua_rawget(L, K->seen) != LUA_TNIL) return 0;   /* a cycle */
+  lua_pop(L, 1);
+  lua_pushvalue(L, t);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, K->seen);
+  keyadd(L, k, "{", 1);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, t, (lua_Integer)i);
+    if (!putkey(L, K, k, lua_gettop(L), depth + 1)) return 0;
+    lua_pop(L, 1);
+  }
+  lua_pushnil(L);
+  while (lua_next(L, t)) {         /* how many others */
+    lua_pop(L, 1);
+    if (!inarray(L, n)) m++;
+  }
+  if (m > 0) {
+    KeyName e;
+    j = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+      lua_pop(L, 1);
+      if (inarray(L, n)) continue;
+      e.off = K->names.n;
+      if (!putkey(L, K, &K->names, lua_gettop(L), depth + 1)) return 0;
+      e.len = K->names.n - e.off;
+      e.slot = a0 + ++j;
+      keyadd(L, &K->ents, &e, sizeof e);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, K->anchor, e.slot);
+      K->nanchor = e.slot;
+    }
+    qsort_r(K->ents.p + ents0, (size_t)m, sizeof e, cmpname, K->names.p);
+    keyadd(L, k, "|", 1);
+    for (j = 0; j < m; j++) {      /* (the scratch may move: re-read) */
+      memcpy(&e, K->ents.p + ents0 + (size_t)j * sizeof e, sizeof e);
+      keyadd(L, k, K->names.p + e.off, e.len);
+      lua_rawgeti(L, K->anchor, e.slot);
+      lua_rawget(L, t);
+      if (!putkey(L, K, k, lua_gettop(L), depth + 1)) return 0;
+      lua_pop(L, 1);
+    }
+  }
+  K->nanchor = a0;
+  K->names.n = names0;
+  K->ents.n = ents0;
+  keyadd(L, k, "}", 1);
+  lua_pushvalue(L, t);
+  lua_pushnil(L);
+  lua_rawset(L, K->seen);          /* a table met twice is not a cycle */
+  return 1;
+}
+
+/* the value at v; 0 on a cycle (the stack is then left as it is) */
+static int putkey (lua_State *L, Keys *K, Key *k, int v, int depth) {
+  char num[64];
+  size_t len;
+  const char *s;
+  switch (lua_type(L, v)) {
+    case LUA_TSTRING:
+      s = lua_tolstring(L, v, &len);
+      keyadd(L, k, num, (size_t)snprintf(num, sizeof num, "s%zu:", len));
+      keyadd(L, k, s, len);
+      return 1;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, v))
+        len = (size_t)snprintf(num, sizeof num, "i%lld;",
+                               (long long)lua_tointeger(L, v));
+      else
+        len = (size_t)snprintf(num, sizeof num, "f%.17g;",
+                               (double)lua_tonumber(L, v));
+      keyadd(L, k, num, len);
+      return 1;
+    case LUA_TBOOLEAN:
+      keyadd(L, k, lua_toboolean(L, v) ? "T" : "F", 1);
+      return 1;
+    case LUA_TTABLE:
+      return puttable(L, K, k, v, depth);
+    default:                       /* by identity */
+      lua_pushvalue(L, v);
+      lua_rawseti(L, K->refs, (lua_Integer)lua_rawlen(L, K->refs) + 1);
+      len = (size_t)snprintf(num, sizeof num, "%c%p;",
+                             luaL_typename(L, v)[0], lua_topointer(L, v));
+      keyadd(L, k, num, len);
+      return 1;
+  }
+}
+
+static int l_valuekey (lua_State *L) {
+  Keys K;
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
+  lua_newtable(L);
+  K.seen = lua_gettop(L);
+  lua_newtable(L);
+  K.refs = lua_gettop(L);
+  lua_newtable(L);
+  K.anchor = lua_gettop(L);
+  K.nanchor = 0;
+  keyinit(L, &K.out, 1);
+  keyinit(L, &K.names, 2);
+  keyinit(L, &K.ents, 3);
+  if (!putkey(L, &K, &K.out, 1, 0)) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  keyput(L, &K.out, 1);
+  keyput(L, &K.names, 2);
+  keyput(L, &K.ents, 3);
+  lua_pushlstring(L, K.out.p, K.out.n);
+  lua_pushvalue(L, K.refs);
+  return 2;
+}
+
+void lj_open_values (lua_State *L) {
+  lua_newuserdatauv(L, 1024, 0);   /* the scratch buffers, grown as needed */
+  lua_newuserdatauv(L, 512, 0);
+  lua_newuserdatauv(L, 32 * sizeof(KeyName), 0);
+  lua_pushcclosure(L, l_valuekey, 3);
+  lua_setfield(L, -2, "valuekey");
+}
+
+/* }====== */

@@ -107,7 +107,7 @@ describe("speed", function()
       -- each spawn of a kept plan re-checks its host paths (47 for the
       -- default container): core.stat built a table for each, 8.7 KB of
       -- garbage per spawn of untrusted; core.filetype builds none
-      it("re-checks a kept plan's host paths with their type alone", function()
+      it("re-checks a kept plan's host paths in C, each answer as compile noted it", function()
         local r = H.lua(mode, [[
           local compile = require "lunajail.compile"
           local core = require "lunajail.core"
@@ -120,20 +120,99 @@ describe("speed", function()
               if (st and st.type) ~= t or msg ~= msg2 or e ~= e2 then same = false end
             end
           end
+          -- answers as compile notes them (compile.lua's note), each kind,
+          -- failures too; then each changed alone must be seen
+          local list = {}
+          for _, p in ipairs { "/", "/bin", "/bin/sh", "/proc/self", "/nonexistent/x" } do
+            for _, follow in ipairs { false, true } do
+              local st = core.stat(p, follow)
+              list[#list + 1] = { "stat", p, follow, st and st.type or false }
+            end
+            list[#list + 1] = { "readlink", p, false, core.readlink(p) or false }
+            local link, to, errno = core.firstlink(p)
+            list[#list + 1] = { "firstlink", p, false, link, to or false, errno or false }
+          end
+          local held = core.samehost(list)
+          local seen = 0
+          for i, a in ipairs(list) do
+            local saved = a[4]
+            a[4] = saved == false and "other" or (saved == nil and "x" or false)
+            if not core.samehost(list) then seen = seen + 1 end
+            a[4] = saved
+            if a[1] == "firstlink" and a[6] then      -- a failure: its errno
+              a[6] = a[6] + 1
+              if not core.samehost(list) then seen = seen + 1 else seen = seen - 100 end
+              a[6] = a[6] - 1
+            end
+          end
+          local fails = 0
+          for _, a in ipairs(list) do if a[1] == "firstlink" and a[6] then fails = fails + 1 end end
           local ok = compile.current(answers)
           collectgarbage() collectgarbage("stop")
           local before = collectgarbage("count")
           for _ = 1, 50 do compile.current(answers) end
           local per = (collectgarbage("count") - before) / 50
           collectgarbage("restart")
-          return { same = same, ok = ok, n = #answers, per = per,
-                   raised = select(2, pcall(core.filetype)) }
+          return { same = same, ok = ok, n = #answers, per = per, held = held,
+                   seen = seen, want = #list + fails, fails = fails,
+                   raised = select(2, pcall(core.filetype)),
+                   bad = select(2, pcall(core.samehost, { { "chmod", "/" } })) }
         ]])
         assert.is_true(r.same, "filetype answers as stat's type does")
         assert.is_true(r.ok)
+        assert.is_true(r.held, "the host answers as it did")
+        assert.is_true(r.fails > 0, "a failed firstlink among the answers")
+        assert.equal(r.want, r.seen)       -- every change seen
         assert.is_true(r.n > 20, r.n .. " answers")
-        assert.is_true(r.per < 2, ("%.1f KB of garbage per re-check"):format(r.per))
+        assert.is_true(r.per < 0.5, ("%.2f KB of garbage per re-check"):format(r.per))
         assert.matches("filetype: bad argument #1 %(path%)", r.raised)
+        assert.matches("samehost: unknown query 'chmod'", r.bad)
+      end)
+
+      it("names a recipe's value canonically, in C, with little garbage", function()
+        local r = H.lua(mode, [[
+          local compile = require "lunajail.compile"
+          local f = function () end
+          local a, b = { x = 1, y = { 2, 3 } }, {}
+          b.y = { 2, 3 }
+          b.x = 1                           -- the same, built in another order
+          local big1, big2 = {}, {}
+          for i = 1, 500 do big1["k" .. i] = i end
+          for i = 500, 1, -1 do big2["k" .. i] = i end
+          local cyc = {}
+          cyc.self = cyc
+          local deep = {}
+          local d = deep
+          for _ = 1, 150 do d[1] = {} d = d[1] end
+          local shared = { 1 }
+          local k, refs = core.valuekey{ f, z = f }
+          local r = lj.container{ argv = {"/bin/true"} }
+          compile.key(r)
+          collectgarbage() collectgarbage("stop")
+          local before = collectgarbage("count")
+          for _ = 1, 50 do compile.key(r) end
+          local per = (collectgarbage("count") - before) / 50
+          collectgarbage("restart")
+          local v = core.valuekey
+          return {
+            same = v(a) == v(b) and v(big1) == v(big2),
+            differ = v{1} ~= v{"1"} and v{1} ~= v{1.0} and v{true} ~= v{"T"}
+              and v{ x = {1} } ~= v{ x = 1, [1] = 1 } and v{ "ab", "c" } ~= v{ "a", "bc" }
+              and v{ [1] = 1, [3] = 3 } ~= v{ 1, 3 } and v(a) ~= v{ x = 1, y = { 3, 2 } },
+            twice = v{ shared, shared } ~= nil, cycle = v(cyc), nrefs = #refs,
+            ref = refs[1] == f, deep = select(2, pcall(v, deep)),
+            per = per, recipe = compile.key(r) == compile.key(lj.container{ argv = {"/bin/true"} }),
+          }
+        ]])
+        assert.is_true(r.same, "the same contents, built apart, name the same key")
+        assert.is_true(r.differ, "different contents name different keys")
+        assert.is_true(r.twice, "a table met twice is no cycle")
+        assert.is_nil(r.cycle)
+        assert.equal(2, r.nrefs)
+        assert.is_true(r.ref)
+        assert.matches("nested deeper than 100", r.deep)
+        assert.is_true(r.recipe)
+        assert.is_true(r.per < 4, ("%.1f KB of garbage per key"):format(r.per))
       end)
 
       it("times every step of a traced spawn, in the runner", function()

@@ -72,10 +72,6 @@ local function note (q, p, flag, ...)
   end
 end
 
-local function stattype (p, follow)
-  return core.filetype(p, follow) or false
-end
-
 local function stat (p, follow)
   local st = core.stat(p, follow)
   note("stat", p, follow or false, st and st.type or false)
@@ -94,82 +90,21 @@ local function readlink (p)
   return to, err, errno
 end
 
--- current(answers) -> true while the host gives each answer compile had
-function M.current (answers)
-  for _, a in ipairs(answers) do
-    local q, p = a[1], a[2]
-    if q == "stat" then
-      if stattype(p, a[3]) ~= a[4] then return false end
-    elseif q == "firstlink" then
-      local link, to, errno = core.firstlink(p)
-      if link ~= a[4] or (to or false) ~= a[5] or (errno or false) ~= a[6] then
-        return false
-      end
-    elseif (core.readlink(p) or false) ~= a[4] then
-      return false
-    end
-  end
-  return true
-end
+-- current(answers) -> true while the host gives each answer compile had:
+-- core.samehost (csrc/path.c), the system calls without Lua per path
+M.current = core.samehost
 
 -- key(r) -> a string naming r's value and what compile reads besides the
 -- file system, and the values it names by identity (functions, userdata:
 -- a seccomp filter), which whoever keeps the key must hold; nil for a
 -- recipe with a cycle.  Two recipes with the same key, built apart, make
--- the same plan on the same host.
-local function put (out, refs, v, seen)
-  local t = type(v)
-  if t == "string" then
-    out[#out + 1] = "s" .. #v .. ":"
-    out[#out + 1] = v
-  elseif t == "number" then
-    out[#out + 1] = math.type(v) == "integer" and "i" .. v .. ";" or ("f%.17g;"):format(v)
-  elseif t == "boolean" then
-    out[#out + 1] = v and "T" or "F"
-  elseif t == "table" then
-    if seen[v] then return false end
-    seen[v] = true
-    out[#out + 1] = "{"
-    local n = #v
-    for i = 1, n do
-      if put(out, refs, v[i], seen) == false then return false end
-    end
-    local rest = {}
-    for k in next, v do
-      if math.type(k) ~= "integer" or k < 1 or k > n then rest[#rest + 1] = k end
-    end
-    if #rest > 0 then
-      local names = {}
-      for i, k in ipairs(rest) do
-        local name
-        if type(k) == "string" then name = "s" .. #k .. ":" .. k
-        else
-          local o = {}
-          put(o, refs, k, seen)
-          name = table.concat(o)
-        end
-        names[i], rest[name] = name, k
-      end
-      table.sort(names)
-      out[#out + 1] = "|"
-      for _, name in ipairs(names) do
-        out[#out + 1] = name
-        if put(out, refs, v[rest[name]], seen) == false then return false end
-      end
-    end
-    out[#out + 1] = "}"
-    seen[v] = nil
-  else                                  -- by identity: held by the key's owner
-    refs[#refs + 1] = v
-    out[#out + 1] = ("%s%p;"):format(t:sub(1, 1), v)
-  end
-end
-
+-- the same plan on the same host.  The value's part is core.valuekey's
+-- (csrc/values.c: canonical, in C, as every spawn asks it).
 function M.key (r)
-  local out, refs = { select(2, core.getresuid()), ",", select(2, core.getresgid()), ";",
-                      table.concat(seccomp.terminals(r), ","), ";" }, {}
-  if put(out, refs, r, {}) == false then return nil end
-  return table.concat(out), refs
+  local key, refs = core.valuekey(r)
+  if not key then return nil end
+  return ("%d,%d;%s;"):format(select(2, core.getresuid()), select(2, core.getresgid()),
+                             table.concat(seccomp.terminals(r), ",")) .. key, refs
 end
 
 -- }======
