@@ -22,6 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef CLONE_PIDFD                /* older headers than the kernel */
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
 #include "lua.h"
 #include "lauxlib.h"
 

@@ -68,25 +68,8 @@
 
 #include "spawn.h"
 
-#if defined(__has_include) && __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#else
-#define RUNNING_ON_VALGRIND 0
-#endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
-#else
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
 
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 
 #define POOLMAX    8
 #define POOLSIZE   4               /* the default */

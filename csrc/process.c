@@ -83,9 +83,6 @@
 
 #include "spawn.h"
 
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 
 #define REAPER   "lunajail.reaper"
 #define DEFLIMIT (1 << 20)

@@ -524,9 +524,6 @@ static int execstep (Run *R) {
 #ifndef SYS_clone3
 #define SYS_clone3 435
 #endif
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
 
 static void serve (Run *R, ljCtx *c);
 

@@ -78,12 +78,6 @@
 #define SETUP_MIN      0.001
 #define SETUP_MAX      3600.0
 
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -98,24 +92,7 @@
 #endif
 
 
-/* ASan: the trampoline's frames mark its stack's shadow (in our memory,
-** as it shares it) and it never unmarks them: the stack is made clean
-** before each clone and again before it is unmapped */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
-#else
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
 
-/* valgrind runs a CLONE_VM child only as a thread: under it, the
-** trampoline gets a copy of our memory instead (see startchild); the
-** runner itself, an exec'd program, runs outside valgrind */
-#if defined(__has_include) && __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#else
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 extern const char lj_runnerbin[];
 extern const uint64_t lj_runnerbin_size;

@@ -114,6 +114,27 @@ enum { LJ_REP_DONE = 3, LJ_REP_FAILED = 4, LJ_REP_DATA = 5 };
 /* the pid of a pidfd in the pid namespace of our /proc, or 0 */
 int lj_pidfdpid (int pidfd);
 
+/* ASan: a child running in our memory on a stack of ours (the spawn's
+** trampoline, netpool's maker) marks that stack's shadow and never
+** unmarks it: the stack is made clean before each clone and again before
+** it is unmapped or used again */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* valgrind runs a CLONE_VM child only as a thread: under it the spawn's
+** trampoline gets a copy of our memory instead (spawn.c's startchild),
+** and netpool is off; the runner itself, an exec'd program, runs outside
+** valgrind */
+#if defined(__has_include) && __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 /* clone3.S: a child in our memory on its own stack (clone3(2) as glibc's
 ** clone() does clone(2)), and a system call that leaves errno alone */
 #if defined(__x86_64__) || defined(__aarch64__)

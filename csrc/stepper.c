@@ -52,9 +52,6 @@
 
 #include "spawn.h"
 
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 #ifndef CLONE_NEWUSER
 #define CLONE_NEWUSER 0x10000000
 #endif
