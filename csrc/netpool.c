@@ -117,7 +117,8 @@ NOSAN static void loup (void) {
   SYS1(SYS_close, s);
 }
 
-/* lj_sendfd, without errno */
+/* lj_sendfd (tty.c) for the maker: no errno of ours written, nothing
+** instrumented run beside us (NOSAN), so not that function itself */
 NOSAN static long sendns (int sock, long fd) {
   char byte = 'n';
   struct iovec io = { &byte, 1 };
