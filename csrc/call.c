@@ -549,8 +549,10 @@ static __attribute__((noreturn)) void callfn (lua_State *L, Call *C,
   environ = (char **)C->envp;
   /* lunajail's own state in the copy: ours, not the sandbox's (the
   ** reaper forgotten, not closed: what the collection finalizes below
-  ** must not make a new one, whose fd a later finalizer would close) */
+  ** must not make a new one, whose fd a later finalizer would close;
+  ** the network namespace pool too: the parent's next spawns use them) */
   lj_reaper_forget(L);
+  lj_netpool_forget(L);
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "lunajail.runnerfd");
   lua_gc(L, LUA_GCCOLLECT, 0);

@@ -296,6 +296,22 @@ void lj_netpool_collect (lua_State *L) {
   lua_pop(L, 1);
 }
 
+/* a fork's copy of the state (lj.call's): the fds are the parent's (the
+** fork's hygiene closed them) and the maker its child: forget them, close
+** nothing, and let a spawn in the fork make a pool of its own -- never
+** the parent's namespaces, which its next spawns will use */
+void lj_netpool_forget (lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "lunajail.netpool") == LUA_TUSERDATA) {
+    Pool *p = (Pool *)lua_touserdata(L, -1);
+    p->n = 0;
+    p->sock = p->pidfd = -1;
+    p->stack = NULL;               /* the copy's mapping: left as it is */
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, "lunajail.netpool");
+}
+
 int lj_netpool_take (lua_State *L) {
   Pool *p = getpool(L);
   int fd = -1;

@@ -147,6 +147,7 @@ long lj_rawsys (long nr, long a, long b, long c, long d, long e, long f);
 ** for a spawn whose first new one it may stand in for, or -1 */
 int lj_netpool_take (lua_State *L);
 void lj_netpool_collect (lua_State *L);   /* core.reap's: what a maker made */
+void lj_netpool_forget (lua_State *L);    /* a fork's copy: close nothing */
 
 typedef struct ljCtlFork {
   int32_t kind;                    /* LJ_CTL_FORK */

@@ -165,6 +165,24 @@ describe("netpool", function()
     assert.is_false(n.making)
   end)
 
+  it("is not the pool of lj.call's fork: the parent's namespaces stay the parent's", function()
+    if noip then return H.skip("needs ip (iproute2) to read lo's flags in the sandbox") end
+    local r = H.lua("root", PRELUDE .. [[
+      local plan = lj.container{ argv = { "true" } }
+      for _ = 1, 2 do assert(lj.run(plan, { timeout = 30 })) end
+      settle()
+      local before = core.netpool().ready
+      local inside = lj.call(lj.container{}, function () return core.netpool() end)
+      local out = assert(lj.run(lj.container{ argv = SEE }, { timeout = 30 })).stdout
+      return { before = before, inside = inside, after = core.netpool(), out = out }
+    ]])
+    assert.equal(4, r.before)
+    assert.equal(0, r.inside.ready)     -- a pool of its own, empty
+    assert.equal(0, r.inside.made)
+    assert.equal(r.before - 1, r.after.ready)   -- ours: one used since
+    assert.matches("1: lo: <LOOPBACK,UP", r.out, 1, true)
+  end)
+
   it("takes a size from 0 to 8", function()
     assert.matches("size: 0 to 8", H.raises("root", "core.netpool(9)"))
     assert.matches("number expected", H.raises("root", "core.netpool('x')"))
