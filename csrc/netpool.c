@@ -46,6 +46,11 @@
 ** When the state closes, a maker in flight is killed and waited for (its
 ** stack is ours) and the ready namespaces are closed.
 **
+** A fork of the state never uses the pool's namespaces: lj.call's fork
+** forgets it (lj_netpool_forget: its hygiene closed the fds already),
+** a core.fork child closes its copies at its first use of the pool (the
+** pool knows its owner's pid), and either starts with an empty one.
+**
 ** The pool is off, saying why, where it cannot work: no clone3 on this
 ** machine, under valgrind (which runs a CLONE_VM child only as a thread),
 ** or when the first maker makes no namespace (EPERM: not root).
@@ -88,6 +93,7 @@ typedef struct Pool {
   char *stack;                     /* the maker's, kept for the next one */
   Maker m;
   int wanted;                      /* spawns that asked so far */
+  pid_t owner;                     /* whose: a fork (core.fork) has copies */
   const char *off;                 /* why it is off, or NULL */
   lua_Integer made, used;
 } Pool;
@@ -247,8 +253,21 @@ static void collect (Pool *p) {
 
 /* {====== The pool of a Lua state ======} */
 
+/* a forked copy of the state (core.fork) holds copies of our fds: its
+** own to close, never to use (its spawns and ours would share the
+** namespaces), and the maker is not its child.  It starts empty. */
+static Pool *mine (Pool *p) {
+  if (p->owner == getpid()) return p;
+  while (p->n > 0) close(p->ready[--p->n]);
+  if (p->sock >= 0) close(p->sock);
+  if (p->pidfd >= 0) close(p->pidfd);
+  p->sock = p->pidfd = -1;
+  p->owner = getpid();
+  return p;
+}
+
 static int pool_gc (lua_State *L) {
-  Pool *p = (Pool *)lua_touserdata(L, 1);
+  Pool *p = mine((Pool *)lua_touserdata(L, 1));   /* a fork's: no kill */
   if (p->pidfd >= 0)               /* it runs on our memory: gone first */
     syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
   while (p->pidfd >= 0) gone(p, 1);
@@ -266,13 +285,14 @@ static Pool *getpool (lua_State *L) {
       == LUA_TUSERDATA) {
     p = (Pool *)lua_touserdata(L, -1);
     lua_pop(L, 1);
-    return p;
+    return mine(p);
   }
   lua_pop(L, 1);
   p = (Pool *)lua_newuserdatauv(L, sizeof *p, 0);
   memset(p, 0, sizeof *p);
   p->pidfd = p->sock = -1;
   p->size = POOLSIZE;
+  p->owner = getpid();
 #ifdef HAVE_CLONE3
   if (RUNNING_ON_VALGRIND)
     p->off = "valgrind runs a child in our memory only as a thread";

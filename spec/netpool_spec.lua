@@ -183,6 +183,28 @@ describe("netpool", function()
     assert.matches("1: lo: <LOOPBACK,UP", r.out, 1, true)
   end)
 
+  it("is not the pool of a core.fork child either", function()
+    local r = H.lua("root", PRELUDE .. [[
+      local plan = lj.container{ argv = { "true" } }
+      for _ = 1, 2 do assert(lj.run(plan, { timeout = 30 })) end
+      settle()
+      local before = core.netpool().ready
+      local pid = assert(core.fork())
+      if pid == 0 then                  -- its copies: closed, never used
+        local p = core.netpool()
+        core._exit(p.ready == 0 and netfds() == 0 and 0 or 1)
+      end
+      local st = core.waitpid(pid)
+      return { before = before, code = st.code, after = core.netpool().ready,
+               held = netfds(), ran = lj.run(plan, { timeout = 30 }).code }
+    ]])
+    assert.equal(4, r.before)
+    assert.equal(0, r.code)             -- the child's pool was empty, no netns fd left
+    assert.equal(4, r.after)            -- ours as they were
+    assert.equal(4, r.held)
+    assert.equal(0, r.ran)
+  end)
+
   it("takes a size from 0 to 8", function()
     assert.matches("size: 0 to 8", H.raises("root", "core.netpool(9)"))
     assert.matches("number expected", H.raises("root", "core.netpool('x')"))
