@@ -75,7 +75,6 @@
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
-
 #define FORKNS (CLONE_NEWPID | CLONE_NEWTIME)     /* for children only */
 
 

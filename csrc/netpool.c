@@ -73,9 +73,6 @@
 
 #include "spawn.h"
 
-
-
-
 #define POOLMAX    8
 #define POOLSIZE   4               /* the default */
 #define MAKERSTACK (16 * 1024)
@@ -146,22 +143,23 @@ NOSAN static long sendns (int sock, long fd) {
   return SYS3(SYS_sendmsg, sock, &m, MSG_NOSIGNAL);
 }
 
-/* its exit status: 0, or the errno that stopped the first namespace */
+/* m->n namespaces, or fewer: at the first failure it stops (one that
+** made none says so by its socket's EOF alone: collect) */
 NOSAN static int maker (void *arg) {
   const Maker *m = (const Maker *)arg;
   int sock = m->sock, k;
   if (sock > 0) SYS3(SYS_close_range, 0, sock - 1, 0);
   SYS3(SYS_close_range, sock + 1, ~0U, 0);
   for (k = 0; k < m->n; k++) {
-    long fd, r = SYS1(SYS_unshare, CLONE_NEWNET);
-    if (r < 0) return k == 0 ? (int)-r : 0;
+    long fd, r;
+    if (SYS1(SYS_unshare, CLONE_NEWNET) < 0) break;
     fd = lj_rawsys(SYS_openat, AT_FDCWD, (long)"/proc/thread-self/ns/net",
                    O_RDONLY | O_CLOEXEC, 0, 0, 0);
-    if (fd < 0) return k == 0 ? (int)-fd : 0;
+    if (fd < 0) break;
     loup();
     r = sendns(sock, fd);
     SYS1(SYS_close, fd);
-    if (r < 0) return 0;           /* we are gone */
+    if (r < 0) break;              /* we are gone */
   }
   return 0;
 }
@@ -310,7 +308,7 @@ static Pool *getpool (lua_State *L) {
 void lj_netpool_collect (lua_State *L) {
   Pool *p;
   if (lua_getfield(L, LUA_REGISTRYINDEX, "lunajail.netpool") == LUA_TUSERDATA) {
-    p = (Pool *)lua_touserdata(L, -1);
+    p = mine((Pool *)lua_touserdata(L, -1));   /* a fork's: not ours */
     if (p->sock >= 0 || p->pidfd >= 0) collect(p);
   }
   lua_pop(L, 1);
@@ -354,10 +352,9 @@ static int l_netpool (lua_State *L) {
     lua_Integer n = luaL_checkinteger(L, 1);
     luaL_argcheck(L, n >= 0 && n <= POOLMAX, 1, "size: 0 to 8");
     p->size = (int)n;
-    collect(p);
-    while (p->n > p->size) close(p->ready[--p->n]);
   }
-  else collect(p);
+  collect(p);
+  while (p->n > p->size) close(p->ready[--p->n]);   /* a smaller size */
   lua_createtable(L, 0, 6);
   lua_pushinteger(L, p->size);
   lua_setfield(L, -2, "size");

@@ -43,6 +43,8 @@
 
 #define MAXDEPTH 256                /* directories deep */
 #define NOLINKS  1
+#define LINKMAX  4096               /* a link's text is shorter (a text
+                                       that fills it may be cut) */
 
 static int walk (int start, const char *path, int flags, int how,
                  size_t *stop) {
@@ -234,9 +236,7 @@ static int dostat (lua_State *L, const char *name, struct stat *st,
   return 0;
 }
 
-/* core.filetype(path [, follow]): stat's type alone, no table (the
-** recipe compiler asks it of every host path a kept plan depends on, at
-** each spawn) */
+/* core.filetype(path [, follow]): stat's type alone, no table */
 static int l_filetype (lua_State *L) {
   struct stat st;
   const char *type;
@@ -290,13 +290,24 @@ static int l_realpath (lua_State *L) {
   return 1;
 }
 
+/* readlink's whole text into buf (NUL-ended): its length, or -1 with
+** errno (ENAMETOOLONG: it would not fit) */
+static ssize_t linktext (const char *path, char *buf, size_t size) {
+  ssize_t n = readlink(path, buf, size - 1);
+  if (n >= 0 && (size_t)n == size - 1) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  if (n >= 0) buf[n] = '\0';
+  return n;
+}
+
 /* the link's text onto the stack, or a failure's three values */
 static int pushlink (lua_State *L, const char *path) {
-  char buf[4096];
-  ssize_t n = readlink(path, buf, sizeof buf);
-  int err = n < 0 ? errno : ENAMETOOLONG;
-  if (n < 0 || (size_t)n == sizeof buf)  /* the whole of it, or nothing */
-    return lj_pushfail(L, lua_pushfstring(L, "readlink(\"%s\")", path), err);
+  char buf[LINKMAX + 1];
+  ssize_t n = linktext(path, buf, sizeof buf);
+  if (n < 0)
+    return lj_pushfail(L, lua_pushfstring(L, "readlink(\"%s\")", path), errno);
   lua_pushlstring(L, buf, (size_t)n);
   return 1;
 }
@@ -307,24 +318,51 @@ static int l_readlink (lua_State *L) {
   return pushlink(L, lj_argpath(&A, 1));
 }
 
+/* the first symlink on an absolute path's walk from "/" (l->buf: its
+** path, NUL-ended, l->stop bytes; then its text, l->n bytes, at
+** l->to): 0 none, 1 found, -1 the walk failed, -2 the link could not be
+** read (errno) */
+typedef struct Link {
+  char buf[2 * (LINKMAX + 1)];
+  size_t stop;
+  char *to;
+  ssize_t n;
+} Link;
+
+static int firstlinkof (const char *path, Link *l) {
+  int fd;
+  l->stop = 0;
+  if ((fd = walkroot(path, O_PATH, &l->stop)) >= 0) {
+    close(fd);
+    return 0;
+  }
+  if (errno != ELOOP || l->stop == 0) return -1;
+  if (l->stop > LINKMAX) return errno = ENAMETOOLONG, -1;
+  memcpy(l->buf, path, l->stop);
+  l->buf[l->stop] = '\0';
+  l->to = l->buf + l->stop + 1;
+  return (l->n = linktext(l->buf, l->to, LINKMAX + 1)) < 0 ? -2 : 1;
+}
+
 static int l_firstlink (lua_State *L) {
   ljArgs A;
+  Link l;
   const char *path;
-  size_t stop = 0;
-  int fd, n, err;
   lj_args(&A, L, "firstlink", "path");
   path = lj_argabs(&A, 1);
-  if ((fd = walkroot(path, O_PATH, &stop)) >= 0) {
-    close(fd);
-    lua_pushboolean(L, 0);
-    return 1;
+  switch (firstlinkof(path, &l)) {
+    case 0: lua_pushboolean(L, 0); return 1;
+    case 1:
+      lua_pushlstring(L, l.buf, l.stop);
+      lua_pushlstring(L, l.to, (size_t)l.n);
+      return 2;
+    case -1:
+      return lj_pushfail(L, lua_pushfstring(L, "firstlink(\"%s\")", path),
+                         errno);
+    default:
+      return lj_pushfail(L, lua_pushfstring(L, "readlink(\"%s\")", l.buf),
+                         errno);
   }
-  if ((err = errno) != ELOOP || stop == 0)
-    return lj_pushfail(L, lua_pushfstring(L, "firstlink(\"%s\")", path),
-                       err);
-  lua_pushlstring(L, path, stop);
-  n = pushlink(L, lua_tostring(L, -1));
-  return n == 1 ? 2 : n;
 }
 
 /* core.samehost(answers) -> true while the host answers every query as
@@ -352,55 +390,42 @@ static int sametext (lua_State *L, int e, int k, const char *s, size_t n) {
   return same;
 }
 
-/* readlink's whole text into buf (NUL-ended), its length; -1 on failure */
-static ssize_t linktext (const char *path, char *buf, size_t size) {
-  ssize_t n = readlink(path, buf, size);
-  if (n < 0 || (size_t)n == size) return -1;
-  buf[n] = '\0';
-  return n;
-}
-
 static int sameanswer (lua_State *L, int e) {
-  char buf[4096];
+  char buf[LINKMAX + 1];
   const char *q, *path;
   struct stat st;
+  Link l;
   ssize_t n;
-  size_t stop = 0;
-  int fd, same = 0;
+  int same = 0;
   lua_rawgeti(L, e, 1);
   lua_rawgeti(L, e, 2);
   q = lua_tostring(L, -2);
   path = lua_tostring(L, -1);
   if (!q || !path) luaL_error(L, "samehost: an answer without its query");
   if (strcmp(q, "stat") == 0) {
+    int r;
     lua_rawgeti(L, e, 3);
-    fd = lua_toboolean(L, -1) ? stat(path, &st) : lstat(path, &st);
+    r = lua_toboolean(L, -1) ? stat(path, &st) : lstat(path, &st);
     lua_pop(L, 1);
-    same = fd == 0 ? sametext(L, e, 4, typename(st.st_mode),
-                              strlen(typename(st.st_mode)))
-                   : sametext(L, e, 4, NULL, 0);
+    same = r == 0 ? sametext(L, e, 4, typename(st.st_mode),
+                             strlen(typename(st.st_mode)))
+                  : sametext(L, e, 4, NULL, 0);
   }
   else if (strcmp(q, "readlink") == 0) {
-    n = linktext(path, buf, sizeof buf - 1);
+    n = linktext(path, buf, sizeof buf);
     same = sametext(L, e, 4, n < 0 ? NULL : buf, n < 0 ? 0 : (size_t)n);
   }
   else if (strcmp(q, "firstlink") == 0) {
-    if (path[0] == '/' && (fd = walkroot(path, O_PATH, &stop)) >= 0) {
-      close(fd);                   /* none: false, false, false */
+    int r = path[0] == '/' ? firstlinkof(path, &l) : (errno = EINVAL, -1);
+    if (r == 0)                    /* none: false, false, false */
       same = sametext(L, e, 4, NULL, 0) && sametext(L, e, 5, NULL, 0)
              && sametext(L, e, 6, NULL, 0);
-    }
-    else if (path[0] == '/' && errno == ELOOP && stop > 0
-             && stop < sizeof buf
-             && (memcpy(buf, path, stop), buf[stop] = '\0',
-                 (n = linktext(buf, buf + stop + 1, sizeof buf - stop - 2))
-                 >= 0)) {          /* the link and its text */
-      same = sametext(L, e, 4, buf, stop)
-             && sametext(L, e, 5, buf + stop + 1, (size_t)n)
+    else if (r == 1)               /* the link and its text */
+      same = sametext(L, e, 4, l.buf, l.stop)
+             && sametext(L, e, 5, l.to, (size_t)l.n)
              && sametext(L, e, 6, NULL, 0);
-    }
     else {                         /* a failure: nil, message, errno */
-      int err = path[0] != '/' ? EINVAL : errno;
+      int err = errno;
       same = lua_rawgeti(L, e, 4) == LUA_TNIL;
       lua_pop(L, 1);
       lua_rawgeti(L, e, 6);

@@ -83,7 +83,6 @@
 
 #include "spawn.h"
 
-
 #define REAPER   "lunajail.reaper"
 #define DEFLIMIT (1 << 20)
 

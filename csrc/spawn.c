@@ -91,9 +91,6 @@
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
-
-
-
 extern const char lj_runnerbin[];
 extern const uint64_t lj_runnerbin_size;
 

@@ -264,15 +264,15 @@ void lj_decvalue (ljDec *D) {
 ** contents get the same key, and different contents different keys.
 ** What a recipe compiles from, for the plan cache (compile.key): every
 ** spawn of lj.run(lj.container{...}) asks it, so it is made here in one
-** buffer rather than in Lua's pieces (a tenth of the time, no garbage
-** but the key).  Each value is self-delimiting:
+** buffer rather than in Lua's pieces (a third of the time, a sixth of
+** the garbage).  Each value is self-delimiting:
 **   s<len>:<bytes>   i<integer>;   f<%.17g>;   T F
 **   {<array part 1..#t><|<name><value>... when t has other keys>}
 ** where the other keys come sorted by their own encoding (their name),
 ** so the order pairs() gives never shows.  Its three buffers are the
-** function's upvalues, kept from call to call: the key itself is the
-** only garbage left.  A function, userdata or
-** thread counts by identity, "<its type's initial><address>;", and is
+** function's upvalues, kept from call to call: what is left as garbage
+** is the key and three small tables.  A function, userdata or thread
+** counts by identity, "<its type's initial><address>;", and is
 ** appended to refs: whoever keeps the key must hold them, or an address
 ** could name another value later.  Raises past LJ_VALDEPTH levels.
 */
